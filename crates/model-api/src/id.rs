@@ -1,0 +1,210 @@
+//! Small validated value types.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The longest id PostgreSQL accepts in a `VARCHAR(64)` column, in characters.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// Why a [`ModelId`] or [`MetricKey`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// The id was the empty string.
+    #[error("{what} must not be empty")]
+    Empty {
+        /// `"model id"` or `"metric key"`.
+        what: &'static str,
+    },
+    /// The id had more characters than the database column allows.
+    #[error("{what} {value:?} has {chars} characters; at most {MAX_ID_CHARS} are allowed")]
+    TooLong {
+        /// `"model id"` or `"metric key"`.
+        what: &'static str,
+        /// The offending value.
+        value: String,
+        /// Its length in characters (not bytes, as PostgreSQL counts).
+        chars: usize,
+    },
+}
+
+fn check(what: &'static str, value: &str) -> Result<(), IdError> {
+    if value.is_empty() {
+        return Err(IdError::Empty { what });
+    }
+    let chars = value.chars().count();
+    if chars > MAX_ID_CHARS {
+        return Err(IdError::TooLong { what, value: value.to_owned(), chars });
+    }
+    Ok(())
+}
+
+macro_rules! bounded_string {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Builds one, refusing the empty string and more than
+            /// [`MAX_ID_CHARS`] characters (characters, not bytes).
+            pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
+                let value = value.into();
+                check($what, &value)?;
+                Ok(Self(value))
+            }
+
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = IdError;
+            fn try_from(s: &str) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+    };
+}
+
+bounded_string!(
+    /// A model's id: 1 to 64 characters, as `kcg.detection_models.model_id`
+    /// accepts. A model whose id the database would reject cannot be built.
+    ///
+    /// ```
+    /// use model_api::ModelId;
+    /// assert!(ModelId::new("spoofing_score").is_ok());
+    /// assert!(ModelId::new("é".repeat(64)).is_ok()); // 64 characters, 128 bytes
+    /// assert!(ModelId::new("x".repeat(65)).is_err());
+    /// assert!(ModelId::new("").is_err());
+    /// ```
+    ModelId,
+    "model id"
+);
+
+bounded_string!(
+    /// A metric's key: 1 to 64 characters, as
+    /// `kcg.detection_model_metrics.metric_key` accepts. Models report metric
+    /// keys as plain strings; the executor converts them and drops (with a
+    /// warning and a count) the ones that do not fit.
+    MetricKey,
+    "metric key"
+);
+
+/// The role of a model version.
+///
+/// Only the PRIMARY version's result feeds downstream models; SHADOW and
+/// CHALLENGER versions run on the same inputs and are stored for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// The version whose result downstream models consume.
+    Primary,
+    /// A candidate evaluated silently beside the PRIMARY.
+    Shadow,
+    /// A candidate competing with the PRIMARY, also never consumed downstream.
+    Challenger,
+}
+
+impl Role {
+    /// The string stored in the database (`PRIMARY`, `SHADOW`, `CHALLENGER`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "PRIMARY",
+            Role::Shadow => "SHADOW",
+            Role::Challenger => "CHALLENGER",
+        }
+    }
+
+    /// Position in the canonical load order: PRIMARY, CHALLENGER, SHADOW.
+    pub fn load_order(self) -> u8 {
+        match self {
+            Role::Primary => 0,
+            Role::Challenger => 1,
+            Role::Shadow => 2,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role string that is not `PRIMARY`, `SHADOW` or `CHALLENGER`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}; expected PRIMARY, SHADOW or CHALLENGER")]
+pub struct RoleParseError(pub String);
+
+impl FromStr for Role {
+    type Err = RoleParseError;
+
+    /// Parses the database strings; case-insensitive for command-line use.
+    fn from_str(s: &str) -> Result<Self, RoleParseError> {
+        match s.to_ascii_uppercase().as_str() {
+            "PRIMARY" => Ok(Role::Primary),
+            "SHADOW" => Ok(Role::Shadow),
+            "CHALLENGER" => Ok(Role::Challenger),
+            _ => Err(RoleParseError(s.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_id_counts_characters_not_bytes() {
+        assert!(ModelId::new("a".repeat(64)).is_ok());
+        assert!(ModelId::new("ü".repeat(64)).is_ok());
+        let err = ModelId::new("ü".repeat(65)).unwrap_err();
+        assert_eq!(
+            err,
+            IdError::TooLong { what: "model id", value: "ü".repeat(65), chars: 65 }
+        );
+        assert_eq!(ModelId::new("").unwrap_err(), IdError::Empty { what: "model id" });
+    }
+
+    #[test]
+    fn metric_key_has_the_same_limit() {
+        assert!(MetricKey::new("k".repeat(64)).is_ok());
+        assert!(MetricKey::new("k".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn role_round_trips_through_database_strings() {
+        for role in [Role::Primary, Role::Shadow, Role::Challenger] {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert_eq!("shadow".parse::<Role>().unwrap(), Role::Shadow);
+        assert!("CANARY".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,75 @@
+//! `runner`: the operator's binary. A thin layer of CLI parsing and wiring
+//! over the library crates; nothing clever lives here. Every command reads
+//! `DATABASE_URL` (or `--database-url`) and never prints the password.
+
+mod cmd;
+mod db;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Registry-driven detection models on PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about, long_about = None)]
+pub struct Cli {
+    /// PostgreSQL connection URL (postgres://user:pass@host:port/db).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Log filter, e.g. `info` or `dag_exec=debug` (also RUST_LOG).
+    #[arg(long, env = "RUST_LOG", global = true, default_value = "info", hide_env_values = true)]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply the embedded migrations (idempotent: a second run changes nothing).
+    Migrate,
+    /// Check the live schema against what this build expects; non-zero exit
+    /// naming table, column, expected and found on any mismatch.
+    CheckSchema,
+    /// Load a MarineCadastre-format AIS CSV (plain or .gz) into kcg.ais_positions.
+    Ingest(cmd::ingest::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    let url = db::Url::new(cli.database_url)?;
+    match cli.command {
+        Command::Migrate => cmd::migrate::migrate(&url).await,
+        Command::CheckSchema => cmd::migrate::check_schema(&url).await,
+        Command::Ingest(args) => cmd::ingest::run(&url, args).await,
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}

@@ -1,0 +1,24 @@
+//! `cargo xtask bench [FILTER]`: the benchmarks of every crate (their
+//! `benches/*.rs`, plain binaries without a harness), run in release mode
+//! against a throwaway PostgreSQL (or DATABASE_URL). Each prints
+//! `name: value` lines with medians and, beside each figure, the baseline
+//! measured in the same run.
+
+use anyhow::Result;
+
+use crate::pg;
+use crate::util::{cargo, step};
+
+pub fn run(args: &[&str]) -> Result<()> {
+    let target = pg::target()?;
+    let mut cmd = cargo();
+    cmd.args(["bench", "--workspace", "--locked", "--quiet", "--benches", "--"]);
+    cmd.args(args);
+    cmd.env("DATABASE_URL", &target.url);
+    let result = step("bench", &mut cmd);
+    if target.owned {
+        pg::Server::stop()?;
+    }
+    result
+}
+

@@ -1,0 +1,62 @@
+//! Project automation: `cargo xtask ci | demo | pg | bench`.
+//!
+//! Everything CI, a demo or a benchmark needs is started from here, so a
+//! fresh machine with the Rust toolchain and PostgreSQL's server binaries
+//! needs nothing else. No shell scripts, no Makefile.
+
+mod bench;
+mod ci;
+mod demo;
+mod pg;
+mod util;
+
+use anyhow::{Result, bail};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  ci                 fmt --check, clippy -D warnings, every test against a real
+                     PostgreSQL, cargo deny check. Starts (and stops) a
+                     throwaway server unless DATABASE_URL is set.
+  demo [--keep]      migrate, ingest the bundled AIS sample, replay cycles with
+                     the model registry on, print the hourly snapshot. Uses a
+                     throwaway server (stopped at the end unless --keep) or
+                     DATABASE_URL.
+  bench [FILTER]     benchmarks, one `name: value` line per figure (medians),
+                     each beside a baseline measured in the same run.
+  pg start           start the throwaway server under target/ (reuses a
+                     running one) and print its URL
+  pg stop            stop it and remove its data directory
+  pg status          say whether it runs, and where
+  pg url             print its URL (for `export DATABASE_URL=...`)
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["ci"] => ci::run(),
+        ["demo", rest @ ..] => demo::run(rest),
+        ["bench", rest @ ..] => bench::run(rest),
+        ["pg", "start"] => {
+            let server = pg::Server::start()?;
+            println!("{}", server.url());
+            Ok(())
+        }
+        ["pg", "stop"] => pg::Server::stop(),
+        ["pg", "status"] => pg::status(),
+        ["pg", "url"] => {
+            println!("{}", pg::Server::running()?.url());
+            Ok(())
+        }
+        [] | ["help" | "--help" | "-h"] => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => {
+            eprint!("{HELP}");
+            bail!("unknown xtask command: {}", other.join(" "))
+        }
+    }
+}
