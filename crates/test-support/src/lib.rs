@@ -43,10 +43,21 @@ pub struct TestDb {
 impl TestDb {
     /// Creates a new database cloned from the migrated template.
     pub async fn new() -> TestDb {
-        let server = server_url();
-        let admin_config: Config = server.parse().expect("DATABASE_URL is not a valid PostgreSQL URL");
+        let admin_config: Config = server_url().parse().expect("DATABASE_URL is not a valid PostgreSQL URL");
         let template = template_name();
         ensure_template(&admin_config, &template).await;
+        TestDb::create(&template).await
+    }
+
+    /// Creates a new, empty database (no schema at all), for tests of
+    /// migration itself.
+    pub async fn empty() -> TestDb {
+        TestDb::create("template0").await
+    }
+
+    async fn create(template: &str) -> TestDb {
+        let server = server_url();
+        let admin_config: Config = server.parse().expect("DATABASE_URL is not a valid PostgreSQL URL");
 
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
@@ -157,10 +168,14 @@ async fn ensure_template(admin_config: &Config, template: &str) {
         .is_some();
     if !exists {
         let building = format!("{template}_building");
+        // Two statements, two calls: a multi-statement string is one implicit
+        // transaction, which DROP/CREATE DATABASE refuse.
         admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE); CREATE DATABASE \"{building}\""
-            ))
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
+            .await
+            .expect("drop stale template database");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{building}\""))
             .await
             .expect("create template database");
         {

@@ -1,0 +1,88 @@
+//! Tests of the codebase itself: conventions that reviews would otherwise
+//! have to remember.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn crates() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_library_opens_with_a_doc_paragraph() {
+    for dir in crates() {
+        let lib = dir.join("src/lib.rs");
+        if !lib.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&lib).unwrap();
+        let first = text.lines().next().unwrap_or("");
+        assert!(first.starts_with("//! "), "{} must open with a `//!` paragraph", lib.display());
+        let paragraph: String =
+            text.lines().take_while(|l| l.starts_with("//!")).collect::<Vec<_>>().join(" ");
+        assert!(
+            paragraph.contains("never"),
+            "{}: the opening paragraph must say what the crate must never do",
+            lib.display()
+        );
+    }
+}
+
+#[test]
+fn folder_name_is_crate_name_and_internal_crates_are_unversioned() {
+    for dir in crates() {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            manifest.contains(&format!("name = \"{folder}\"")),
+            "{}: package name must equal the folder name",
+            dir.display()
+        );
+        let versioned = folder == "model-api";
+        assert_eq!(
+            manifest.contains("version = \"0.0.0\""),
+            !versioned,
+            "{}: internal crates are 0.0.0; only model-api is versioned",
+            dir.display()
+        );
+        assert!(manifest.contains("[lints]\nworkspace = true"), "{}: use the workspace lints", dir.display());
+    }
+}
+
+#[test]
+fn only_runner_and_xtask_are_binaries() {
+    for dir in crates() {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "runner" {
+            continue;
+        }
+        assert!(!dir.join("src/main.rs").exists(), "{name} must be a library");
+        assert!(!dir.join("src/bin").exists(), "{name} must be a library");
+    }
+}
+
+#[test]
+fn migrations_have_flyway_names_and_unique_versions() {
+    let mut versions = Vec::new();
+    for e in std::fs::read_dir(root().join("migrations")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        let (v, rest) = name.split_once("__").unwrap_or_else(|| panic!("{name}: expected V###__name.sql"));
+        assert!(v.starts_with('V') && v[1..].len() == 3 && v[1..].chars().all(|c| c.is_ascii_digit()), "{name}");
+        assert!(rest.ends_with(".sql"), "{name}");
+        versions.push(v.to_owned());
+    }
+    let n = versions.len();
+    versions.sort();
+    versions.dedup();
+    assert_eq!(versions.len(), n, "two migrations share a version");
+    assert!(versions.contains(&"V030".to_owned()) && versions.contains(&"V034".to_owned()));
+}
