@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn crates() -> Vec<PathBuf> {
@@ -26,9 +29,16 @@ fn every_library_opens_with_a_doc_paragraph() {
         }
         let text = std::fs::read_to_string(&lib).unwrap();
         let first = text.lines().next().unwrap_or("");
-        assert!(first.starts_with("//! "), "{} must open with a `//!` paragraph", lib.display());
-        let paragraph: String =
-            text.lines().take_while(|l| l.starts_with("//!")).collect::<Vec<_>>().join(" ");
+        assert!(
+            first.starts_with("//! "),
+            "{} must open with a `//!` paragraph",
+            lib.display()
+        );
+        let paragraph: String = text
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(
             paragraph.contains("never"),
             "{}: the opening paragraph must say what the crate must never do",
@@ -54,7 +64,11 @@ fn folder_name_is_crate_name_and_internal_crates_are_unversioned() {
             "{}: internal crates are 0.0.0; only model-api is versioned",
             dir.display()
         );
-        assert!(manifest.contains("[lints]\nworkspace = true"), "{}: use the workspace lints", dir.display());
+        assert!(
+            manifest.contains("[lints]\nworkspace = true"),
+            "{}: use the workspace lints",
+            dir.display()
+        );
     }
 }
 
@@ -65,7 +79,10 @@ fn only_runner_and_xtask_are_binaries() {
         if name == "runner" {
             continue;
         }
-        assert!(!dir.join("src/main.rs").exists(), "{name} must be a library");
+        assert!(
+            !dir.join("src/main.rs").exists(),
+            "{name} must be a library"
+        );
         assert!(!dir.join("src/bin").exists(), "{name} must be a library");
     }
 }
@@ -75,8 +92,13 @@ fn migrations_have_flyway_names_and_unique_versions() {
     let mut versions = Vec::new();
     for e in std::fs::read_dir(root().join("migrations")).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        let (v, rest) = name.split_once("__").unwrap_or_else(|| panic!("{name}: expected V###__name.sql"));
-        assert!(v.starts_with('V') && v[1..].len() == 3 && v[1..].chars().all(|c| c.is_ascii_digit()), "{name}");
+        let (v, rest) = name
+            .split_once("__")
+            .unwrap_or_else(|| panic!("{name}: expected V###__name.sql"));
+        assert!(
+            v.starts_with('V') && v[1..].len() == 3 && v[1..].chars().all(|c| c.is_ascii_digit()),
+            "{name}"
+        );
         assert!(rest.ends_with(".sql"), "{name}");
         versions.push(v.to_owned());
     }

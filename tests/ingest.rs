@@ -19,7 +19,10 @@ impl TempFile {
         let dir = std::env::temp_dir().join(format!("kcg-ingest-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
-        std::fs::File::create(&path).unwrap().write_all(contents.as_bytes()).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(contents.as_bytes())
+            .unwrap();
         TempFile(path)
     }
 }
@@ -33,30 +36,44 @@ impl Drop for TempFile {
 const HEADER: &str = "MMSI,BaseDateTime,LAT,LON,SOG,COG,Heading,VesselName,IMO,CallSign,VesselType,Status,Length,Width,Draft,Cargo,TransceiverClass";
 
 async fn count(client: &tokio_postgres::Client, table: &str) -> i64 {
-    client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
+    client
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 #[tokio::test]
 async fn the_bundled_sample_loads_whole_once() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
-    let first = ingest_file(&mut client, &sample(), &NoProgress).await.unwrap();
+    let first = ingest_file(&mut client, &sample(), &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(first.rows_read, 74_731);
     assert_eq!(first.rows_loaded, 74_731);
     assert_eq!(first.rows_skipped, 0);
     assert_eq!(first.rows_already_present, 0);
-    assert_eq!(first.sha256, "2b9d0a765c129252954d13eebff8577116f4d28cdf528f357e97068cf443b5dc");
+    assert_eq!(
+        first.sha256,
+        "2b9d0a765c129252954d13eebff8577116f4d28cdf528f357e97068cf443b5dc"
+    );
     assert_eq!(count(&client, "kcg.ais_positions").await, 74_731);
 
     // The sentinels are stored as reported: cleaning is the cycle's job.
     let sentinels: i64 = client
-        .query_one("SELECT count(*) FROM kcg.ais_positions WHERE sog BETWEEN 102.25 AND 102.35", &[])
+        .query_one(
+            "SELECT count(*) FROM kcg.ais_positions WHERE sog BETWEEN 102.25 AND 102.35",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(sentinels, 111);
 
-    let second = ingest_file(&mut client, &sample(), &NoProgress).await.unwrap();
+    let second = ingest_file(&mut client, &sample(), &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(second.rows_loaded, 0);
     assert_eq!(second.rows_already_present, 74_731);
     assert_eq!(count(&client, "kcg.ais_positions").await, 74_731);
@@ -71,7 +88,9 @@ async fn a_wrong_header_writes_nothing() {
         "wrong-header.csv",
         "mmsi,time,lat,lon\n368007760,2022-01-03T00:00:09,47.99793,-122.21675\n",
     );
-    let err = ingest_file(&mut client, &file.0, &NoProgress).await.unwrap_err();
+    let err = ingest_file(&mut client, &file.0, &NoProgress)
+        .await
+        .unwrap_err();
     assert!(matches!(err, IngestError::Header { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("mmsi,time,lat,lon"), "{msg}");
@@ -94,20 +113,40 @@ async fn corrupted_rows_are_skipped_with_their_line_numbers_and_the_rest_lands()
          316021523,2022-01-03T00:00:04,48.66969,-123.40571,,,,,,,,,,,,,\n"
     );
     let file = TempFile::new("two-bad.csv", &csv);
-    let report = ingest_file(&mut client, &file.0, &NoProgress).await.unwrap();
+    let report = ingest_file(&mut client, &file.0, &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(report.rows_read, 5);
     assert_eq!(report.rows_loaded, 3);
     assert_eq!(report.rows_skipped, 2);
     let lines: Vec<u64> = report.bad_rows.iter().map(|b| b.line).collect();
     assert_eq!(lines, [3, 5]);
-    assert!(report.bad_rows[0].reason.starts_with("LAT:"), "{}", report.bad_rows[0]);
-    assert!(report.bad_rows[1].reason.starts_with("BaseDateTime:"), "{}", report.bad_rows[1]);
+    assert!(
+        report.bad_rows[0].reason.starts_with("LAT:"),
+        "{}",
+        report.bad_rows[0]
+    );
+    assert!(
+        report.bad_rows[1].reason.starts_with("BaseDateTime:"),
+        "{}",
+        report.bad_rows[1]
+    );
     assert_eq!(count(&client, "kcg.ais_positions").await, 3);
     let ledger = client
-        .query_one("SELECT rows_read, rows_loaded, rows_skipped FROM kcg.ais_ingested_files", &[])
+        .query_one(
+            "SELECT rows_read, rows_loaded, rows_skipped FROM kcg.ais_ingested_files",
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!((ledger.get::<_, i64>(0), ledger.get::<_, i64>(1), ledger.get::<_, i64>(2)), (5, 3, 2));
+    assert_eq!(
+        (
+            ledger.get::<_, i64>(0),
+            ledger.get::<_, i64>(1),
+            ledger.get::<_, i64>(2)
+        ),
+        (5, 3, 2)
+    );
 }
 
 #[tokio::test]
@@ -116,12 +155,19 @@ async fn a_plain_csv_of_the_same_rows_loads_too() {
     let mut client = db.client().await;
     let file = TempFile::new(
         "plain.csv",
-        &format!("{HEADER}\n368007760,2022-01-03T00:00:09,47.99793,-122.21675,0.0,216.3,511,ROXIA,,WDJ7542,37,0,20,6,2.0,37,A\n"),
+        &format!(
+            "{HEADER}\n368007760,2022-01-03T00:00:09,47.99793,-122.21675,0.0,216.3,511,ROXIA,,WDJ7542,37,0,20,6,2.0,37,A\n"
+        ),
     );
-    let report = ingest_file(&mut client, &file.0, &NoProgress).await.unwrap();
+    let report = ingest_file(&mut client, &file.0, &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(report.rows_loaded, 1);
     let row = client
-        .query_one("SELECT mmsi, lat, vessel_name, ts::text FROM kcg.ais_positions", &[])
+        .query_one(
+            "SELECT mmsi, lat, vessel_name, ts::text FROM kcg.ais_positions",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 368007760);
@@ -134,6 +180,8 @@ async fn a_plain_csv_of_the_same_rows_loads_too() {
 async fn a_missing_file_is_a_clear_error() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
-    let err = ingest_file(&mut client, Path::new("/nonexistent/ais.csv"), &NoProgress).await.unwrap_err();
+    let err = ingest_file(&mut client, Path::new("/nonexistent/ais.csv"), &NoProgress)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/ais.csv"), "{err}");
 }

@@ -9,8 +9,18 @@ async fn migrate_twice_is_a_noop() {
     let mut client = db.client().await;
     let first = schema::migrate(&mut client).await.unwrap();
     assert_eq!(first.applied.len(), first.known, "{first:?}");
-    assert!(first.applied.iter().any(|m| m == "V030__gear_identity_collisions"));
-    assert!(first.applied.iter().any(|m| m == "V034__detection_model_registry"));
+    assert!(
+        first
+            .applied
+            .iter()
+            .any(|m| m == "V030__gear_identity_collisions")
+    );
+    assert!(
+        first
+            .applied
+            .iter()
+            .any(|m| m == "V034__detection_model_registry")
+    );
     let second = schema::migrate(&mut client).await.unwrap();
     assert!(second.is_noop(), "{second:?}");
     schema::check_schema(&client).await.unwrap();
@@ -22,17 +32,25 @@ async fn check_schema_names_an_altered_column() {
     let client = db.client().await;
     schema::check_schema(&client).await.unwrap();
     client
-        .batch_execute("ALTER TABLE kcg.detection_model_metrics ALTER COLUMN metric_key TYPE VARCHAR(32)")
+        .batch_execute(
+            "ALTER TABLE kcg.detection_model_metrics ALTER COLUMN metric_key TYPE VARCHAR(32)",
+        )
         .await
         .unwrap();
     let err = schema::check_schema(&client).await.unwrap_err();
-    let schema::SchemaError::Mismatch(list) = &err else { panic!("unexpected error {err}") };
+    let schema::SchemaError::Mismatch(list) = &err else {
+        panic!("unexpected error {err}")
+    };
     assert_eq!(list.len(), 1, "{err}");
     assert_eq!(list[0].table, "kcg.detection_model_metrics");
     assert_eq!(list[0].column.as_deref(), Some("metric_key"));
     assert_eq!(list[0].expected, "character varying(64)");
     assert_eq!(list[0].found, "character varying(32)");
-    assert!(err.to_string().contains("kcg.detection_model_metrics.metric_key"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("kcg.detection_model_metrics.metric_key"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -49,14 +67,23 @@ async fn check_schema_finds_a_missing_table_an_unpartitioned_output_and_a_droppe
         .await
         .unwrap();
     let err = schema::check_schema(&client).await.unwrap_err().to_string();
-    assert!(err.contains("kcg.prediction_stage_timings: expected table present, found no such table"), "{err}");
+    assert!(
+        err.contains("kcg.prediction_stage_timings: expected table present, found no such table"),
+        "{err}"
+    );
     assert!(err.contains("kcg.detection_model_run_outputs.cycle_ts: expected PARTITION BY RANGE (cycle_ts), found not partitioned"), "{err}");
-    assert!(err.contains("kcg.detection_model_versions.role: expected CHECK"), "{err}");
+    assert!(
+        err.contains("kcg.detection_model_versions.role: expected CHECK"),
+        "{err}"
+    );
 }
 
 async fn insert_model(client: &tokio_postgres::Client, id: &str) {
     client
-        .execute("INSERT INTO kcg.detection_models (model_id) VALUES ($1)", &[&id])
+        .execute(
+            "INSERT INTO kcg.detection_models (model_id) VALUES ($1)",
+            &[&id],
+        )
         .await
         .unwrap();
 }
@@ -71,18 +98,42 @@ async fn a_second_active_primary_is_rejected() {
     let client = db.client().await;
     insert_model(&client, "spoofing_score").await;
     let add = "INSERT INTO kcg.detection_model_versions (model_id, version, role, status) VALUES ('spoofing_score', $1, $2, $3)";
-    client.execute(add, &[&"1", &"PRIMARY", &"ACTIVE"]).await.unwrap();
+    client
+        .execute(add, &[&"1", &"PRIMARY", &"ACTIVE"])
+        .await
+        .unwrap();
     // Any number of ACTIVE shadows and archived primaries are fine.
-    client.execute(add, &[&"2", &"SHADOW", &"ACTIVE"]).await.unwrap();
-    client.execute(add, &[&"3", &"SHADOW", &"ACTIVE"]).await.unwrap();
-    client.execute(add, &[&"4", &"PRIMARY", &"ARCHIVED"]).await.unwrap();
-    client.execute(add, &[&"5", &"PRIMARY", &"DRAFT"]).await.unwrap();
-    let err = client.execute(add, &[&"6", &"PRIMARY", &"ACTIVE"]).await.unwrap_err();
+    client
+        .execute(add, &[&"2", &"SHADOW", &"ACTIVE"])
+        .await
+        .unwrap();
+    client
+        .execute(add, &[&"3", &"SHADOW", &"ACTIVE"])
+        .await
+        .unwrap();
+    client
+        .execute(add, &[&"4", &"PRIMARY", &"ARCHIVED"])
+        .await
+        .unwrap();
+    client
+        .execute(add, &[&"5", &"PRIMARY", &"DRAFT"])
+        .await
+        .unwrap();
+    let err = client
+        .execute(add, &[&"6", &"PRIMARY", &"ACTIVE"])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err), "23505", "{err}"); // unique_violation
-    assert!(format!("{err:?}").contains("detection_model_versions_one_active_primary"), "{err:?}");
+    assert!(
+        format!("{err:?}").contains("detection_model_versions_one_active_primary"),
+        "{err:?}"
+    );
     // Promoting the draft while the first is still ACTIVE is refused too.
     let err = client
-        .execute("UPDATE kcg.detection_model_versions SET status = 'ACTIVE' WHERE version = '5'", &[])
+        .execute(
+            "UPDATE kcg.detection_model_versions SET status = 'ACTIVE' WHERE version = '5'",
+            &[],
+        )
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err), "23505", "{err}");
@@ -94,10 +145,16 @@ async fn unknown_roles_and_statuses_are_rejected() {
     let client = db.client().await;
     insert_model(&client, "m").await;
     let add = "INSERT INTO kcg.detection_model_versions (model_id, version, role, status) VALUES ('m', $1, $2, $3)";
-    let err = client.execute(add, &[&"1", &"CANARY", &"ACTIVE"]).await.unwrap_err();
+    let err = client
+        .execute(add, &[&"1", &"CANARY", &"ACTIVE"])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err), "23514", "{err}"); // check_violation
     assert!(format!("{err:?}").contains("detection_model_versions_role_check"));
-    let err = client.execute(add, &[&"1", &"PRIMARY", &"LIVE"]).await.unwrap_err();
+    let err = client
+        .execute(add, &[&"1", &"PRIMARY", &"LIVE"])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err), "23514", "{err}");
     assert!(format!("{err:?}").contains("detection_model_versions_status_check"));
     let err = client
@@ -116,7 +173,10 @@ async fn ids_are_limited_to_64_characters_and_self_dependencies_refused() {
     let client = db.client().await;
     insert_model(&client, &"é".repeat(64)).await; // 64 characters, 128 bytes
     let err = client
-        .execute("INSERT INTO kcg.detection_models (model_id) VALUES ($1)", &[&"x".repeat(65)])
+        .execute(
+            "INSERT INTO kcg.detection_models (model_id) VALUES ($1)",
+            &[&"x".repeat(65)],
+        )
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err), "22001", "{err}"); // string_data_right_truncation

@@ -12,7 +12,14 @@ use crate::util::{cargo, step};
 pub fn run(args: &[&str]) -> Result<()> {
     let target = pg::target()?;
     let mut cmd = cargo();
-    cmd.args(["bench", "--workspace", "--locked", "--quiet", "--benches", "--"]);
+    cmd.args([
+        "bench",
+        "--workspace",
+        "--locked",
+        "--quiet",
+        "--benches",
+        "--",
+    ]);
     cmd.args(args);
     cmd.env("DATABASE_URL", &target.url);
     let result = step("bench", &mut cmd);
@@ -21,4 +28,3 @@ pub fn run(args: &[&str]) -> Result<()> {
     }
     result
 }
-

@@ -12,13 +12,23 @@ pub fn run() -> Result<()> {
     step("fmt", cargo().args(["fmt", "--all", "--check"]))?;
     step(
         "clippy",
-        cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
     )?;
 
     let target = pg::target()?;
     let tests = step(
         "test",
-        cargo().args(["test", "--workspace", "--locked"]).env("DATABASE_URL", &target.url),
+        cargo()
+            .args(["test", "--workspace", "--locked"])
+            .env("DATABASE_URL", &target.url),
     );
     if target.owned {
         pg::Server::stop()?;
@@ -26,16 +36,25 @@ pub fn run() -> Result<()> {
     tests?;
 
     deny()?;
-    eprintln!("\nxtask ci: all green in {:.0}s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "\nxtask ci: all green in {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
-
 /// `cargo deny check`, installing cargo-deny when it is missing.
 fn deny() -> Result<()> {
-    let have = cargo().args(["deny", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let have = cargo()
+        .args(["deny", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !have {
-        step("install cargo-deny", cargo().args(["install", "--locked", "cargo-deny"]))?;
+        step(
+            "install cargo-deny",
+            cargo().args(["install", "--locked", "cargo-deny"]),
+        )?;
     }
     // The advisory database is a git repository outside crates.io. Where it
     // cannot be fetched (a machine that reaches only package registries),
@@ -48,7 +67,10 @@ fn deny() -> Result<()> {
                 "\n!!! cargo deny: the RustSec advisory database could not be fetched ({why}).\n\
                  !!! Checking bans, licenses and sources only; advisories are NOT checked in this run."
             );
-            step("cargo deny", cargo().args(["deny", "--locked", "check", "bans", "licenses", "sources"]))
+            step(
+                "cargo deny",
+                cargo().args(["deny", "--locked", "check", "bans", "licenses", "sources"]),
+            )
         }
     }
 }
@@ -62,7 +84,10 @@ fn fetch_advisories() -> Result<(), String> {
         return Ok(());
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    let line = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("unknown error");
+    let line = err
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("unknown error");
     Err(line.trim().to_owned())
 }
-

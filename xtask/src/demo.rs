@@ -12,19 +12,27 @@ const SAMPLE: &str = "data/ais-2022-01-03-sample.csv.gz";
 pub fn run(args: &[&str]) -> Result<()> {
     let keep = args.contains(&"--keep");
     let start = Instant::now();
-    step("build runner", cargo().args(["build", "--release", "--locked", "-p", "runner"]))?;
+    step(
+        "build runner",
+        cargo().args(["build", "--release", "--locked", "-p", "runner"]),
+    )?;
     let target = pg::target()?;
     let result = steps(&target.url);
     if target.owned && !keep {
         pg::Server::stop()?;
     } else if target.owned {
-        eprintln!("xtask demo: server kept running: export DATABASE_URL={}", target.url);
+        eprintln!(
+            "xtask demo: server kept running: export DATABASE_URL={}",
+            target.url
+        );
     }
     result?;
-    eprintln!("\nxtask demo: done in {:.1}s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "\nxtask demo: done in {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
-
 
 fn steps(url: &str) -> Result<()> {
     let runner = root().join("target/release/runner");

@@ -36,7 +36,8 @@ impl Server {
         let as_root = is_root();
         if data.exists() {
             // A leftover from a server that is not running: start afresh.
-            fs::remove_dir_all(&data).with_context(|| format!("cannot remove {}", data.display()))?;
+            fs::remove_dir_all(&data)
+                .with_context(|| format!("cannot remove {}", data.display()))?;
         }
         fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
         if as_root {
@@ -63,7 +64,12 @@ impl Server {
             data.display()
         );
         let mut start = Command::new(bin.join("pg_ctl"));
-        start.arg("-D").arg(data.join("db")).arg("-l").arg(&log).args(["-o", &opts, "-w", "-t", "60", "start"]);
+        start
+            .arg("-D")
+            .arg(data.join("db"))
+            .arg("-l")
+            .arg(&log)
+            .args(["-o", &opts, "-w", "-t", "60", "start"]);
         if let Err(e) = quiet(as_user(start, as_root)) {
             let tail = fs::read_to_string(&log).unwrap_or_default();
             bail!("{e}\nserver log ({}):\n{tail}", log.display());
@@ -85,7 +91,10 @@ impl Server {
         let bin = bin_dir()?;
         let mut status = Command::new(bin.join("pg_ctl"));
         status.arg("-D").arg(data.join("db")).arg("status");
-        let ok = as_user(status, is_root()).output().map(|o| o.status.success()).unwrap_or(false);
+        let ok = as_user(status, is_root())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
         if !ok {
             bail!("the throwaway server (port {port}) is not running");
         }
@@ -98,12 +107,15 @@ impl Server {
         if data.join("db").exists() {
             let bin = bin_dir()?;
             let mut stop = Command::new(bin.join("pg_ctl"));
-            stop.arg("-D").arg(data.join("db")).args(["-m", "immediate", "-w", "stop"]);
+            stop.arg("-D")
+                .arg(data.join("db"))
+                .args(["-m", "immediate", "-w", "stop"]);
             // Not running is fine: we are removing it anyway.
             let _ = as_user(stop, is_root()).output();
         }
         if data.exists() {
-            fs::remove_dir_all(&data).with_context(|| format!("cannot remove {}", data.display()))?;
+            fs::remove_dir_all(&data)
+                .with_context(|| format!("cannot remove {}", data.display()))?;
         }
         let home = state_dir()?;
         let _ = fs::remove_file(home.join("port"));
@@ -128,7 +140,9 @@ pub fn status() -> Result<()> {
 
 /// `target/pg`: where the port and the data location are recorded.
 fn state_dir() -> Result<PathBuf> {
-    let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from).join("pg");
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), PathBuf::from)
+        .join("pg");
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
@@ -143,7 +157,10 @@ fn data_dir() -> Result<PathBuf> {
     }
     let mut dir = home.join("data");
     if is_root() && !reachable_by_postgres(&home) {
-        let tag: u32 = home.to_string_lossy().bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let tag: u32 = home
+            .to_string_lossy()
+            .bytes()
+            .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
         dir = std::env::temp_dir().join(format!("kcg-xtask-pg-{tag:08x}"));
         eprintln!(
             "xtask pg: user {RUN_AS} cannot reach {}; keeping the data in {}",
@@ -185,14 +202,19 @@ fn as_user(cmd: Command, as_root: bool) -> Command {
         return cmd;
     }
     let mut wrapped = Command::new("runuser");
-    wrapped.args(["-u", RUN_AS, "--"]).arg(cmd.get_program()).args(cmd.get_args());
+    wrapped
+        .args(["-u", RUN_AS, "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
     // runuser resets the cwd to nothing useful; the paths we pass are absolute.
     wrapped.current_dir("/");
     wrapped
 }
 
 fn quiet(mut cmd: Command) -> Result<()> {
-    let out = cmd.output().with_context(|| format!("cannot run {}", describe(&cmd)))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {}", describe(&cmd)))?;
     if !out.status.success() {
         bail!(
             "{} failed ({}):\n{}{}",
@@ -210,10 +232,10 @@ pub fn bin_dir() -> Result<PathBuf> {
     if let (Some(initdb), Some(_)) = (on_path("initdb"), on_path("pg_ctl")) {
         // Resolve symlinks so we use the matching pg_ctl of the same install.
         let real = fs::canonicalize(&initdb).unwrap_or(initdb);
-        if let Some(dir) = real.parent() {
-            if dir.join("pg_ctl").is_file() {
-                return Ok(dir.to_path_buf());
-            }
+        if let Some(dir) = real.parent()
+            && dir.join("pg_ctl").is_file()
+        {
+            return Ok(dir.to_path_buf());
         }
     }
     let mut found: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
@@ -252,13 +274,16 @@ pub struct Target {
 }
 
 pub fn target() -> Result<Target> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        if !url.is_empty() {
-            eprintln!("xtask: using DATABASE_URL from the environment");
-            return Ok(Target { url, owned: false });
-        }
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && !url.is_empty()
+    {
+        eprintln!("xtask: using DATABASE_URL from the environment");
+        return Ok(Target { url, owned: false });
     }
     let reused = Server::running().is_ok();
     let server = Server::start()?;
-    Ok(Target { url: server.url(), owned: !reused })
+    Ok(Target {
+        url: server.url(),
+        owned: !reused,
+    })
 }

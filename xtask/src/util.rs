@@ -23,8 +23,13 @@ pub fn cargo() -> Command {
 pub fn step(step: &str, cmd: &mut Command) -> Result<()> {
     eprintln!("\n==> {step}: {}", describe(cmd));
     let start = Instant::now();
-    let status = cmd.status().with_context(|| format!("cannot start {}", describe(cmd)))?;
-    eprintln!("<== {step}: {status} in {:.1}s", start.elapsed().as_secs_f64());
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", describe(cmd)))?;
+    eprintln!(
+        "<== {step}: {status} in {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
     if !status.success() {
         bail!("{step} failed ({status})");
     }
@@ -44,7 +49,9 @@ pub fn describe(cmd: &Command) -> String {
 /// Whether a program can be found on PATH.
 pub fn on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
 }
 
 /// True when running as root (uid 0).

@@ -21,7 +21,7 @@ use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-pub use parse::{BadRow, Position, HEADER};
+pub use parse::{BadRow, HEADER, Position};
 
 /// How many bad rows are kept with their details; the rest are only counted.
 pub const MAX_REPORTED_BAD_ROWS: usize = 100;
@@ -61,7 +61,9 @@ pub enum IngestError {
         message: String,
     },
     /// The database refused; the transaction was rolled back.
-    #[error("database error while loading {path} into kcg.ais_positions: {source}; nothing was written")]
+    #[error(
+        "database error while loading {path} into kcg.ais_positions: {source}; nothing was written"
+    )]
     Db {
         /// The file.
         path: PathBuf,
@@ -137,14 +139,23 @@ pub async fn ingest_file(
     path: &Path,
     progress: &dyn Progress,
 ) -> Result<IngestReport, IngestError> {
-    let io = |source| IngestError::Io { path: path.to_owned(), source };
-    let db = |source| IngestError::Db { path: path.to_owned(), source };
+    let io = |source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let db = |source| IngestError::Db {
+        path: path.to_owned(),
+        source,
+    };
 
     // Refuse a wrong header before hashing or touching the database.
     let mut reader = open_csv(path, &|_| {})?;
     parse::check_header(&mut reader, path)?;
     let sha256 = hash_file(path).map_err(io)?;
-    let file_name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let file_name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
 
     let tx = client.transaction().await.map_err(db)?;
     let ledger = tx
@@ -183,7 +194,10 @@ pub async fn ingest_file(
     let writer = BinaryCopyInWriter::new(sink, COLUMN_TYPES);
     futures_util::pin_mut!(writer);
 
-    let mut report = IngestReport { sha256, ..IngestReport::default() };
+    let mut report = IngestReport {
+        sha256,
+        ..IngestReport::default()
+    };
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -191,7 +205,11 @@ pub async fn ingest_file(
             Ok(false) => break,
             Err(e) => {
                 let line = e.position().map_or(0, csv::Position::line);
-                return Err(IngestError::Csv { path: path.to_owned(), line, message: e.to_string() });
+                return Err(IngestError::Csv {
+                    path: path.to_owned(),
+                    line,
+                    message: e.to_string(),
+                });
             }
         }
         report.rows_read += 1;
@@ -231,7 +249,8 @@ pub async fn ingest_file(
         }
     }
     writer.as_mut().finish().await.map_err(db)?;
-    let counts = [report.rows_read, report.rows_loaded, report.rows_skipped].map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let counts = [report.rows_read, report.rows_loaded, report.rows_skipped]
+        .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
     tx.execute(
         "UPDATE kcg.ais_ingested_files SET rows_read = $2, rows_loaded = $3, rows_skipped = $4 WHERE id = $1",
         &[&file_id, &counts[0], &counts[1], &counts[2]],
@@ -248,18 +267,29 @@ fn open_csv<'a>(
     path: &Path,
     on_read: &'a dyn Fn(u64),
 ) -> Result<csv::Reader<Box<dyn Read + 'a>>, IngestError> {
-    let io = |source| IngestError::Io { path: path.to_owned(), source };
+    let io = |source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = File::open(path).map_err(io)?;
     let mut magic = [0u8; 2];
     let n = file.read(&mut magic).map_err(io)?;
     let file = File::open(path).map_err(io)?;
-    let counted = Counting { inner: BufReader::with_capacity(1 << 16, file), read: 0, on_read, last: 0 };
+    let counted = Counting {
+        inner: BufReader::with_capacity(1 << 16, file),
+        read: 0,
+        on_read,
+        last: 0,
+    };
     let inner: Box<dyn Read + 'a> = if n == 2 && magic == [0x1f, 0x8b] {
         Box::new(flate2::read::MultiGzDecoder::new(counted))
     } else {
         Box::new(counted)
     };
-    Ok(csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(inner))
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(inner))
 }
 
 struct Counting<'a, R> {
@@ -285,5 +315,9 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
     let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

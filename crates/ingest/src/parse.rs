@@ -83,24 +83,35 @@ pub struct Position {
     pub transceiver_class: Option<String>,
 }
 
-pub(crate) fn check_header<R: Read>(reader: &mut csv::Reader<R>, path: &Path) -> Result<(), IngestError> {
+pub(crate) fn check_header<R: Read>(
+    reader: &mut csv::Reader<R>,
+    path: &Path,
+) -> Result<(), IngestError> {
     let mut header = csv::StringRecord::new();
-    let ok = reader.read_record(&mut header).map_err(|e| IngestError::Csv {
-        path: path.to_owned(),
-        line: 1,
-        message: e.to_string(),
-    })?;
+    let ok = reader
+        .read_record(&mut header)
+        .map_err(|e| IngestError::Csv {
+            path: path.to_owned(),
+            line: 1,
+            message: e.to_string(),
+        })?;
     let found: Vec<String> = header
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
         .collect();
     let matches = ok
         && found.len() == HEADER.len()
-        && found.iter().zip(HEADER).all(|(f, h)| f.eq_ignore_ascii_case(h));
+        && found
+            .iter()
+            .zip(HEADER)
+            .all(|(f, h)| f.eq_ignore_ascii_case(h));
     if matches {
         Ok(())
     } else {
-        Err(IngestError::Header { path: path.to_owned(), found: found.join(",") })
+        Err(IngestError::Header {
+            path: path.to_owned(),
+            found: found.join(","),
+        })
     }
 }
 
@@ -131,11 +142,15 @@ impl Position {
         #[allow(clippy::cast_possible_truncation)] // REAL columns: f32 is the stored precision
         let real = |col: usize| float(col).map(|v| v.map(|v| v as f32));
         let int = |col: usize| -> Result<Option<i32>, BadRow> {
-            field(col).map(|s| s.parse::<i32>().map_err(|_| bad(col, "not an integer"))).transpose()
+            field(col)
+                .map(|s| s.parse::<i32>().map_err(|_| bad(col, "not an integer")))
+                .transpose()
         };
         let text = |col: usize| field(col).map(str::to_owned);
 
-        let mmsi = required(0)?.parse::<i64>().map_err(|_| bad(0, "not an integer"))?;
+        let mmsi = required(0)?
+            .parse::<i64>()
+            .map_err(|_| bad(0, "not an integer"))?;
         let ts = NaiveDateTime::parse_from_str(required(1)?, "%Y-%m-%dT%H:%M:%S")
             .map_err(|_| bad(1, "not a time (YYYY-MM-DDTHH:MM:SS)"))?
             .and_utc();

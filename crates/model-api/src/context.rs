@@ -64,7 +64,12 @@ impl<'a, P> Context<'a, P> {
         base: &'a (dyn Any + Send + Sync),
         upstream: &'a Upstream,
     ) -> Self {
-        Self { cycle_ts, params, base, upstream }
+        Self {
+            cycle_ts,
+            params,
+            base,
+            upstream,
+        }
     }
 
     /// The instant the cycle is computed for.
@@ -81,14 +86,19 @@ impl<'a, P> Context<'a, P> {
     pub fn base<T: Any>(&self) -> Result<&'a T, ModelError> {
         (self.base as &dyn Any)
             .downcast_ref::<T>()
-            .ok_or(ModelError::BaseInput { expected: type_name::<T>() })
+            .ok_or(ModelError::BaseInput {
+                expected: type_name::<T>(),
+            })
     }
 
     /// The artifact of the upstream PRIMARY result under `key`, as `T`.
     pub fn input<T: Any>(&self, key: &str) -> Result<&'a T, ModelError> {
         self.input_output(key)?
             .artifact::<T>()
-            .ok_or_else(|| ModelError::InputType { key: key.to_owned(), expected: type_name::<T>() })
+            .ok_or_else(|| ModelError::InputType {
+                key: key.to_owned(),
+                expected: type_name::<T>(),
+            })
     }
 
     /// The whole upstream PRIMARY result under `key` (rows, metrics, artifact).
@@ -96,7 +106,9 @@ impl<'a, P> Context<'a, P> {
         self.upstream
             .get(key)
             .map(|o| o.as_ref())
-            .ok_or_else(|| ModelError::MissingInput { key: key.to_owned() })
+            .ok_or_else(|| ModelError::MissingInput {
+                key: key.to_owned(),
+            })
     }
 
     /// All upstream results.

@@ -33,7 +33,11 @@ fn check(what: &'static str, value: &str) -> Result<(), IdError> {
     }
     let chars = value.chars().count();
     if chars > MAX_ID_CHARS {
-        return Err(IdError::TooLong { what, value: value.to_owned(), chars });
+        return Err(IdError::TooLong {
+            what,
+            value: value.to_owned(),
+            chars,
+        });
     }
     Ok(())
 }
@@ -188,9 +192,16 @@ mod tests {
         let err = ModelId::new("ü".repeat(65)).unwrap_err();
         assert_eq!(
             err,
-            IdError::TooLong { what: "model id", value: "ü".repeat(65), chars: 65 }
+            IdError::TooLong {
+                what: "model id",
+                value: "ü".repeat(65),
+                chars: 65
+            }
         );
-        assert_eq!(ModelId::new("").unwrap_err(), IdError::Empty { what: "model id" });
+        assert_eq!(
+            ModelId::new("").unwrap_err(),
+            IdError::Empty { what: "model id" }
+        );
     }
 
     #[test]

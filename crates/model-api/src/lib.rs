@@ -88,8 +88,8 @@ mod model;
 mod output;
 
 pub use context::{Context, Upstream};
-pub use id::{IdError, MetricKey, ModelId, Role, RoleParseError, MAX_ID_CHARS};
-pub use model::{instantiate, Model, ModelError, ModelInstance, ParamsError};
+pub use id::{IdError, MAX_ID_CHARS, MetricKey, ModelId, Role, RoleParseError};
+pub use model::{Model, ModelError, ModelInstance, ParamsError, instantiate};
 pub use output::{ModelOutput, OutputRow};
 
 /// The instant a cycle is computed for (UTC).

@@ -108,7 +108,8 @@ impl<M: Model> ModelInstance for Bound<M> {
         base: &(dyn Any + Send + Sync),
         upstream: &Upstream,
     ) -> Result<ModelOutput, ModelError> {
-        self.kind.run(&Context::new(cycle_ts, &self.params, base, upstream))
+        self.kind
+            .run(&Context::new(cycle_ts, &self.params, base, upstream))
     }
 }
 
@@ -123,7 +124,10 @@ pub fn instantiate<M: Model>(
 ) -> Result<Arc<dyn ModelInstance>, ParamsError> {
     match M::Params::deserialize(params) {
         Ok(params) => Ok(Arc::new(Bound { id, kind, params })),
-        Err(e) => Err(ParamsError { model: id, message: e.to_string() }),
+        Err(e) => Err(ParamsError {
+            model: id,
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -168,9 +172,13 @@ mod tests {
     #[test]
     fn runs_on_typed_base_input_and_refuses_the_wrong_type() {
         let m = instantiate(Echo, id(), &serde_json::json!({"factor": 2.0})).unwrap();
-        let out = m.run(chrono::Utc::now(), &21.0_f64, &Upstream::new()).unwrap();
+        let out = m
+            .run(chrono::Utc::now(), &21.0_f64, &Upstream::new())
+            .unwrap();
         assert_eq!(out.rows()[0].score, 42.0);
-        let err = m.run(chrono::Utc::now(), &"text", &Upstream::new()).unwrap_err();
+        let err = m
+            .run(chrono::Utc::now(), &"text", &Upstream::new())
+            .unwrap_err();
         assert!(matches!(err, ModelError::BaseInput { .. }));
     }
 }

@@ -19,7 +19,11 @@ pub struct OutputRow {
 impl OutputRow {
     /// A row without payload.
     pub fn new(entity_key: impl Into<String>, score: f64) -> Self {
-        Self { entity_key: entity_key.into(), score, payload: None }
+        Self {
+            entity_key: entity_key.into(),
+            score,
+            payload: None,
+        }
     }
 
     /// The same row with a JSON payload.
@@ -46,7 +50,10 @@ impl ModelOutput {
 
     /// An empty result with room for `rows` rows.
     pub fn with_capacity(rows: usize) -> Self {
-        Self { rows: Vec::with_capacity(rows), ..Self::default() }
+        Self {
+            rows: Vec::with_capacity(rows),
+            ..Self::default()
+        }
     }
 
     /// Adds a row to persist.
@@ -89,7 +96,9 @@ impl ModelOutput {
 
     /// The artifact as `T`, if there is one of that type.
     pub fn artifact<T: Any>(&self) -> Option<&T> {
-        self.artifact.as_deref().and_then(|a| (a as &dyn Any).downcast_ref::<T>())
+        self.artifact
+            .as_deref()
+            .and_then(|a| (a as &dyn Any).downcast_ref::<T>())
     }
 
     /// Whether an artifact (of any type) is attached.

@@ -32,7 +32,9 @@ impl Url {
 
     /// `user@host:port/db`, for messages.
     pub fn redacted(&self) -> String {
-        let Some(c) = &self.config else { return "(none)".into() };
+        let Some(c) = &self.config else {
+            return "(none)".into();
+        };
         let host = c
             .get_hosts()
             .first()

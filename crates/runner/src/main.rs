@@ -17,7 +17,13 @@ pub struct Cli {
     database_url: Option<String>,
 
     /// Log filter, e.g. `info` or `dag_exec=debug` (also RUST_LOG).
-    #[arg(long, env = "RUST_LOG", global = true, default_value = "info", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "RUST_LOG",
+        global = true,
+        default_value = "info",
+        hide_env_values = true
+    )]
     log: String,
 
     #[command(subcommand)]
@@ -38,7 +44,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -14,7 +14,11 @@ fn runner(url: &str, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[tokio::test]
@@ -22,10 +26,18 @@ async fn migrate_twice_says_the_second_changed_nothing() {
     let db = TestDb::empty().await;
     let first = runner(db.url(), &["migrate"]);
     assert!(first.status.success(), "{}", text(&first));
-    assert!(text(&first).contains("applied V034__detection_model_registry"), "{}", text(&first));
+    assert!(
+        text(&first).contains("applied V034__detection_model_registry"),
+        "{}",
+        text(&first)
+    );
     let second = runner(db.url(), &["migrate"]);
     assert!(second.status.success(), "{}", text(&second));
-    assert!(text(&second).contains("nothing changed"), "{}", text(&second));
+    assert!(
+        text(&second).contains("nothing changed"),
+        "{}",
+        text(&second)
+    );
     assert!(!text(&second).contains("applied V"), "{}", text(&second));
 }
 
@@ -36,7 +48,9 @@ async fn check_schema_exits_non_zero_naming_table_column_expected_and_found() {
     assert!(ok.status.success(), "{}", text(&ok));
     db.client()
         .await
-        .batch_execute("ALTER TABLE kcg.detection_model_runs ALTER COLUMN model_id TYPE VARCHAR(32)")
+        .batch_execute(
+            "ALTER TABLE kcg.detection_model_runs ALTER COLUMN model_id TYPE VARCHAR(32)",
+        )
         .await
         .unwrap();
     let bad = runner(db.url(), &["check-schema"]);
@@ -53,11 +67,19 @@ async fn check_schema_exits_non_zero_naming_table_column_expected_and_found() {
 #[tokio::test]
 async fn ingest_prints_read_loaded_skipped_and_already_present() {
     let db = TestDb::new().await;
-    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/ais-2022-01-03-sample.csv.gz");
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/ais-2022-01-03-sample.csv.gz"
+    );
     let first = runner(db.url(), &["ingest", "--csv", sample]);
     assert!(first.status.success(), "{}", text(&first));
     let out = text(&first);
-    for line in ["rows read:       74731", "rows loaded:     74731", "rows skipped:    0", "already present: 0"] {
+    for line in [
+        "rows read:       74731",
+        "rows loaded:     74731",
+        "rows skipped:    0",
+        "already present: 0",
+    ] {
         assert!(out.contains(line), "missing {line:?} in\n{out}");
     }
     let second = text(&runner(db.url(), &["ingest", "--csv", sample]));
@@ -73,7 +95,11 @@ fn a_missing_database_url_is_a_clear_error() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).contains("set DATABASE_URL or pass --database-url"), "{}", text(&out));
+    assert!(
+        text(&out).contains("set DATABASE_URL or pass --database-url"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

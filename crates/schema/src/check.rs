@@ -29,7 +29,11 @@ impl fmt::Display for Mismatch {
                 "{}.{}: expected {}, found {}",
                 self.table, c, self.expected, self.found
             ),
-            None => write!(f, "{}: expected {}, found {}", self.table, self.expected, self.found),
+            None => write!(
+                f,
+                "{}: expected {}, found {}",
+                self.table, self.expected, self.found
+            ),
         }
     }
 }
@@ -64,9 +68,21 @@ const VARCHAR64: &[(&str, &str)] = &[
 
 /// `(table, column, values)` whose CHECK constraint must list these values.
 const CHECKS: &[(&str, &str, &[&str])] = &[
-    ("detection_model_versions", "role", &["PRIMARY", "SHADOW", "CHALLENGER"]),
-    ("detection_model_versions", "status", &["DRAFT", "ACTIVE", "ARCHIVED"]),
-    ("detection_model_runs", "status", &["OK", "FAILED", "TIMEOUT", "SKIPPED"]),
+    (
+        "detection_model_versions",
+        "role",
+        &["PRIMARY", "SHADOW", "CHALLENGER"],
+    ),
+    (
+        "detection_model_versions",
+        "status",
+        &["DRAFT", "ACTIVE", "ARCHIVED"],
+    ),
+    (
+        "detection_model_runs",
+        "status",
+        &["OK", "FAILED", "TIMEOUT", "SKIPPED"],
+    ),
 ];
 
 const PARTITIONED: (&str, &str) = ("detection_model_run_outputs", "cycle_ts");
@@ -149,7 +165,7 @@ pub async fn check_schema(client: &Client) -> Result<(), SchemaError> {
                 table: qualified(pt),
                 column: Some(pc.into()),
                 expected: format!("PARTITION BY RANGE ({pc})"),
-                found: key.map_or_else(|| "not partitioned".into(), |k| k),
+                found: key.unwrap_or_else(|| "not partitioned".into()),
             });
         }
     }
@@ -170,16 +186,26 @@ pub async fn check_schema(client: &Client) -> Result<(), SchemaError> {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let ok = defs.iter().any(|d| values.iter().all(|v| d.contains(&format!("'{v}'"))));
+        let ok = defs
+            .iter()
+            .any(|d| values.iter().all(|v| d.contains(&format!("'{v}'"))));
         if !ok {
             out.push(Mismatch {
                 table: qualified(t),
                 column: Some((*c).into()),
                 expected: format!("CHECK ({c} IN ({}))", values.join(", ")),
-                found: if defs.is_empty() { "no CHECK constraint".into() } else { defs.join("; ") },
+                found: if defs.is_empty() {
+                    "no CHECK constraint".into()
+                } else {
+                    defs.join("; ")
+                },
             });
         }
     }
 
-    if out.is_empty() { Ok(()) } else { Err(SchemaError::Mismatch(out)) }
+    if out.is_empty() {
+        Ok(())
+    } else {
+        Err(SchemaError::Mismatch(out))
+    }
 }

@@ -8,7 +8,7 @@
 
 mod check;
 
-pub use check::{check_schema, Mismatch};
+pub use check::{Mismatch, check_schema};
 
 use tokio_postgres::Client;
 
@@ -31,7 +31,10 @@ pub enum SchemaError {
 }
 
 fn render(m: &[Mismatch]) -> String {
-    m.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n")
+    m.iter()
+        .map(|m| format!("  - {m}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// What [`migrate`] did.

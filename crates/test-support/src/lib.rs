@@ -43,7 +43,9 @@ pub struct TestDb {
 impl TestDb {
     /// Creates a new database cloned from the migrated template.
     pub async fn new() -> TestDb {
-        let admin_config: Config = server_url().parse().expect("DATABASE_URL is not a valid PostgreSQL URL");
+        let admin_config: Config = server_url()
+            .parse()
+            .expect("DATABASE_URL is not a valid PostgreSQL URL");
         let template = template_name();
         ensure_template(&admin_config, &template).await;
         TestDb::create(&template).await
@@ -57,10 +59,14 @@ impl TestDb {
 
     async fn create(template: &str) -> TestDb {
         let server = server_url();
-        let admin_config: Config = server.parse().expect("DATABASE_URL is not a valid PostgreSQL URL");
+        let admin_config: Config = server
+            .parse()
+            .expect("DATABASE_URL is not a valid PostgreSQL URL");
 
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let name = format!(
             "kcg_test_{}_{}_{}",
             std::process::id(),
@@ -73,11 +79,15 @@ impl TestDb {
         let mut attempt = 0;
         loop {
             match admin
-                .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
+                .batch_execute(&format!(
+                    "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+                ))
                 .await
             {
                 Ok(()) => break,
-                Err(e) if attempt < 50 && e.to_string().contains("being accessed by other users") => {
+                Err(e)
+                    if attempt < 50 && e.to_string().contains("being accessed by other users") =>
+                {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
@@ -113,7 +123,11 @@ impl TestDb {
     /// A bb8 pool of at most `size` connections to this database.
     pub async fn pool(&self, size: u32) -> Pool {
         let manager = PostgresConnectionManager::new(self.config.clone(), NoTls);
-        bb8::Pool::builder().max_size(size).build(manager).await.expect("cannot build pool")
+        bb8::Pool::builder()
+            .max_size(size)
+            .build(manager)
+            .await
+            .expect("cannot build pool")
     }
 }
 
@@ -124,15 +138,22 @@ impl Drop for TestDb {
             return;
         }
         let name = self.name.clone();
-        let Ok(server) = std::env::var("DATABASE_URL") else { return };
+        let Ok(server) = std::env::var("DATABASE_URL") else {
+            return;
+        };
         // Drop runs inside the test's runtime; a fresh thread with its own
         // runtime can block without upsetting it.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
-                let Ok(config) = server.parse::<Config>() else { return };
+                let Ok(config) = server.parse::<Config>() else {
+                    return;
+                };
                 if let Ok((client, conn)) = config.connect(NoTls).await {
                     tokio::spawn(conn);
                     let _ = client
@@ -160,7 +181,10 @@ fn template_name() -> String {
 
 async fn ensure_template(admin_config: &Config, template: &str) {
     let admin = connect(admin_config).await;
-    admin.execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK]).await.expect("advisory lock");
+    admin
+        .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK])
+        .await
+        .expect("advisory lock");
     let exists = admin
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
         .await
@@ -171,7 +195,9 @@ async fn ensure_template(admin_config: &Config, template: &str) {
         // Two statements, two calls: a multi-statement string is one implicit
         // transaction, which DROP/CREATE DATABASE refuse.
         admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+            ))
             .await
             .expect("drop stale template database");
         admin
@@ -182,15 +208,22 @@ async fn ensure_template(admin_config: &Config, template: &str) {
             let mut config = admin_config.clone();
             config.dbname(&building);
             let mut client = connect(&config).await;
-            schema::migrate(&mut client).await.expect("migrate template database");
+            schema::migrate(&mut client)
+                .await
+                .expect("migrate template database");
         }
         // Renamed only once complete: a half-migrated template is never used.
         admin
-            .batch_execute(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+            ))
             .await
             .expect("rename template database");
     }
-    admin.execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK]).await.expect("advisory unlock");
+    admin
+        .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK])
+        .await
+        .expect("advisory unlock");
 }
 
 async fn connect(config: &Config) -> Client {
@@ -206,7 +239,10 @@ async fn connect(config: &Config) -> Client {
 
 /// Replaces the database name in a `postgres://` URL (or key=value string).
 fn with_dbname(url: &str, db: &str) -> String {
-    if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
+    if let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    {
         let scheme = &url[..url.len() - rest.len()];
         let (before_query, query) = match rest.find('?') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -225,9 +261,21 @@ mod tests {
 
     #[test]
     fn replaces_the_database_in_urls() {
-        assert_eq!(with_dbname("postgres://u@h:5/postgres", "t"), "postgres://u@h:5/t");
-        assert_eq!(with_dbname("postgresql://u@h:5", "t"), "postgresql://u@h:5/t");
-        assert_eq!(with_dbname("postgres://u@h/x?sslmode=disable", "t"), "postgres://u@h/t?sslmode=disable");
-        assert_eq!(with_dbname("host=/tmp port=5", "t"), "host=/tmp port=5 dbname=t");
+        assert_eq!(
+            with_dbname("postgres://u@h:5/postgres", "t"),
+            "postgres://u@h:5/t"
+        );
+        assert_eq!(
+            with_dbname("postgresql://u@h:5", "t"),
+            "postgresql://u@h:5/t"
+        );
+        assert_eq!(
+            with_dbname("postgres://u@h/x?sslmode=disable", "t"),
+            "postgres://u@h/t?sslmode=disable"
+        );
+        assert_eq!(
+            with_dbname("host=/tmp port=5", "t"),
+            "host=/tmp port=5 dbname=t"
+        );
     }
 }

@@ -50,15 +50,25 @@ pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
         eprintln!("skipped {bad}");
     }
     if report.rows_skipped > report.bad_rows.len() as u64 {
-        eprintln!("... and {} more skipped rows", report.rows_skipped - report.bad_rows.len() as u64);
+        eprintln!(
+            "... and {} more skipped rows",
+            report.rows_skipped - report.bad_rows.len() as u64
+        );
     }
-    println!("file:            {} (sha256 {})", args.csv.display(), report.sha256);
+    println!(
+        "file:            {} (sha256 {})",
+        args.csv.display(),
+        report.sha256
+    );
     println!("rows read:       {}", report.rows_read);
     println!("rows loaded:     {}", report.rows_loaded);
     println!("rows skipped:    {}", report.rows_skipped);
     println!("already present: {}", report.rows_already_present);
     if report.rows_loaded > 0 {
-        println!("time:            {secs:.2}s ({:.0} rows/s)", report.rows_loaded as f64 / secs);
+        println!(
+            "time:            {secs:.2}s ({:.0} rows/s)",
+            report.rows_loaded as f64 / secs
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

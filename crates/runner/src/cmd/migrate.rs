@@ -10,12 +10,19 @@ pub async fn migrate(url: &Url) -> Result<ExitCode> {
     let mut client = url.connect().await?;
     let report = schema::migrate(&mut client).await?;
     if report.is_noop() {
-        println!("schema up to date: {} migrations already applied, nothing changed", report.known);
+        println!(
+            "schema up to date: {} migrations already applied, nothing changed",
+            report.known
+        );
     } else {
         for m in &report.applied {
             println!("applied {m}");
         }
-        println!("applied {} of {} migrations", report.applied.len(), report.known);
+        println!(
+            "applied {} of {} migrations",
+            report.applied.len(),
+            report.known
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -24,7 +31,9 @@ pub async fn check_schema(url: &Url) -> Result<ExitCode> {
     let client = url.connect().await?;
     match schema::check_schema(&client).await {
         Ok(()) => {
-            println!("schema OK: tables, VARCHAR(64) ids, partitioned outputs and CHECKs as expected");
+            println!(
+                "schema OK: tables, VARCHAR(64) ids, partitioned outputs and CHECKs as expected"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(schema::SchemaError::Mismatch(list)) => {
