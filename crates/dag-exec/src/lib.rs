@@ -1,0 +1,535 @@
+//! Runs a registry [`Plan`] for one cycle and stores what it produced.
+//!
+//! For every planned model the PRIMARY version and its SHADOW and CHALLENGER
+//! versions run on worker threads, on exactly the same inputs; only the
+//! PRIMARY's result is placed into the cycle's shared map, from which every
+//! dependent's [`Upstream`](model_api::Upstream) is built under the input keys
+//! its edges declare. Then the cycle's outputs, metrics and run records are
+//! written in one transaction on one connection. This crate must never let a
+//! SHADOW or CHALLENGER result reach a downstream model, never open a second
+//! connection for a cycle, and never let a model (error, panic, hang or
+//! garbage output) crash or stall the cycle.
+//!
+//! # Entry points
+//!
+//! - [`Executor::execute`] runs and persists on a connection the caller has
+//!   checked out for the whole cycle (the pipeline's way).
+//! - [`Executor::execute_pooled`] checks out exactly one connection from a
+//!   bb8 pool, after the models ran, and persists on it.
+//! - [`Executor::run`] runs without persisting (tests, benchmarks, dry runs);
+//!   [`Executor::persist`] stores such a [`CycleRun`].
+//!
+//! # Guarantees
+//!
+//! - **SHADOW isolation by construction.** The shared map only accepts a
+//!   type that only the PRIMARY code path can build (see the `isolation`
+//!   module); a candidate's result has no path into it. Whatever a candidate
+//!   returns, fails, panics or times out, every PRIMARY's inputs and outputs
+//!   are what they would be without it (property-tested).
+//! - **Failures stay local.** A model error or a panic makes the version
+//!   `FAILED` with the message; a version that does not return within its
+//!   timeout (60 s by default, `PlannedVersion::timeout` overrides) is
+//!   `TIMEOUT`. A failed PRIMARY's dependents, transitively, are `SKIPPED`
+//!   with `upstream X failed` (`upstream X failed (via Y)` further down). A
+//!   failing candidate affects nothing else.
+//! - **Timeouts do not wait.** A thread cannot be killed: a timed-out
+//!   model's thread is abandoned, the cycle goes on at once (a replacement
+//!   worker keeps the parallelism), and whatever the model returns later is
+//!   discarded. [`Executor::abandoned_threads`] counts those still running.
+//! - **One transaction per cycle.** Rerunning a `cycle_ts` deletes that
+//!   cycle's outputs, metrics and run records and inserts the new ones in
+//!   the same transaction; a failure anywhere before `COMMIT` leaves the
+//!   previous state of that cycle untouched (nothing, the first time).
+//!   Output rows go in by binary COPY. Run records include a `SKIPPED` line
+//!   for each entry of the plan's `excluded`, with the registry's reason.
+//!
+//! # What is stored when a model returns odd values
+//!
+//! Decided so that one version's odd output can never break the cycle's
+//! transaction (which would lose every other version's rows):
+//!
+//! | the model returns | stored |
+//! |---|---|
+//! | a score that is NaN or ±∞ | the row, with `score` `NULL`; counted in [`VersionReport::null_scores`] and warned about. A non-finite score means "no score", and SQL aggregates skip `NULL` where a stored `NaN` would poison them. `NULL` never means anything else: scores are `f64`, not optional. |
+//! | a metric key that is empty or over 64 characters, or contains NUL | nothing for that metric: a warning naming model, version and key; the other metrics are stored; counted in the run record's `dropped_metric_count` |
+//! | a metric value that is NaN or ±∞ | dropped the same way (a metric without a value says nothing, and a `NULL` would look like one that was measured) |
+//! | the same metric key twice | the last value; the earlier ones count as dropped |
+//! | the same `entity_key` twice, or an `entity_key` or payload string containing NUL, or a payload nested deeper than 128 levels | the version is `FAILED` (`output cannot be stored: ...`) and nothing of it is stored; for a PRIMARY this happens before publishing, so its dependents are `SKIPPED` |
+//!
+//! # Tracing
+//!
+//! A `dag_exec_cycle` span per cycle, a `model_version` span (model, version,
+//! version id, role) per version run on the worker threads, and a
+//! `dag_exec_persist` span. Worker threads log through the caller's
+//! subscriber.
+
+mod check;
+mod isolation;
+mod persist;
+mod report;
+mod schedule;
+
+use std::any::Any;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use model_api::{CycleTs, ModelOutput};
+use registry::Plan;
+use tokio_postgres::Client;
+use tracing::Instrument as _;
+
+pub use persist::{COPY_OUTPUTS, OUTPUT_TYPES};
+pub use report::{CycleReport, PersistStats, RunStatus, VersionReport};
+
+use crate::check::OutputCheck;
+use crate::isolation::{PersistOnly, PrimaryResult};
+use crate::schedule::{Done, Outcome, Prepared};
+
+/// A version's timeout when the plan does not override it.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How an [`Executor`] runs models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecConfig {
+    /// Worker threads per cycle (a timed-out worker is replaced, so this
+    /// many keep working). Default: the number of cores.
+    pub workers: NonZeroUsize,
+    /// Timeout of a version whose `PlannedVersion::timeout` is `None`.
+    pub default_timeout: Duration,
+}
+
+impl Default for ExecConfig {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+            default_timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Errors at this crate's boundary. Model failures are not errors: they are
+/// lines of the [`CycleReport`].
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The plan breaks the registry's contract (a model planned twice, an
+    /// input from a model not planned in an earlier level, a PRIMARY that is
+    /// not `PRIMARY`, a version id used twice). Nothing ran.
+    #[error("invalid plan for cycle {cycle_ts}: {message}; nothing ran")]
+    InvalidPlan {
+        /// The cycle.
+        cycle_ts: CycleTs,
+        /// What is wrong.
+        message: String,
+    },
+    /// No connection could be checked out of the pool after the models ran.
+    #[error(
+        "cannot check out a database connection to persist cycle {cycle_ts}: {message}; nothing was stored"
+    )]
+    Checkout {
+        /// The cycle.
+        cycle_ts: CycleTs,
+        /// The pool's error.
+        message: String,
+        /// What ran.
+        report: Box<CycleReport>,
+    },
+    /// Persisting failed at `step`. Before `COMMIT` the transaction is
+    /// rolled back: the cycle's previously stored rows (if any) are intact
+    /// and nothing of this run is stored. If the connection broke during
+    /// `COMMIT` itself, the outcome is unknown; rerunning the cycle replaces
+    /// it either way.
+    #[error("persisting cycle {cycle_ts} failed at {step}: {source}; {outcome}")]
+    Persist {
+        /// The cycle.
+        cycle_ts: CycleTs,
+        /// The statement that failed, naming its table.
+        step: &'static str,
+        /// The database's error.
+        #[source]
+        source: tokio_postgres::Error,
+        /// What the rollback means for the stored rows.
+        outcome: &'static str,
+        /// What ran.
+        report: Box<CycleReport>,
+    },
+}
+
+impl ExecError {
+    /// The report of the models that ran, when they did.
+    pub fn report(&self) -> Option<&CycleReport> {
+        match self {
+            ExecError::InvalidPlan { .. } => None,
+            ExecError::Checkout { report, .. } | ExecError::Persist { report, .. } => Some(report),
+        }
+    }
+}
+
+/// A version's stored result.
+enum StoredOutput {
+    Primary(PrimaryResult),
+    Candidate(PersistOnly),
+}
+
+struct Stored {
+    output: StoredOutput,
+    check: OutputCheck,
+}
+
+impl Stored {
+    fn output(&self) -> &ModelOutput {
+        match &self.output {
+            StoredOutput::Primary(r) => r.output(),
+            StoredOutput::Candidate(r) => r.output(),
+        }
+    }
+}
+
+/// A cycle that ran but is not (necessarily) persisted: its report and the
+/// results of its `OK` versions.
+pub struct CycleRun {
+    report: CycleReport,
+    /// Aligned with `report.versions`; `Some` for `OK` versions.
+    stored: Vec<Option<Stored>>,
+}
+
+impl std::fmt::Debug for CycleRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CycleRun")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CycleRun {
+    /// What ran.
+    pub fn report(&self) -> &CycleReport {
+        &self.report
+    }
+
+    /// The report, dropping the results.
+    pub fn into_report(self) -> CycleReport {
+        self.report
+    }
+
+    /// The result of version `version_id`, when it is `OK`.
+    pub fn output(&self, version_id: i64) -> Option<&ModelOutput> {
+        self.position(version_id)
+            .and_then(|i| self.stored[i].as_ref())
+            .map(Stored::output)
+    }
+
+    /// The metrics of version `version_id` that are stored, in the order
+    /// the model reported them (empty unless `OK`).
+    pub fn stored_metrics(&self, version_id: i64) -> Vec<(&str, f64)> {
+        self.position(version_id)
+            .and_then(|i| self.stored[i].as_ref())
+            .map(|s| s.check.kept_metrics(s.output()).collect())
+            .unwrap_or_default()
+    }
+
+    fn position(&self, version_id: i64) -> Option<usize> {
+        self.report
+            .versions
+            .iter()
+            .position(|v| v.version_id == Some(version_id))
+    }
+
+    fn stored_lines(&self) -> impl Iterator<Item = (&VersionReport, &Stored)> {
+        self.report
+            .versions
+            .iter()
+            .zip(&self.stored)
+            .filter_map(|(line, s)| s.as_ref().map(|s| (line, s)))
+    }
+}
+
+/// Runs plans. Cheap to clone; clones share the count of abandoned threads.
+#[derive(Debug, Clone, Default)]
+pub struct Executor {
+    config: ExecConfig,
+    abandoned: Arc<AtomicUsize>,
+}
+
+impl Executor {
+    /// An executor with `config`.
+    pub fn new(config: ExecConfig) -> Self {
+        Self {
+            config,
+            abandoned: Arc::default(),
+        }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &ExecConfig {
+        &self.config
+    }
+
+    /// Threads of timed-out models that have not returned yet.
+    pub fn abandoned_threads(&self) -> usize {
+        self.abandoned.load(Ordering::Relaxed)
+    }
+
+    /// Runs `plan` for `cycle_ts` without persisting anything.
+    ///
+    /// Needs a tokio runtime with timers enabled (for timeouts); the models
+    /// themselves run on this executor's worker threads, never on the
+    /// runtime's.
+    pub async fn run(
+        &self,
+        cycle_ts: CycleTs,
+        plan: &Plan,
+        base: Arc<dyn Any + Send + Sync>,
+    ) -> Result<CycleRun, ExecError> {
+        let span = tracing::info_span!(
+            "dag_exec_cycle",
+            cycle_ts = %cycle_ts,
+            models = plan.model_count(),
+            versions = plan.version_count()
+        );
+        self.run_in(cycle_ts, plan, base, span).await
+    }
+
+    async fn run_in(
+        &self,
+        cycle_ts: CycleTs,
+        plan: &Plan,
+        base: Arc<dyn Any + Send + Sync>,
+        span: tracing::Span,
+    ) -> Result<CycleRun, ExecError> {
+        let prepared = Prepared::new(plan, self.config.default_timeout)
+            .map_err(|message| ExecError::InvalidPlan { cycle_ts, message })?;
+        let wall = chrono::Utc::now();
+        let t0 = Instant::now();
+        let done = if prepared.version_count() == 0 {
+            Vec::new()
+        } else {
+            let workers = self.config.workers.get();
+            schedule::run(
+                prepared,
+                cycle_ts,
+                base,
+                workers,
+                Arc::clone(&self.abandoned),
+                span.clone(),
+            )
+            .instrument(span.clone())
+            .await
+        };
+        let run_duration = t0.elapsed();
+        let run = assemble(
+            cycle_ts,
+            plan,
+            done,
+            wall,
+            t0,
+            run_duration,
+            self.config.default_timeout,
+        );
+        let report = &run.report;
+        span.in_scope(|| {
+            tracing::info!(
+                ok = report.count(RunStatus::Ok),
+                failed = report.count(RunStatus::Failed),
+                timeout = report.count(RunStatus::Timeout),
+                skipped = report.count(RunStatus::Skipped),
+                run_ms = run_duration.as_secs_f64() * 1000.0,
+                "cycle ran"
+            );
+        });
+        Ok(run)
+    }
+
+    /// Stores `run` on `client` in one transaction, replacing whatever was
+    /// stored for its cycle.
+    pub async fn persist(
+        &self,
+        client: &mut Client,
+        run: &CycleRun,
+    ) -> Result<PersistStats, ExecError> {
+        let cycle_ts = run.report.cycle_ts;
+        let span = tracing::info_span!("dag_exec_persist", cycle_ts = %cycle_ts);
+        let stats = persist::persist(client, run).instrument(span.clone()).await.map_err(|f| {
+            let outcome = if f.step == "COMMIT" {
+                "the connection failed during COMMIT, so whether this run was stored is unknown; rerunning the cycle replaces it either way"
+            } else {
+                "the transaction was rolled back: nothing of this run was stored, earlier rows of this cycle are intact"
+            };
+            span.in_scope(|| tracing::error!(step = f.step, error = %f.source, "persisting the cycle failed"));
+            ExecError::Persist {
+                cycle_ts,
+                step: f.step,
+                source: f.source,
+                outcome,
+                report: Box::new(run.report.clone()),
+            }
+        })?;
+        span.in_scope(|| {
+            tracing::info!(
+                outputs = stats.output_rows,
+                metrics = stats.metric_rows,
+                runs = stats.run_rows,
+                replaced = stats.replaced_rows,
+                persist_ms = stats.duration.as_secs_f64() * 1000.0,
+                "cycle persisted"
+            );
+        });
+        Ok(stats)
+    }
+
+    /// Runs `plan` for `cycle_ts` and persists it on `client`, a connection
+    /// the caller holds for the whole cycle. No other connection is used.
+    pub async fn execute(
+        &self,
+        client: &mut Client,
+        cycle_ts: CycleTs,
+        plan: &Plan,
+        base: Arc<dyn Any + Send + Sync>,
+    ) -> Result<CycleReport, ExecError> {
+        let run = self.run(cycle_ts, plan, base).await?;
+        let stats = self.persist(client, &run).await?;
+        let mut report = run.into_report();
+        report.persisted = Some(stats);
+        Ok(report)
+    }
+
+    /// Like [`execute`](Self::execute), checking out exactly one connection
+    /// from `pool`, once the models have run (so a long model run does not
+    /// hold a connection).
+    pub async fn execute_pooled<M>(
+        &self,
+        pool: &bb8::Pool<M>,
+        cycle_ts: CycleTs,
+        plan: &Plan,
+        base: Arc<dyn Any + Send + Sync>,
+    ) -> Result<CycleReport, ExecError>
+    where
+        M: bb8::ManageConnection<Connection = Client>,
+        M::Error: std::error::Error + 'static,
+    {
+        let run = self.run(cycle_ts, plan, base).await?;
+        let mut conn = match pool.get().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let message = match e {
+                    bb8::RunError::User(e) => e.to_string(),
+                    bb8::RunError::TimedOut => "timed out waiting for a free connection".to_owned(),
+                };
+                return Err(ExecError::Checkout {
+                    cycle_ts,
+                    message,
+                    report: Box::new(run.into_report()),
+                });
+            }
+        };
+        let stats = self.persist(&mut conn, &run).await?;
+        let mut report = run.into_report();
+        report.persisted = Some(stats);
+        Ok(report)
+    }
+}
+
+/// Builds the report (plan order, then the plan's exclusions) and keeps the
+/// `OK` results.
+fn assemble(
+    cycle_ts: CycleTs,
+    plan: &Plan,
+    done: Vec<Done>,
+    wall: CycleTs,
+    t0: Instant,
+    run_duration: Duration,
+    default_timeout: Duration,
+) -> CycleRun {
+    let mut versions = Vec::with_capacity(done.len() + plan.excluded.len());
+    let mut stored = Vec::with_capacity(done.len() + plan.excluded.len());
+    let planned = plan.models().flat_map(|m| {
+        std::iter::once(&m.primary)
+            .chain(&m.others)
+            .map(move |v| (m, v))
+    });
+    for ((model, version), done) in planned.zip(done) {
+        let started_at = done
+            .started
+            .and_then(|s| chrono::Duration::from_std(s.saturating_duration_since(t0)).ok())
+            .map(|offset| wall + offset);
+        let mut line = VersionReport {
+            model_id: model.model_id.to_string(),
+            version_id: Some(version.version_id),
+            version: Some(version.version.clone()),
+            role: Some(version.role),
+            status: RunStatus::Ok,
+            started_at,
+            duration: done.duration,
+            output_count: 0,
+            dropped_metrics: 0,
+            null_scores: 0,
+            reason: None,
+        };
+        let kept = match done.outcome {
+            Outcome::Primary(Ok(c)) => Some(Stored {
+                output: StoredOutput::Primary(c.result),
+                check: c.check,
+            }),
+            Outcome::Candidate(Ok(c)) => Some(Stored {
+                output: StoredOutput::Candidate(c.result),
+                check: c.check,
+            }),
+            Outcome::Primary(Err(f)) | Outcome::Candidate(Err(f)) => {
+                line.status = RunStatus::Failed;
+                line.reason = Some(f.reason());
+                None
+            }
+            Outcome::TimedOut => {
+                line.status = RunStatus::Timeout;
+                let timeout = version.timeout.unwrap_or(default_timeout);
+                line.reason = Some(format!(
+                    "no result within the timeout of {timeout:?}; the thread was abandoned and its result is discarded"
+                ));
+                None
+            }
+            Outcome::Skipped(reason) => {
+                line.status = RunStatus::Skipped;
+                line.reason = Some(reason);
+                None
+            }
+            Outcome::NoWorker(reason) => {
+                line.status = RunStatus::Failed;
+                line.reason = Some(reason);
+                None
+            }
+        };
+        if let Some(s) = &kept {
+            line.output_count = s.output().rows().len();
+            line.dropped_metrics = s.check.dropped_metrics.len();
+            line.null_scores = s.check.null_scores;
+        }
+        versions.push(line);
+        stored.push(kept);
+    }
+    for excluded in &plan.excluded {
+        versions.push(VersionReport {
+            model_id: excluded.model_id.clone(),
+            version_id: excluded.version_id,
+            version: None,
+            role: excluded.role,
+            status: RunStatus::Skipped,
+            started_at: None,
+            duration: Duration::ZERO,
+            output_count: 0,
+            dropped_metrics: 0,
+            null_scores: 0,
+            reason: Some(excluded.reason.clone()),
+        });
+        stored.push(None);
+    }
+    CycleRun {
+        report: CycleReport {
+            cycle_ts,
+            versions,
+            run_duration,
+            persisted: None,
+        },
+        stored,
+    }
+}

@@ -1,0 +1,222 @@
+//! Writing one cycle: outputs, metrics and run records in one transaction
+//! on the caller's connection, bulk rows by binary COPY.
+//!
+//! The statement order matters to nobody but the atomicity test, which
+//! blocks the run-record step to kill the connection after the outputs and
+//! metrics were copied: replace outputs, replace metrics, replace runs.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use futures_util::pin_mut;
+use model_api::MAX_ID_CHARS;
+use tokio_postgres::Client;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+
+use crate::CycleRun;
+use crate::report::PersistStats;
+
+/// The first key of the transaction-scoped advisory lock that serializes two
+/// executors persisting the same `cycle_ts` ("kcgd").
+const LOCK_CLASS: i32 = 0x6b63_6764;
+const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock($1::int4, $2::int4)";
+
+const DELETE_OUTPUTS: &str = "DELETE FROM kcg.detection_model_run_outputs WHERE cycle_ts = $1";
+const DELETE_METRICS: &str = "DELETE FROM kcg.detection_model_metrics WHERE cycle_ts = $1";
+const DELETE_RUNS: &str = "DELETE FROM kcg.detection_model_runs WHERE cycle_ts = $1";
+
+/// The COPY of output rows; public so benchmarks and tests compare against
+/// exactly this statement.
+pub const COPY_OUTPUTS: &str = "COPY kcg.detection_model_run_outputs \
+     (cycle_ts, model_id, version_id, role, entity_key, score, payload) FROM STDIN (FORMAT binary)";
+/// The column types of [`COPY_OUTPUTS`].
+pub const OUTPUT_TYPES: &[Type] = &[
+    Type::TIMESTAMPTZ,
+    Type::VARCHAR,
+    Type::INT8,
+    Type::VARCHAR,
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::JSONB,
+];
+
+const COPY_METRICS: &str = "COPY kcg.detection_model_metrics (cycle_ts, version_id, metric_key, value) \
+     FROM STDIN (FORMAT binary)";
+const METRIC_TYPES: &[Type] = &[Type::TIMESTAMPTZ, Type::INT8, Type::VARCHAR, Type::FLOAT8];
+
+const COPY_RUNS: &str = "COPY kcg.detection_model_runs \
+     (cycle_ts, model_id, version_id, role, status, error, started_at, duration_ms, output_count, dropped_metric_count) \
+     FROM STDIN (FORMAT binary)";
+const RUN_TYPES: &[Type] = &[
+    Type::TIMESTAMPTZ,
+    Type::VARCHAR,
+    Type::INT8,
+    Type::VARCHAR,
+    Type::VARCHAR,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::FLOAT8,
+    Type::INT4,
+    Type::INT4,
+];
+
+/// Which step failed, and how.
+#[derive(Debug)]
+pub(crate) struct PersistFailure {
+    pub(crate) step: &'static str,
+    pub(crate) source: tokio_postgres::Error,
+}
+
+fn at(step: &'static str) -> impl Fn(tokio_postgres::Error) -> PersistFailure {
+    move |source| PersistFailure { step, source }
+}
+
+/// Replaces everything stored for `run`'s cycle with `run`, atomically.
+pub(crate) async fn persist(
+    client: &mut Client,
+    run: &CycleRun,
+) -> Result<PersistStats, PersistFailure> {
+    let started = Instant::now();
+    let ts = run.report.cycle_ts;
+    let tx = client.transaction().await.map_err(at("BEGIN"))?;
+    tx.execute(LOCK_SQL, &[&LOCK_CLASS, &lock_key(ts)])
+        .await
+        .map_err(at("advisory lock on the cycle"))?;
+
+    let mut replaced = tx
+        .execute(DELETE_OUTPUTS, &[&ts])
+        .await
+        .map_err(at("DELETE FROM kcg.detection_model_run_outputs"))?;
+    replaced += tx
+        .execute(DELETE_METRICS, &[&ts])
+        .await
+        .map_err(at("DELETE FROM kcg.detection_model_metrics"))?;
+
+    let step = "COPY into kcg.detection_model_run_outputs";
+    let writer = BinaryCopyInWriter::new(
+        tx.copy_in(COPY_OUTPUTS).await.map_err(at(step))?,
+        OUTPUT_TYPES,
+    );
+    pin_mut!(writer);
+    for (line, stored) in run.stored_lines() {
+        let (Some(version_id), Some(role)) = (line.version_id, line.role) else {
+            continue;
+        };
+        let (model_id, role) = (line.model_id.as_str(), role.as_str());
+        for row in stored.output().rows() {
+            let score = row.score.is_finite().then_some(row.score);
+            let values: [&(dyn ToSql + Sync); 7] = [
+                &ts,
+                &model_id,
+                &version_id,
+                &role,
+                &row.entity_key,
+                &score,
+                &row.payload,
+            ];
+            writer.as_mut().write(&values).await.map_err(at(step))?;
+        }
+    }
+    let output_rows = writer.as_mut().finish().await.map_err(at(step))?;
+
+    let step = "COPY into kcg.detection_model_metrics";
+    let writer = BinaryCopyInWriter::new(
+        tx.copy_in(COPY_METRICS).await.map_err(at(step))?,
+        METRIC_TYPES,
+    );
+    pin_mut!(writer);
+    for (line, stored) in run.stored_lines() {
+        let Some(version_id) = line.version_id else {
+            continue;
+        };
+        for (key, value) in stored.check.kept_metrics(stored.output()) {
+            writer
+                .as_mut()
+                .write(&[&ts, &version_id, &key, &value])
+                .await
+                .map_err(at(step))?;
+        }
+    }
+    let metric_rows = writer.as_mut().finish().await.map_err(at(step))?;
+
+    replaced += tx
+        .execute(DELETE_RUNS, &[&ts])
+        .await
+        .map_err(at("DELETE FROM kcg.detection_model_runs"))?;
+    let step = "COPY into kcg.detection_model_runs";
+    let writer = BinaryCopyInWriter::new(tx.copy_in(COPY_RUNS).await.map_err(at(step))?, RUN_TYPES);
+    pin_mut!(writer);
+    for line in &run.report.versions {
+        let model_id = storable_id(&line.model_id);
+        let role = line.role.map(model_api::Role::as_str);
+        let error = line.reason.as_deref().map(storable_text);
+        let duration_ms = line.duration.as_secs_f64() * 1000.0;
+        let output_count = i32::try_from(line.output_count).unwrap_or(i32::MAX);
+        let dropped = i32::try_from(line.dropped_metrics).unwrap_or(i32::MAX);
+        let values: [&(dyn ToSql + Sync); 10] = [
+            &ts,
+            &model_id,
+            &line.version_id,
+            &role,
+            &line.status.as_str(),
+            &error,
+            &line.started_at,
+            &duration_ms,
+            &output_count,
+            &dropped,
+        ];
+        writer.as_mut().write(&values).await.map_err(at(step))?;
+    }
+    let run_rows = writer.as_mut().finish().await.map_err(at(step))?;
+
+    tx.commit().await.map_err(at("COMMIT"))?;
+    Ok(PersistStats {
+        output_rows,
+        metric_rows,
+        run_rows,
+        replaced_rows: replaced,
+        duration: started.elapsed(),
+    })
+}
+
+/// The second advisory-lock key: the cycle's microseconds folded to 32 bits
+/// (two cycles sharing a key merely serialize).
+fn lock_key(ts: model_api::CycleTs) -> i32 {
+    let micros = ts.timestamp_micros();
+    (micros ^ (micros >> 32)) as i32
+}
+
+/// PostgreSQL text cannot hold NUL; error texts come from models.
+fn storable_text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// A model id as `VARCHAR(64)` takes it. Planned models have valid ids;
+/// an excluded model's stored id came from that very column, so this only
+/// guards against a hand-built plan.
+fn storable_id(s: &str) -> Cow<'_, str> {
+    let text = storable_text(s);
+    if text.chars().count() <= MAX_ID_CHARS {
+        text
+    } else {
+        Cow::Owned(text.chars().take(MAX_ID_CHARS).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_made_storable() {
+        assert_eq!(storable_text("a\0b"), "a\u{FFFD}b");
+        assert!(matches!(storable_text("plain"), Cow::Borrowed("plain")));
+        assert_eq!(storable_id(&"é".repeat(70)).chars().count(), 64);
+        assert_eq!(storable_id("m"), "m");
+    }
+}
