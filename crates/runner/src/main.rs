@@ -39,6 +39,9 @@ enum Command {
     CheckSchema,
     /// Load a MarineCadastre-format AIS CSV (plain or .gz) into kcg.ais_positions.
     Ingest(cmd::ingest::Args),
+    /// Health reports: `hourly` ([at-1h, at)) or `diagnostic` ([at-24h, at),
+    /// with raw rows); `--fail-on-alarm` exits 2 when a section is in alarm.
+    Snapshot(cmd::snapshot::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +72,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Migrate => cmd::migrate::migrate(&url).await,
         Command::CheckSchema => cmd::migrate::check_schema(&url).await,
         Command::Ingest(args) => cmd::ingest::run(&url, args).await,
+        Command::Snapshot(args) => cmd::snapshot::run(&url, args).await,
     }
 }
 

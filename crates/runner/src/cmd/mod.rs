@@ -2,3 +2,4 @@
 
 pub mod ingest;
 pub mod migrate;
+pub mod snapshot;
