@@ -1,0 +1,258 @@
+//! The events the cycle writes to `prediction_events`, derived from the
+//! models' artifacts.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::collision::Collisions;
+use crate::geo::round3;
+use crate::identity::{Identities, IdentityProblem};
+use crate::spoofing::SpoofingScores;
+
+/// How bad a finding is; the strings are those the database's CHECK
+/// constraints accept. Ordered LOW < MEDIUM < HIGH < CRITICAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// `LOW`
+    Low = 0,
+    /// `MEDIUM`
+    Medium = 1,
+    /// `HIGH`
+    High = 2,
+    /// `CRITICAL`
+    Critical = 3,
+}
+
+impl Severity {
+    /// All severities, lowest first.
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// `LOW`, `MEDIUM`, `HIGH` or `CRITICAL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
+    /// A score for it: 0.25, 0.5, 0.75, 1.
+    pub fn score(self) -> f64 {
+        match self {
+            Severity::Low => 0.25,
+            Severity::Medium => 0.5,
+            Severity::High => 0.75,
+            Severity::Critical => 1.0,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not a severity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity {0:?}; expected LOW, MEDIUM, HIGH or CRITICAL")]
+pub struct SeverityParseError(pub String);
+
+impl FromStr for Severity {
+    type Err = SeverityParseError;
+
+    fn from_str(s: &str) -> Result<Self, SeverityParseError> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| SeverityParseError(s.to_owned()))
+    }
+}
+
+/// The category of a `prediction_events` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventCategory {
+    /// `SPOOFING`: spoofing score at or above [`EventRules::spoofing_min_score`].
+    Spoofing,
+    /// `IDENTITY_COLLISION`: one per collision, with its severity.
+    IdentityCollision,
+    /// `INVALID_MMSI`: one per invalid identity (MEDIUM when not nine
+    /// digits, LOW for an implausible country code).
+    InvalidMmsi,
+    /// `SPEED_ANOMALY`: an implied or reported speed above the spoofing
+    /// model's floor (MEDIUM when an implied speed reaches the full speed,
+    /// else LOW).
+    SpeedAnomaly,
+}
+
+impl EventCategory {
+    /// All categories.
+    pub const ALL: [EventCategory; 4] = [
+        EventCategory::Spoofing,
+        EventCategory::IdentityCollision,
+        EventCategory::InvalidMmsi,
+        EventCategory::SpeedAnomaly,
+    ];
+
+    /// The database string, e.g. `IDENTITY_COLLISION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventCategory::Spoofing => "SPOOFING",
+            EventCategory::IdentityCollision => "IDENTITY_COLLISION",
+            EventCategory::InvalidMmsi => "INVALID_MMSI",
+            EventCategory::SpeedAnomaly => "SPEED_ANOMALY",
+        }
+    }
+}
+
+impl fmt::Display for EventCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Its category.
+    pub category: EventCategory,
+    /// The vessel.
+    pub mmsi: i64,
+    /// How bad.
+    pub severity: Severity,
+    /// When it was observed: the end of the last hop for a collision, the
+    /// vessel's last fix in the window otherwise.
+    pub event_ts: DateTime<Utc>,
+    /// Small JSON details for `prediction_events.details`.
+    pub details: Value,
+}
+
+/// Score thresholds for SPOOFING events.
+///
+/// Default: `{"spoofing_min_score": 0.5, "spoofing_high_score": 0.7,
+/// "spoofing_critical_score": 0.9}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRules {
+    /// Score from which a SPOOFING event is raised (MEDIUM).
+    pub spoofing_min_score: f64,
+    /// Score from which it is HIGH.
+    pub spoofing_high_score: f64,
+    /// Score from which it is CRITICAL.
+    pub spoofing_critical_score: f64,
+}
+
+impl Default for EventRules {
+    fn default() -> Self {
+        Self {
+            spoofing_min_score: 0.5,
+            spoofing_high_score: 0.7,
+            spoofing_critical_score: 0.9,
+        }
+    }
+}
+
+/// The events of one cycle, sorted by category then MMSI.
+pub fn events(
+    identities: &Identities,
+    spoofing: &SpoofingScores,
+    collisions: &Collisions,
+    rules: &EventRules,
+) -> Vec<Event> {
+    let mut out = Vec::new();
+    for v in spoofing.vessels() {
+        let score = f64::from(v.score);
+        if score >= rules.spoofing_min_score {
+            let severity = if score >= rules.spoofing_critical_score {
+                Severity::Critical
+            } else if score >= rules.spoofing_high_score {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            out.push(Event {
+                category: EventCategory::Spoofing,
+                mmsi: v.mmsi,
+                severity,
+                event_ts: v.last_ts,
+                details: json!({ "score": score }),
+            });
+        }
+        if v.speed_evidence > 0.0 || v.reported_speed_evidence > 0.0 {
+            let severity = if v.speed_evidence >= 1.0 {
+                Severity::Medium
+            } else {
+                Severity::Low
+            };
+            out.push(Event {
+                category: EventCategory::SpeedAnomaly,
+                mmsi: v.mmsi,
+                severity,
+                event_ts: v.last_ts,
+                details: json!({
+                    "speed_kn": v.max_speed_kn.filter(|_| v.speed_evidence > 0.0).map(round3),
+                    "reported_sog": v.max_reported_sog
+                        .filter(|_| v.reported_speed_evidence > 0.0)
+                        .map(|s| round3(f64::from(s))),
+                }),
+            });
+        }
+    }
+    for c in collisions.all() {
+        out.push(Event {
+            category: EventCategory::IdentityCollision,
+            mmsi: c.mmsi,
+            severity: c.severity,
+            event_ts: c.last_ts,
+            details: json!({ "hops": c.hops, "max_km": round3(c.max_distance_km) }),
+        });
+    }
+    for v in identities.invalid() {
+        let severity = match v.problem {
+            Some(IdentityProblem::CountryCode(_)) => Severity::Low,
+            _ => Severity::Medium,
+        };
+        out.push(Event {
+            category: EventCategory::InvalidMmsi,
+            mmsi: v.mmsi,
+            severity,
+            event_ts: v.last_ts,
+            details: json!({ "problem": v.problem.map(IdentityProblem::as_str), "name": v.name }),
+        });
+    }
+    out.sort_by_key(|e| (e.category, e.mmsi));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_round_trip() {
+        for s in Severity::ALL {
+            assert_eq!(s.as_str().parse::<Severity>().unwrap(), s);
+        }
+        assert!("SEVERE".parse::<Severity>().is_err());
+        assert!(Severity::Low < Severity::Critical);
+        let names: Vec<&str> = EventCategory::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "SPOOFING",
+                "IDENTITY_COLLISION",
+                "INVALID_MMSI",
+                "SPEED_ANOMALY"
+            ]
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! The legacy path: the five models run in dependency order with their
+//! default params, through the very constructors and `Model` impls the
+//! registry uses. One implementation, two paths.
+
+use std::any::{Any, type_name};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use model_api::{CycleTs, ModelError, ModelId, ModelOutput, OutputRow, Upstream};
+
+use crate::catalog::{ids, spec};
+use crate::collision::Collisions;
+use crate::events::{Event, EventRules, events};
+use crate::identity::Identities;
+use crate::keys;
+use crate::risk::RiskScores;
+use crate::spoofing::SpoofingScores;
+use crate::tracks::TrackFeatures;
+use crate::window::AisWindow;
+
+/// Why a legacy run failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DetectorError {
+    /// A model returned an error.
+    #[error("model {model}: {source}")]
+    Run {
+        /// The model.
+        model: &'static str,
+        /// Its error.
+        #[source]
+        source: ModelError,
+    },
+    /// A model's default params were refused (a bug in this crate).
+    #[error("model {model}: default params refused: {message}")]
+    Params {
+        /// The model.
+        model: &'static str,
+        /// The refusal.
+        message: String,
+    },
+    /// A model returned no artifact of the expected type.
+    #[error("model {model} returned no {expected} artifact")]
+    Artifact {
+        /// The model.
+        model: &'static str,
+        /// The Rust type expected.
+        expected: &'static str,
+    },
+}
+
+/// A model's whole result (rows, metrics, artifact) whose artifact is known
+/// to be a `T`. Cloning shares the result.
+#[derive(Debug)]
+pub struct Typed<T> {
+    output: Arc<ModelOutput>,
+    _artifact: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Typed<T> {
+    fn clone(&self) -> Self {
+        Self {
+            output: Arc::clone(&self.output),
+            _artifact: PhantomData,
+        }
+    }
+}
+
+impl<T: Any> Typed<T> {
+    /// Wraps `output` if its artifact is a `T`.
+    pub fn new(output: Arc<ModelOutput>) -> Option<Self> {
+        output.artifact::<T>().is_some().then_some(Self {
+            output,
+            _artifact: PhantomData,
+        })
+    }
+
+    /// The typed artifact.
+    pub fn artifact(&self) -> &T {
+        match self.output.artifact::<T>() {
+            Some(a) => a,
+            None => unreachable!("Typed::new checked the artifact type"),
+        }
+    }
+
+    /// The whole result, e.g. to place in an [`Upstream`].
+    pub fn output(&self) -> &Arc<ModelOutput> {
+        &self.output
+    }
+
+    /// The rows the registry path would persist.
+    pub fn rows(&self) -> &[OutputRow] {
+        self.output.rows()
+    }
+}
+
+fn run_default<T: Any>(
+    model: &'static str,
+    cycle_ts: CycleTs,
+    window: &AisWindow,
+    inputs: &[(&str, &Arc<ModelOutput>)],
+) -> Result<Typed<T>, DetectorError> {
+    let params_error = |message: String| DetectorError::Params { model, message };
+    let spec = spec(model).ok_or_else(|| params_error("not in the catalog".into()))?;
+    let id = ModelId::new(model).map_err(|e| params_error(e.to_string()))?;
+    let instance =
+        (spec.constructor)(id, &(spec.default_params)()).map_err(|e| params_error(e.message))?;
+    let mut upstream = Upstream::new();
+    for (key, output) in inputs {
+        upstream.insert(*key, Arc::clone(output));
+    }
+    let output = instance
+        .run(cycle_ts, window, &upstream)
+        .map_err(|source| DetectorError::Run { model, source })?;
+    Typed::new(Arc::new(output)).ok_or(DetectorError::Artifact {
+        model,
+        expected: type_name::<T>(),
+    })
+}
+
+/// Stage 3: `track_features` with default params.
+pub fn track_features(
+    cycle_ts: CycleTs,
+    window: &AisWindow,
+) -> Result<Typed<TrackFeatures>, DetectorError> {
+    run_default(ids::TRACK_FEATURES, cycle_ts, window, &[])
+}
+
+/// Stage 4: `identity` with default params.
+pub fn identity(cycle_ts: CycleTs, window: &AisWindow) -> Result<Typed<Identities>, DetectorError> {
+    run_default(ids::IDENTITY, cycle_ts, window, &[])
+}
+
+/// Stage 5: `spoofing_score` with default params.
+pub fn spoofing_score(
+    cycle_ts: CycleTs,
+    window: &AisWindow,
+    tracks: &Typed<TrackFeatures>,
+    identity: &Typed<Identities>,
+) -> Result<Typed<SpoofingScores>, DetectorError> {
+    let inputs = [
+        (keys::TRACKS, tracks.output()),
+        (keys::IDENTITY, identity.output()),
+    ];
+    run_default(ids::SPOOFING_SCORE, cycle_ts, window, &inputs)
+}
+
+/// Stage 6: `identity_collision` with default params.
+pub fn identity_collision(
+    cycle_ts: CycleTs,
+    window: &AisWindow,
+    tracks: &Typed<TrackFeatures>,
+) -> Result<Typed<Collisions>, DetectorError> {
+    run_default(
+        ids::IDENTITY_COLLISION,
+        cycle_ts,
+        window,
+        &[(keys::TRACKS, tracks.output())],
+    )
+}
+
+/// `risk` with default params.
+pub fn risk(
+    cycle_ts: CycleTs,
+    window: &AisWindow,
+    spoofing: &Typed<SpoofingScores>,
+    collisions: &Typed<Collisions>,
+) -> Result<Typed<RiskScores>, DetectorError> {
+    let inputs = [
+        (keys::SPOOFING, spoofing.output()),
+        (keys::COLLISIONS, collisions.output()),
+    ];
+    run_default(ids::RISK, cycle_ts, window, &inputs)
+}
+
+/// The five results of one legacy run.
+#[derive(Debug, Clone)]
+pub struct LegacyResults {
+    /// `track_features`.
+    pub tracks: Typed<TrackFeatures>,
+    /// `identity`.
+    pub identity: Typed<Identities>,
+    /// `spoofing_score`.
+    pub spoofing: Typed<SpoofingScores>,
+    /// `identity_collision`.
+    pub collisions: Typed<Collisions>,
+    /// `risk`.
+    pub risk: Typed<RiskScores>,
+}
+
+/// One vessel's legacy analysis: what a `vessel_analysis` row holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VesselSummary {
+    /// The MMSI.
+    pub mmsi: i64,
+    /// The spoofing score, exactly as the `spoofing_score` row's (widened).
+    pub spoofing_score: f32,
+    /// Fixes in the window.
+    pub fixes: usize,
+    /// [`VesselTrack::max_speed_kn`](crate::VesselTrack::max_speed_kn).
+    pub max_speed_kn: Option<f64>,
+    /// Length of the longest jump, km.
+    pub max_jump_km: Option<f64>,
+    /// Whether the MMSI is a plausible ship identity.
+    pub identity_valid: bool,
+    /// The latest name reported.
+    pub vessel_name: Option<String>,
+    /// The `spoofing_score` row's payload (the evidences; `None` at score 0).
+    pub details: Option<serde_json::Value>,
+}
+
+impl LegacyResults {
+    /// The events of this cycle under the default [`EventRules`].
+    pub fn events(&self) -> Vec<Event> {
+        events(
+            self.identity.artifact(),
+            self.spoofing.artifact(),
+            self.collisions.artifact(),
+            &EventRules::default(),
+        )
+    }
+
+    /// One summary per vessel of the window, by ascending MMSI.
+    pub fn vessels(&self) -> Vec<VesselSummary> {
+        let (tracks, identity) = (self.tracks.artifact(), self.identity.artifact());
+        let spoofing = self.spoofing.artifact().vessels();
+        spoofing
+            .iter()
+            .zip(self.spoofing.rows())
+            .map(|(s, row)| {
+                let track = tracks.vessel(s.mmsi);
+                let id = identity.get(s.mmsi);
+                VesselSummary {
+                    mmsi: s.mmsi,
+                    spoofing_score: s.score,
+                    fixes: track.map_or(0, |t| t.fix_count),
+                    max_speed_kn: track.and_then(|t| t.max_speed_kn),
+                    max_jump_km: track.and_then(|t| t.max_jump).map(|j| j.km),
+                    identity_valid: id.is_none_or(|i| i.is_valid()),
+                    vessel_name: id.and_then(|i| i.name.clone()),
+                    details: row.payload.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Runs the five models in dependency order with their default params.
+///
+/// ```
+/// use chrono::{TimeDelta, TimeZone, Utc};
+/// use detectors::{clean, run_legacy, Fix, WindowBounds};
+/// let at = Utc.with_ymd_and_hms(2022, 1, 3, 0, 10, 0).unwrap();
+/// let fix = |s: i64, lat: f64, lon: f64| Fix {
+///     mmsi: 211002010, ts: at - TimeDelta::seconds(s), lat, lon,
+///     sog: Some(0.0), cog: None, heading: None, vessel_name: None,
+/// };
+/// let raw = vec![fix(500, 34.41, -119.69), fix(400, 30.28, -87.54), fix(300, 34.41, -119.69)];
+/// let (window, _stats) = clean(WindowBounds::ending_at(at, TimeDelta::minutes(10)), raw);
+/// let r = run_legacy(at, &window)?;
+/// assert!(r.spoofing.artifact().get(211002010).unwrap().score >= 0.7);
+/// assert!(r.collisions.artifact().get(211002010).is_some());
+/// # Ok::<(), detectors::DetectorError>(())
+/// ```
+pub fn run_legacy(cycle_ts: CycleTs, window: &AisWindow) -> Result<LegacyResults, DetectorError> {
+    let tracks = track_features(cycle_ts, window)?;
+    let identity = identity(cycle_ts, window)?;
+    let spoofing = spoofing_score(cycle_ts, window, &tracks, &identity)?;
+    let collisions = identity_collision(cycle_ts, window, &tracks)?;
+    let risk = risk(cycle_ts, window, &spoofing, &collisions)?;
+    Ok(LegacyResults {
+        tracks,
+        identity,
+        spoofing,
+        collisions,
+        risk,
+    })
+}

@@ -1,0 +1,179 @@
+//! `risk`: one fused score per vessel from spoofing and identity collisions.
+
+use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::collision::Collisions;
+use crate::params::{ModelParams, weight};
+use crate::spoofing::SpoofingScores;
+use crate::{keys, score_bands};
+
+/// Weights of [`RiskModel`]: `risk = 1 - (1 - w_s*spoofing)(1 - w_c*collision)`.
+///
+/// Default (the legacy values), as JSON:
+/// `{"spoofing_weight": 1.0, "collision_weight": 1.0}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskParams {
+    /// Weight of the spoofing score, 0 to 1.
+    pub spoofing_weight: f64,
+    /// Weight of the collision score (from its severity), 0 to 1.
+    pub collision_weight: f64,
+}
+
+impl Default for RiskParams {
+    fn default() -> Self {
+        Self {
+            spoofing_weight: 1.0,
+            collision_weight: 1.0,
+        }
+    }
+}
+
+impl ModelParams for RiskParams {
+    fn check(&self) -> Result<(), String> {
+        weight("spoofing_weight", self.spoofing_weight)?;
+        weight("collision_weight", self.collision_weight)
+    }
+}
+
+/// One vessel's fused risk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VesselRisk {
+    /// The MMSI.
+    pub mmsi: i64,
+    /// The fused score, 0 to 1.
+    pub score: f64,
+    /// Its spoofing score (0 if it has none).
+    pub spoofing: f64,
+    /// Its collision score (0 if it has no collision).
+    pub collision: f64,
+}
+
+/// The artifact of `risk`: every vessel scored by either input, by ascending MMSI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskScores {
+    vessels: Vec<VesselRisk>,
+}
+
+impl RiskScores {
+    /// Fuses the two inputs.
+    pub fn compute(spoofing: &SpoofingScores, collisions: &Collisions, p: &RiskParams) -> Self {
+        let fuse = |mmsi: i64, s: f64, c: f64| VesselRisk {
+            mmsi,
+            score: (1.0 - (1.0 - p.spoofing_weight * s) * (1.0 - p.collision_weight * c))
+                .clamp(0.0, 1.0),
+            spoofing: s,
+            collision: c,
+        };
+        let mut vessels: Vec<VesselRisk> = spoofing
+            .vessels()
+            .iter()
+            .map(|v| {
+                fuse(
+                    v.mmsi,
+                    f64::from(v.score),
+                    collisions.get(v.mmsi).map_or(0.0, |c| c.score()),
+                )
+            })
+            .collect();
+        // Collisions of vessels the spoofing model did not see (not in one cycle's data).
+        let extra: Vec<VesselRisk> = collisions
+            .all()
+            .iter()
+            .filter(|c| spoofing.get(c.mmsi).is_none())
+            .map(|c| fuse(c.mmsi, 0.0, c.score()))
+            .collect();
+        if !extra.is_empty() {
+            vessels.extend(extra);
+            vessels.sort_by_key(|v| v.mmsi);
+        }
+        Self { vessels }
+    }
+
+    /// All vessels, by ascending MMSI.
+    pub fn vessels(&self) -> &[VesselRisk] {
+        &self.vessels
+    }
+
+    /// One vessel's risk.
+    pub fn get(&self, mmsi: i64) -> Option<&VesselRisk> {
+        self.vessels
+            .binary_search_by_key(&mmsi, |v| v.mmsi)
+            .ok()
+            .map(|i| &self.vessels[i])
+    }
+}
+
+/// `risk`, on `spoofing_score` under input key [`keys::SPOOFING`]
+/// (`"spoofing"`) and `identity_collision` under [`keys::COLLISIONS`]
+/// (`"collisions"`).
+///
+/// Rows: one per vessel, `score` the fused risk, payload
+/// `{"spoofing", "collision"}` only when the risk is above 0. Artifact:
+/// [`RiskScores`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RiskModel;
+
+impl Model for RiskModel {
+    type Params = RiskParams;
+
+    fn run(&self, ctx: &Context<'_, RiskParams>) -> Result<ModelOutput, ModelError> {
+        let spoofing: &SpoofingScores = ctx.input(keys::SPOOFING)?;
+        let collisions: &Collisions = ctx.input(keys::COLLISIONS)?;
+        let risk = RiskScores::compute(spoofing, collisions, ctx.params());
+        let mut out = ModelOutput::with_capacity(risk.vessels.len());
+        for v in &risk.vessels {
+            let row = OutputRow::new(v.mmsi.to_string(), v.score);
+            out.push(if v.score > 0.0 {
+                row.with_payload(json!({ "spoofing": v.spoofing, "collision": v.collision }))
+            } else {
+                row
+            });
+        }
+        out.metric("vessels", risk.vessels.len() as f64);
+        for (key, n) in score_bands(risk.vessels.iter().map(|v| v.score)) {
+            out.metric(key, n as f64);
+        }
+        out.set_artifact(risk);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collision::CollisionParams;
+    use crate::identity::{Identities, IdentityParams};
+    use crate::spoofing::SpoofingParams;
+    use crate::test_fixtures::{fix, window};
+    use crate::tracks::{TrackFeatures, TrackParams};
+
+    #[test]
+    fn fuses_as_weighted_noisy_or() {
+        let w = window(vec![
+            fix(211_002_010, 0, 30.28, -87.54),
+            fix(211_002_010, 60, 34.41, -119.69),
+            fix(211_002_010, 120, 30.28, -87.54),
+            fix(12_345_678, 0, 1.0, 1.0),
+            fix(211_000_001, 0, 1.0, 1.0),
+        ]);
+        let t = TrackFeatures::compute(&w, &TrackParams::default());
+        let i = Identities::compute(&w, &IdentityParams::default());
+        let s = SpoofingScores::compute(&t, &i, &SpoofingParams::default());
+        let c = Collisions::compute(&t, &CollisionParams::default());
+        let r = RiskScores::compute(&s, &c, &RiskParams::default());
+        assert_eq!(r.vessels().len(), 3);
+        // HIGH collision 0.75 and spoofing 0.92: 1 - 0.25 * 0.08.
+        assert!((r.get(211_002_010).unwrap().score - 0.98).abs() < 1e-6);
+        assert!((r.get(12_345_678).unwrap().score - 0.4).abs() < 1e-6);
+        assert_eq!(r.get(211_000_001).unwrap().score, 0.0);
+        let half = RiskParams {
+            spoofing_weight: 0.5,
+            collision_weight: 0.0,
+        };
+        let r = RiskScores::compute(&s, &c, &half);
+        assert!((r.get(12_345_678).unwrap().score - 0.2).abs() < 1e-6);
+    }
+}

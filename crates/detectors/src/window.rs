@@ -1,0 +1,121 @@
+//! The base input of every cycle: one position report ([`Fix`]) and the
+//! cleaned, ordered fixes of one window ([`AisWindow`]).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+/// One AIS position report, as loaded from `kcg.ais_positions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fix {
+    /// The reported MMSI (not validated: invalid identities are data).
+    pub mmsi: i64,
+    /// When it was received, UTC.
+    pub ts: DateTime<Utc>,
+    /// Degrees north.
+    pub lat: f64,
+    /// Degrees east.
+    pub lon: f64,
+    /// Speed over ground, knots (a `REAL` column, hence `f32`).
+    pub sog: Option<f32>,
+    /// Course over ground, degrees.
+    pub cog: Option<f32>,
+    /// True heading, degrees.
+    pub heading: Option<f32>,
+    /// The vessel name as reported.
+    pub vessel_name: Option<String>,
+}
+
+/// The time span of a cycle's window: fixes with `start < ts <= end`, as
+/// stage 1 loads them (`(cycle_ts - window, cycle_ts]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WindowBounds {
+    /// Exclusive lower bound.
+    pub start: DateTime<Utc>,
+    /// Inclusive upper bound (the cycle's time).
+    pub end: DateTime<Utc>,
+}
+
+impl WindowBounds {
+    /// The window of length `length` ending at `cycle_ts`.
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// let end = Utc.with_ymd_and_hms(2022, 1, 3, 0, 10, 0).unwrap();
+    /// let w = detectors::WindowBounds::ending_at(end, TimeDelta::minutes(10));
+    /// assert!(!w.contains(Utc.with_ymd_and_hms(2022, 1, 3, 0, 0, 0).unwrap()));
+    /// assert!(w.contains(end));
+    /// ```
+    pub fn ending_at(cycle_ts: DateTime<Utc>, length: chrono::TimeDelta) -> Self {
+        Self {
+            start: cycle_ts - length,
+            end: cycle_ts,
+        }
+    }
+
+    /// Whether `ts` lies in `(start, end]`.
+    pub fn contains(&self, ts: DateTime<Utc>) -> bool {
+        self.start < ts && ts <= self.end
+    }
+}
+
+/// The span of one vessel's fixes inside an [`AisWindow`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VesselSpan {
+    pub(crate) mmsi: i64,
+    pub(crate) fixes: Range<usize>,
+}
+
+/// The cleaned fixes of one cycle window: every fix has a position on the
+/// globe, no "not available" sentinel, a `ts` inside the bounds and a unique
+/// `(mmsi, ts)`; they are sorted by `(mmsi, ts)`.
+///
+/// It can only be built by [`clean`](crate::clean), so every model can rely
+/// on these invariants. Cloning is cheap (the fixes are shared).
+#[derive(Debug, Clone)]
+pub struct AisWindow {
+    pub(crate) bounds: WindowBounds,
+    pub(crate) fixes: Arc<[Fix]>,
+    pub(crate) vessels: Arc<[VesselSpan]>,
+}
+
+impl AisWindow {
+    /// The window's time span.
+    pub fn bounds(&self) -> WindowBounds {
+        self.bounds
+    }
+
+    /// All fixes, sorted by `(mmsi, ts)`.
+    pub fn fixes(&self) -> &[Fix] {
+        &self.fixes
+    }
+
+    /// How many distinct MMSIs the window holds.
+    pub fn vessel_count(&self) -> usize {
+        self.vessels.len()
+    }
+
+    /// Each vessel's MMSI and its fixes in time order, by ascending MMSI.
+    pub fn vessels(&self) -> impl ExactSizeIterator<Item = (i64, &[Fix])> + '_ {
+        self.vessels
+            .iter()
+            .map(|v| (v.mmsi, &self.fixes[v.fixes.clone()]))
+    }
+
+    /// The fixes of one MMSI (empty if it is not in the window).
+    pub fn vessel(&self, mmsi: i64) -> &[Fix] {
+        match self.vessels.binary_search_by_key(&mmsi, |v| v.mmsi) {
+            Ok(i) => &self.fixes[self.vessels[i].fixes.clone()],
+            Err(_) => &[],
+        }
+    }
+
+    pub(crate) fn shared_fixes(&self) -> Arc<[Fix]> {
+        Arc::clone(&self.fixes)
+    }
+
+    pub(crate) fn spans(&self) -> &[VesselSpan] {
+        &self.vessels
+    }
+}

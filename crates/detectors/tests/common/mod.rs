@@ -1,0 +1,85 @@
+//! The bundled real AIS sample as `Fix`es, and helpers to cut windows.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use detectors::{AisWindow, CleanStats, Fix, WindowBounds, clean};
+
+pub fn sample_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/ais-2022-01-03-sample.csv.gz")
+}
+
+fn to_fix(p: ingest::Position) -> Fix {
+    Fix {
+        mmsi: p.mmsi,
+        ts: p.ts,
+        lat: p.lat,
+        lon: p.lon,
+        sog: p.sog,
+        cog: p.cog,
+        heading: p.heading,
+        vessel_name: p.vessel_name,
+    }
+}
+
+/// Every row of the sample, parsed by the ingest crate's parser, in file order.
+pub fn sample() -> &'static [Fix] {
+    static SAMPLE: OnceLock<Vec<Fix>> = OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        let path = sample_path();
+        let file = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let gz = flate2::read::GzDecoder::new(BufReader::new(file));
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(gz);
+        let mut fixes = Vec::new();
+        for (i, rec) in reader.records().enumerate() {
+            let rec = rec.unwrap_or_else(|e| panic!("line {}: {e}", i + 2));
+            let p = ingest::Position::parse(&rec, i as u64 + 2).unwrap_or_else(|e| panic!("{e}"));
+            fixes.push(to_fix(p));
+        }
+        assert_eq!(
+            fixes.len(),
+            74_731,
+            "the sample's README promises 74,731 reports"
+        );
+        fixes
+    })
+}
+
+/// 2022-01-03 at `h:m` UTC.
+pub fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2022, 1, 3, h, m, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// The sample's rows in `(end - minutes, end]`, as stage 1 would load them.
+pub fn raw_window(end: DateTime<Utc>, minutes: i64) -> (WindowBounds, Vec<Fix>) {
+    let bounds = WindowBounds::ending_at(end, TimeDelta::minutes(minutes));
+    (
+        bounds,
+        sample()
+            .iter()
+            .filter(|f| bounds.contains(f.ts))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// The cleaned window `(end - minutes, end]`.
+pub fn window(end: DateTime<Utc>, minutes: i64) -> (AisWindow, CleanStats) {
+    let (bounds, raw) = raw_window(end, minutes);
+    clean(bounds, raw)
+}
+
+/// A window holding the whole day, stray timestamps included.
+pub fn whole_day() -> (AisWindow, CleanStats) {
+    let bounds = WindowBounds {
+        start: at(0, 0) - TimeDelta::seconds(1),
+        end: at(23, 59) + TimeDelta::minutes(1),
+    };
+    clean(bounds, sample().to_vec())
+}

@@ -1,0 +1,125 @@
+//! Bad params are refused at construction, naming the field.
+
+use detectors::{catalog, default_params, ids, specs};
+use model_api::{ModelId, ParamsError};
+use serde_json::{Value, json};
+
+fn build(model: &str, params: &Value) -> Result<(), ParamsError> {
+    let (_, constructor) = catalog().into_iter().find(|(id, _)| *id == model).unwrap();
+    constructor(ModelId::new(model).unwrap(), params).map(|_| ())
+}
+
+fn with(model: &str, key: &str, value: Value) -> Value {
+    let mut p = default_params(model).unwrap();
+    p.as_object_mut().unwrap().insert(key.to_owned(), value);
+    p
+}
+
+fn without(model: &str, key: &str) -> Value {
+    let mut p = default_params(model).unwrap();
+    p.as_object_mut().unwrap().remove(key);
+    p
+}
+
+#[test]
+fn every_field_of_every_model_is_named_when_missing_mistyped_or_misspelt() {
+    for s in specs() {
+        let defaults = default_params(s.id).unwrap();
+        for key in defaults.as_object().unwrap().keys() {
+            let missing = build(s.id, &without(s.id, key)).unwrap_err();
+            assert!(missing.message.contains(key), "{}: {missing}", s.id);
+            assert_eq!(missing.model.as_str(), s.id);
+            let mistyped = build(s.id, &with(s.id, key, json!("big"))).unwrap_err();
+            assert!(mistyped.message.contains(key), "{}: {mistyped}", s.id);
+            assert!(mistyped.to_string().contains(s.id), "{mistyped}");
+        }
+        let unknown = build(s.id, &with(s.id, "treshold", json!(1))).unwrap_err();
+        assert!(unknown.message.contains("treshold"), "{}: {unknown}", s.id);
+        let not_object = build(s.id, &json!([1, 2])).unwrap_err();
+        assert!(not_object.message.contains("JSON object"), "{not_object}");
+    }
+}
+
+#[test]
+fn values_that_parse_but_make_no_sense_are_refused_by_name() {
+    let cases = [
+        (
+            ids::TRACK_FEATURES,
+            "min_speed_segment_km",
+            json!(-1.0),
+            "min_speed_segment_km",
+        ),
+        (
+            ids::TRACK_FEATURES,
+            "gap_minutes",
+            json!(0.0),
+            "gap_minutes",
+        ),
+        (
+            ids::IDENTITY,
+            "max_country_code",
+            json!(150),
+            "max_country_code",
+        ),
+        (
+            ids::IDENTITY,
+            "min_country_code",
+            json!(5),
+            "min_country_code",
+        ),
+        (
+            ids::SPOOFING_SCORE,
+            "speed_full_kn",
+            json!(40.0),
+            "speed_full_kn",
+        ),
+        (
+            ids::SPOOFING_SCORE,
+            "teleport_weight",
+            json!(1.5),
+            "teleport_weight",
+        ),
+        (ids::SPOOFING_SCORE, "teleport_km", json!(0), "teleport_km"),
+        (ids::IDENTITY_COLLISION, "min_hops", json!(0), "min_hops"),
+        (ids::IDENTITY_COLLISION, "min_hops", json!(-1), "min_hops"),
+        (ids::IDENTITY_COLLISION, "high_km", json!(5000.0), "high_km"),
+        (
+            ids::IDENTITY_COLLISION,
+            "critical_hops",
+            json!(1),
+            "critical_hops",
+        ),
+        (
+            ids::RISK,
+            "collision_weight",
+            json!(-0.1),
+            "collision_weight",
+        ),
+    ];
+    for (model, key, value, named) in cases {
+        let err = build(model, &with(model, key, value.clone())).unwrap_err();
+        assert!(
+            err.message.contains(named),
+            "{model}.{key} = {value}: {err}"
+        );
+    }
+}
+
+#[test]
+fn other_valid_thresholds_are_accepted() {
+    build(
+        ids::SPOOFING_SCORE,
+        &with(ids::SPOOFING_SCORE, "teleport_km", json!(30)),
+    )
+    .unwrap();
+    build(
+        ids::IDENTITY_COLLISION,
+        &with(ids::IDENTITY_COLLISION, "min_hops", json!(1)),
+    )
+    .unwrap();
+    build(
+        ids::RISK,
+        &json!({"spoofing_weight": 0.5, "collision_weight": 1}),
+    )
+    .unwrap();
+}
