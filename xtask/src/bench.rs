@@ -11,6 +11,8 @@ use crate::util::{cargo, step};
 
 pub fn run(args: &[&str]) -> Result<()> {
     let target = pg::target()?;
+    // partitions' benchmark prints pg_partman's figures beside its own.
+    crate::partman::ensure_installed()?;
     let mut cmd = cargo();
     cmd.args([
         "bench",

@@ -24,6 +24,8 @@ pub fn run() -> Result<()> {
     )?;
 
     let target = pg::target()?;
+    // The partitions crate is tested beside pg_partman; a clean machine lacks it.
+    crate::partman::ensure_installed()?;
     let tests = step(
         "test",
         cargo()

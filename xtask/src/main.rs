@@ -7,6 +7,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod partman;
 mod pg;
 mod util;
 
