@@ -268,6 +268,10 @@ WHERE r.cycle_ts >= $1 AND r.cycle_ts < $2 AND r.status = 'SKIPPED'
 GROUP BY r.model_id, v.version, r.role, reason
 ORDER BY r.model_id, v.version NULLS FIRST, r.role NULLS FIRST, reason";
 
+// Per paired cycle, the two versions' outputs are joined inside a LATERAL
+// subquery: each join is one cycle's worth of rows, read in primary-key
+// order, instead of one window-wide join that spills to disk on a day of
+// outputs (measured: 1.7 M output rows, 7 s -> about 3 s).
 const COMPARISONS: &str = "
 WITH runs AS (
     SELECT cycle_ts, model_id, version_id, role, status
@@ -279,61 +283,52 @@ candidates AS (
     FROM runs WHERE role IN ('SHADOW', 'CHALLENGER')
 ),
 pairs AS (
-    SELECT c.model_id, c.version_id AS cand_id, c.role AS cand_role,
+    SELECT DISTINCT c.version_id AS cand_id, c.role AS cand_role,
            p.version_id AS prim_id, c.cycle_ts
     FROM runs c
     JOIN runs p ON p.cycle_ts = c.cycle_ts AND p.model_id = c.model_id
     WHERE c.role IN ('SHADOW', 'CHALLENGER') AND c.status = 'OK'
       AND p.role = 'PRIMARY' AND p.status = 'OK'
 ),
-cand_out AS (
-    SELECT pr.cand_id, pr.cand_role, o.cycle_ts, o.entity_key, o.score
+per_cycle AS (
+    SELECT pr.cand_id, pr.cand_role, pr.cycle_ts,
+           (SELECT count(*) FROM kcg.detection_model_run_outputs o
+             WHERE o.cycle_ts = pr.cycle_ts AND o.version_id = pr.prim_id) AS prim_n,
+           (SELECT count(*) FROM kcg.detection_model_run_outputs o
+             WHERE o.cycle_ts = pr.cycle_ts AND o.version_id = pr.cand_id) AS cand_n,
+           s.shared_n, s.scored_n, s.abs_diff, s.agree_n
     FROM pairs pr
-    JOIN kcg.detection_model_run_outputs o
-      ON o.cycle_ts = pr.cycle_ts AND o.version_id = pr.cand_id
-    WHERE o.cycle_ts >= $1 AND o.cycle_ts < $2
-),
-prim_out AS (
-    SELECT pr.cand_id, pr.cand_role, o.cycle_ts, o.entity_key, o.score
-    FROM pairs pr
-    JOIN kcg.detection_model_run_outputs o
-      ON o.cycle_ts = pr.cycle_ts AND o.version_id = pr.prim_id
-    WHERE o.cycle_ts >= $1 AND o.cycle_ts < $2
-),
-joined AS (
-    SELECT coalesce(c.cand_id, p.cand_id) AS cand_id,
-           coalesce(c.cand_role, p.cand_role) AS cand_role,
-           c.entity_key IS NOT NULL AS in_cand,
-           p.entity_key IS NOT NULL AS in_prim,
-           c.score AS cs, p.score AS ps
-    FROM cand_out c
-    FULL JOIN prim_out p
-      ON p.cand_id = c.cand_id AND p.cand_role = c.cand_role
-     AND p.cycle_ts = c.cycle_ts AND p.entity_key = c.entity_key
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS shared_n,
+               count(*) FILTER (WHERE c.score IS NOT NULL AND p.score IS NOT NULL) AS scored_n,
+               sum(abs(c.score - p.score)) AS abs_diff,
+               count(*) FILTER (WHERE (c.score >= 0.5) = (p.score >= 0.5)) AS agree_n
+        FROM kcg.detection_model_run_outputs c
+        JOIN kcg.detection_model_run_outputs p ON p.entity_key = c.entity_key
+        WHERE c.cycle_ts = pr.cycle_ts AND c.version_id = pr.cand_id
+          AND p.cycle_ts = pr.cycle_ts AND p.version_id = pr.prim_id
+    ) s
 ),
 stats AS (
     SELECT cand_id, cand_role,
-           count(*) FILTER (WHERE in_prim) AS prim_n,
-           count(*) FILTER (WHERE in_cand) AS cand_n,
-           count(*) FILTER (WHERE in_prim AND in_cand) AS shared_n,
-           count(*) AS union_n,
-           avg(abs(cs - ps)) AS mad,
-           avg(CASE WHEN (cs >= 0.5) = (ps >= 0.5) THEN 1.0::float8 ELSE 0.0::float8 END)
-               FILTER (WHERE cs IS NOT NULL AND ps IS NOT NULL) AS agree
-    FROM joined
+           count(DISTINCT cycle_ts) AS cycles,
+           sum(prim_n)::bigint AS prim_n,
+           sum(cand_n)::bigint AS cand_n,
+           sum(shared_n)::bigint AS shared_n,
+           sum(scored_n) AS scored_n,
+           sum(abs_diff) AS abs_diff,
+           sum(agree_n) AS agree_n
+    FROM per_cycle
     GROUP BY cand_id, cand_role
-),
-cycles AS (
-    SELECT cand_id, cand_role, count(DISTINCT cycle_ts) AS n
-    FROM pairs GROUP BY cand_id, cand_role
 )
 SELECT c.model_id, c.version_id, v.version, c.role,
-       coalesce(cy.n, 0),
+       coalesce(s.cycles, 0),
        coalesce(s.prim_n, 0), coalesce(s.cand_n, 0), coalesce(s.shared_n, 0),
-       CASE WHEN coalesce(s.union_n, 0) > 0 THEN s.shared_n::float8 / s.union_n END,
-       s.mad, s.agree
+       CASE WHEN s.prim_n + s.cand_n - s.shared_n > 0
+            THEN s.shared_n::float8 / (s.prim_n + s.cand_n - s.shared_n) END,
+       CASE WHEN s.scored_n > 0 THEN s.abs_diff / s.scored_n END,
+       CASE WHEN s.scored_n > 0 THEN s.agree_n::float8 / s.scored_n END
 FROM candidates c
-LEFT JOIN cycles cy ON cy.cand_id = c.version_id AND cy.cand_role = c.role
 LEFT JOIN stats s ON s.cand_id = c.version_id AND s.cand_role = c.role
 LEFT JOIN kcg.detection_model_versions v ON v.id = c.version_id
 ORDER BY c.model_id, CASE c.role WHEN 'CHALLENGER' THEN 0 ELSE 1 END, c.version_id";
