@@ -22,8 +22,8 @@ pub struct Args {
 enum KindArg {
     /// The hour before --at: [at - 1h, at).
     Hourly(Opts),
-    /// The 24 hours before --at, with raw rows (failed runs, CRITICAL OPEN
-    /// collisions, drift pairs, failed stages, top vessels).
+    /// The 24 hours before --at, with raw rows (top vessels, CRITICAL OPEN
+    /// collisions, FAILED/TIMEOUT runs, FAILED stages).
     Diagnostic(Opts),
 }
 
