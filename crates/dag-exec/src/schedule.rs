@@ -202,8 +202,11 @@ struct State {
     primaries: VecDeque<usize>,
     candidates: VecDeque<usize>,
     slots: Vec<Slot>,
-    /// Per model: upstream models not finished yet.
+    /// Per model: upstream models not settled yet.
     waiting_on: Vec<usize>,
+    /// Per model: (failed or skipped upstream, the failure at its root), the
+    /// upstream with the smallest plan position.
+    blocked: Vec<Option<(usize, usize)>>,
     /// Per model: its inputs, once ready. Shared by the PRIMARY and its
     /// candidates: they see the very same value.
     upstream: Vec<Arc<Upstream>>,
@@ -337,6 +340,7 @@ impl State {
             candidates: VecDeque::new(),
             slots: (0..p.versions.len()).map(|_| Slot::Waiting).collect(),
             waiting_on: p.models.iter().map(|m| m.upstream_count).collect(),
+            blocked: vec![None; p.models.len()],
             upstream: vec![empty; p.models.len()],
             shared: SharedResults::new(p.models.len()),
             unresolved: p.versions.len(),
@@ -358,22 +362,17 @@ impl State {
     }
 
     /// Builds model `m`'s inputs from the shared map and queues its
-    /// versions. Returns how many jobs were queued.
-    fn make_ready(&mut self, p: &Prepared, m: usize) -> usize {
+    /// versions. Returns how many jobs were queued, or why it cannot run.
+    fn make_ready(&mut self, p: &Prepared, m: usize) -> Result<usize, String> {
         let node = &p.models[m];
         if !node.inputs.is_empty() {
             let mut upstream = Upstream::new();
             for (u, key) in &node.inputs {
                 match self.shared.get(*u) {
                     Some(output) => upstream.insert(key.clone(), Arc::clone(output)),
-                    None => {
-                        // Unreachable by construction (ready means every
-                        // upstream PRIMARY published); never run blind.
-                        let reason = format!("upstream {} produced no result", p.models[*u].id);
-                        self.skip_model(p, m, &reason);
-                        self.skip_dependents(p, m);
-                        return 0;
-                    }
+                    // Unreachable by construction (ready means every
+                    // upstream PRIMARY published); never run blind.
+                    None => return Err(format!("upstream {} produced no result", p.models[*u].id)),
                 }
             }
             self.upstream[m] = Arc::new(upstream);
@@ -384,35 +383,75 @@ impl State {
         }
         self.primaries.push_back(range.start);
         self.candidates.extend(range.start + 1..range.end);
-        range.len()
+        Ok(range.len())
     }
 
-    /// Records `done` for version `v`; a PRIMARY's success readies its
-    /// dependents, its failure skips them. Returns how many jobs were queued.
+    /// Records `done` for version `v`. For a PRIMARY, tells its dependents.
+    /// Returns how many jobs were queued.
     fn resolve(&mut self, p: &Prepared, v: usize, done: Done) -> usize {
         let m = p.versions[v].model;
-        let mut pushed = 0;
-        match &done.outcome {
+        let published = match &done.outcome {
             Outcome::Primary(Ok(checked)) => {
                 self.shared.publish(&checked.result);
-                for &d in &p.models[m].dependents {
-                    self.waiting_on[d] -= 1;
-                    if self.waiting_on[d] == 0
-                        && matches!(self.slots[p.models[d].versions.start], Slot::Waiting)
-                    {
-                        pushed += self.make_ready(p, d);
-                    }
-                }
+                true
             }
-            Outcome::Primary(Err(_)) | Outcome::TimedOut | Outcome::NoWorker(_)
-                if v == p.models[m].versions.start =>
-            {
-                self.skip_dependents(p, m);
-            }
-            _ => {}
-        }
+            _ => false,
+        };
         self.slots[v] = Slot::Done(done);
         self.unresolved -= 1;
+        if v != p.models[m].versions.start {
+            return 0;
+        }
+        self.settle(p, m, if published { None } else { Some(m) })
+    }
+
+    /// Model `m`'s PRIMARY is settled: published (`failed_root` `None`) or
+    /// not, because of `failed_root`'s failure. A dependent waits for all its
+    /// upstream models, then runs, or is skipped naming the failed upstream
+    /// with the smallest plan position, so the reason does not depend on
+    /// which failure happened first. Returns how many jobs were queued.
+    fn settle(&mut self, p: &Prepared, m: usize, failed_root: Option<usize>) -> usize {
+        let mut pushed = 0;
+        let mut work = vec![(m, failed_root)];
+        while let Some((m, failed_root)) = work.pop() {
+            for &d in &p.models[m].dependents {
+                if let Some(root) = failed_root {
+                    match self.blocked[d] {
+                        Some((from, _)) if from <= m => {}
+                        _ => self.blocked[d] = Some((m, root)),
+                    }
+                }
+                self.waiting_on[d] -= 1;
+                if self.waiting_on[d] > 0 {
+                    continue;
+                }
+                let reason = match self.blocked[d] {
+                    None => match self.make_ready(p, d) {
+                        Ok(n) => {
+                            pushed += n;
+                            continue;
+                        }
+                        Err(reason) => {
+                            work.push((d, Some(d)));
+                            reason
+                        }
+                    },
+                    Some((from, root)) => {
+                        work.push((d, Some(root)));
+                        if from == root {
+                            format!("upstream {} failed", p.models[root].id)
+                        } else {
+                            format!(
+                                "upstream {} failed (via {})",
+                                p.models[root].id, p.models[from].id
+                            )
+                        }
+                    }
+                };
+                tracing::info!(model = %p.models[d].id, %reason, "model SKIPPED");
+                self.skip_model(p, d, &reason);
+            }
+        }
         pushed
     }
 
@@ -426,29 +465,6 @@ impl State {
                 });
                 self.unresolved -= 1;
             }
-        }
-    }
-
-    /// Skips every model that (transitively) reads `failed`'s PRIMARY.
-    fn skip_dependents(&mut self, p: &Prepared, failed: usize) {
-        let root = &p.models[failed].id;
-        let mut stack: Vec<(usize, usize)> = p.models[failed]
-            .dependents
-            .iter()
-            .map(|&d| (d, failed))
-            .collect();
-        while let Some((m, via)) = stack.pop() {
-            if !matches!(self.slots[p.models[m].versions.start], Slot::Waiting) {
-                continue;
-            }
-            let reason = if via == failed {
-                format!("upstream {root} failed")
-            } else {
-                format!("upstream {root} failed (via {})", p.models[via].id)
-            };
-            tracing::info!(model = %p.models[m].id, %reason, "model SKIPPED");
-            self.skip_model(p, m, &reason);
-            stack.extend(p.models[m].dependents.iter().map(|&d| (d, m)));
         }
     }
 
@@ -590,7 +606,8 @@ pub(crate) async fn run(
         let mut st = cycle.lock();
         for m in 0..cycle.prepared.models.len() {
             if cycle.prepared.models[m].upstream_count == 0 {
-                st.make_ready(&cycle.prepared, m);
+                // A model without inputs cannot lack one.
+                let _ = st.make_ready(&cycle.prepared, m);
             }
         }
     }

@@ -161,6 +161,7 @@ async fn candidates_get_the_very_same_upstream_values_as_their_primary() {
 
 #[tokio::test]
 async fn a_failed_primary_skips_its_transitive_dependents_and_nothing_else() {
+    quiet_worker_panics();
     let plan = plan(vec![
         vec![
             planned(

@@ -42,6 +42,9 @@ enum Command {
     /// Health reports: `hourly` ([at-1h, at)) or `diagnostic` ([at-24h, at),
     /// with raw rows); `--fail-on-alarm` exits 2 when a section is in alarm.
     Snapshot(cmd::snapshot::Args),
+    /// Monthly partitions of the run outputs: `maintain` (create ahead, drop
+    /// past retention, move DEFAULT rows; `--dry-run`) and `list`.
+    Partitions(cmd::partitions::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -73,6 +76,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::CheckSchema => cmd::migrate::check_schema(&url).await,
         Command::Ingest(args) => cmd::ingest::run(&url, args).await,
         Command::Snapshot(args) => cmd::snapshot::run(&url, args).await,
+        Command::Partitions(args) => cmd::partitions::run(&url, args).await,
     }
 }
 

@@ -11,7 +11,22 @@ use chrono::{TimeZone, Utc};
 use model_api::{
     CycleTs, ModelError, ModelId, ModelInstance, ModelOutput, OutputRow, Role, Upstream,
 };
+use proptest::prelude::*;
 use registry::{InputEdge, Plan, PlannedModel, PlannedVersion};
+
+/// Models that panic on purpose would print a message (and a backtrace)
+/// each; keep the output readable while leaving the test's own panics alone.
+pub fn quiet_worker_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() != Some("dag-exec-worker") {
+                default(info);
+            }
+        }));
+    });
+}
 
 /// A model made of a closure.
 pub struct FnModel<F> {
@@ -204,4 +219,185 @@ fn garbage(rows: &[(String, f64)], metrics: &[(String, f64)], artifact: u64) -> 
         out.metric(key.clone(), *value);
     }
     out.with_artifact(Digest(artifact))
+}
+
+/// What a PRIMARY does: deterministic success, or a deterministic failure.
+#[derive(Debug, Clone)]
+pub enum PrimaryKind {
+    Deterministic(u64),
+    Error,
+    Panic,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// (upstream index, input key) with upstream index < own index.
+    pub inputs: Vec<(usize, String)>,
+    pub primary: PrimaryKind,
+    pub candidates: Vec<(Role, Adversary)>,
+}
+
+pub fn adversary() -> impl Strategy<Value = Adversary> {
+    let key = prop_oneof![
+        4 => "[a-c]{1,2}",
+        1 => Just("self".to_owned()),
+        1 => Just("nul\u{0}key".to_owned()),
+    ];
+    let score = prop_oneof![4 => -1e6..1e6_f64, 1 => Just(f64::NAN), 1 => Just(f64::INFINITY)];
+    let metric_key =
+        prop_oneof![3 => "[a-z]{1,8}", 1 => Just("k".repeat(65)), 1 => Just("inputs".to_owned())];
+    prop_oneof![
+        4 => (
+            prop::collection::vec((key, score.clone()), 0..6),
+            prop::collection::vec((metric_key, score), 0..4),
+            any::<u64>(),
+        )
+            .prop_map(|(rows, metrics, artifact)| Adversary::Garbage { rows, metrics, artifact }),
+        1 => Just(Adversary::Error),
+        1 => Just(Adversary::Panic),
+        1 => (150..300_u64).prop_map(|ms| Adversary::Sleep(Duration::from_millis(ms))),
+    ]
+}
+
+pub fn model_spec(index: usize) -> impl Strategy<Value = ModelSpec> {
+    let inputs = prop::collection::vec(
+        (0..index.max(1), prop_oneof![Just("x"), Just("y")]),
+        0..=index.min(3),
+    )
+    .prop_map(move |edges| {
+        let mut edges: Vec<(usize, String)> = edges
+            .into_iter()
+            .filter(|(u, _)| *u < index)
+            .map(|(u, k)| (u, format!("{k}{u}")))
+            .collect();
+        edges.sort();
+        edges.dedup();
+        edges
+    });
+    let primary = prop_oneof![
+        8 => any::<u64>().prop_map(PrimaryKind::Deterministic),
+        1 => Just(PrimaryKind::Error),
+        1 => Just(PrimaryKind::Panic),
+    ];
+    let role = prop_oneof![Just(Role::Shadow), Just(Role::Challenger)];
+    let candidates = prop::collection::vec((role, adversary()), 0..3);
+    (inputs, primary, candidates).prop_map(|(inputs, primary, candidates)| ModelSpec {
+        inputs,
+        primary,
+        candidates,
+    })
+}
+
+pub fn dag() -> impl Strategy<Value = Vec<ModelSpec>> {
+    (1..10_usize).prop_flat_map(|n| (0..n).map(model_spec).collect::<Vec<_>>())
+}
+
+pub fn name(i: usize) -> String {
+    format!("m{i:02}")
+}
+
+/// Builds the plan; without candidates when `with_candidates` is false.
+pub fn build(specs: &[ModelSpec], with_candidates: bool, recorder: &Recorder) -> Plan {
+    let mut level = vec![0_usize; specs.len()];
+    for (i, spec) in specs.iter().enumerate() {
+        level[i] = spec
+            .inputs
+            .iter()
+            .map(|(u, _)| level[*u] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    let mut levels = vec![Vec::new(); level.iter().max().map_or(0, |m| m + 1)];
+    for (i, spec) in specs.iter().enumerate() {
+        let id = name(i);
+        let instance = match spec.primary {
+            PrimaryKind::Deterministic(seed) => deterministic(&id, seed, recorder),
+            PrimaryKind::Error => adversarial(&id, Adversary::Error),
+            PrimaryKind::Panic => adversarial(&id, Adversary::Panic),
+        };
+        let base_id = (i as i64 + 1) * 100;
+        let others: Vec<PlannedVersion> = if with_candidates {
+            spec.candidates
+                .iter()
+                .enumerate()
+                .map(|(k, (role, adv))| {
+                    let v = version(base_id + k as i64 + 1, *role, adversarial(&id, adv.clone()));
+                    match adv {
+                        // A short timeout only where it is meant to hit, so
+                        // the other behaviours are observed as themselves.
+                        Adversary::Sleep(_) => with_timeout(v, Duration::from_millis(20)),
+                        _ => v,
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let inputs: Vec<(String, &str)> = spec
+            .inputs
+            .iter()
+            .map(|(u, k)| (name(*u), k.as_str()))
+            .collect();
+        let inputs: Vec<(&str, &str)> = inputs.iter().map(|(u, k)| (u.as_str(), *k)).collect();
+        levels[level[i]].push(planned(
+            &id,
+            version(base_id, Role::Primary, instance),
+            others,
+            &inputs,
+        ));
+    }
+    plan(levels)
+}
+
+/// Inserts the plan's models and versions (and excluded versions) into the
+/// registry tables, so the run records' and metrics' foreign keys hold.
+/// Idempotent: version ids and labels are stable per model in these tests.
+pub async fn register(client: &tokio_postgres::Client, plan: &Plan) {
+    let mut versions: Vec<(String, i64, Role)> = Vec::new();
+    for m in plan.models() {
+        for v in std::iter::once(&m.primary).chain(&m.others) {
+            versions.push((m.model_id.to_string(), v.version_id, v.role));
+        }
+    }
+    for e in &plan.excluded {
+        if let (Some(id), Some(role)) = (e.version_id, e.role) {
+            versions.push((e.model_id.clone(), id, role));
+        }
+    }
+    for (model_id, id, role) in versions {
+        client
+            .execute(
+                "INSERT INTO kcg.detection_models (model_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&model_id],
+            )
+            .await
+            .unwrap();
+        let status = if role == Role::Primary {
+            "ACTIVE"
+        } else {
+            "DRAFT"
+        };
+        client
+            .execute(
+                "INSERT INTO kcg.detection_model_versions (id, model_id, version, role, status) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[&id, &model_id, &format!("v{id}"), &role.as_str(), &status],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Rows of `cycle_ts` in (outputs, metrics, runs).
+pub async fn counts(client: &tokio_postgres::Client, cycle_ts: CycleTs) -> (i64, i64, i64) {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM kcg.detection_model_run_outputs WHERE cycle_ts = $1), \
+                    (SELECT count(*) FROM kcg.detection_model_metrics WHERE cycle_ts = $1), \
+                    (SELECT count(*) FROM kcg.detection_model_runs WHERE cycle_ts = $1)",
+            &[&cycle_ts],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
 }

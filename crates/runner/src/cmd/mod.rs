@@ -2,4 +2,5 @@
 
 pub mod ingest;
 pub mod migrate;
+pub mod partitions;
 pub mod snapshot;

@@ -1,0 +1,641 @@
+//! Persisting cycles against a real PostgreSQL: what lands, replacement on
+//! rerun, one connection per cycle, atomicity under a killed connection,
+//! dropped metrics, and SHADOW isolation at the database level.
+
+mod common;
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use dag_exec::{ExecError, Executor, RunStatus};
+use model_api::{ModelOutput, OutputRow, Role};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+use registry::{Excluded, Plan};
+use test_support::TestDb;
+use tokio_postgres::Client;
+
+/// `rows` rows per version, scores from `scale`.
+fn rows_model(id: &str, rows: usize, scale: f64) -> Arc<dyn model_api::ModelInstance> {
+    model(id, move |_, base, _| {
+        let b = *base.downcast_ref::<u64>().unwrap() as f64;
+        let mut out = ModelOutput::with_capacity(rows);
+        for i in 0..rows {
+            let row = OutputRow::new(format!("e{i}"), (i as f64 + b) * scale);
+            out.push(if i % 3 == 0 {
+                row.with_payload(serde_json::json!({ "i": i }))
+            } else {
+                row
+            });
+        }
+        out.metric("rows", rows as f64);
+        Ok(out.with_artifact(rows))
+    })
+}
+
+/// A plan of `models` models in levels of 10, each reading one model of the
+/// previous level, with a SHADOW on every third model.
+fn wide_plan(models: usize, rows: usize) -> Plan {
+    let mut levels: Vec<Vec<registry::PlannedModel>> = Vec::new();
+    for i in 0..models {
+        let (level, id) = (i / 10, format!("w{i:03}"));
+        if levels.len() <= level {
+            levels.push(Vec::new());
+        }
+        let input = (level > 0).then(|| format!("w{:03}", i - 10));
+        let inputs: Vec<(&str, &str)> = input.iter().map(|u| (u.as_str(), "prev")).collect();
+        let vid = 1000 + 2 * i as i64;
+        let others = if i % 3 == 0 {
+            vec![version(vid + 1, Role::Shadow, rows_model(&id, rows, 2.0))]
+        } else {
+            vec![]
+        };
+        levels[level].push(planned(
+            &id,
+            version(vid, Role::Primary, rows_model(&id, rows, 1.0)),
+            others,
+            &inputs,
+        ));
+    }
+    plan(levels)
+}
+
+#[tokio::test]
+async fn a_cycle_lands_whole_and_a_rerun_replaces_it() {
+    quiet_worker_panics();
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let pool = db.pool(5).await;
+    let odd = model("odd", |_, _, _| {
+        let mut out = ModelOutput::new();
+        out.push(OutputRow::new("nan", f64::NAN));
+        out.push(OutputRow::new("fine", 0.5).with_payload(serde_json::json!({"why": "test"})));
+        out.metric("ok", 1.0);
+        out.metric("inf", f64::INFINITY);
+        Ok(out)
+    });
+    let mut plan = plan(vec![
+        vec![
+            planned(
+                "a",
+                version(1, Role::Primary, rows_model("a", 3, 1.0)),
+                vec![version(2, Role::Shadow, rows_model("a", 4, 9.0))],
+                &[],
+            ),
+            planned(
+                "c",
+                version(5, Role::Primary, model("c", |_, _, _| panic!("c breaks"))),
+                vec![],
+                &[],
+            ),
+            planned("odd", version(7, Role::Primary, odd), vec![], &[]),
+        ],
+        vec![
+            planned(
+                "b",
+                version(3, Role::Primary, rows_model("b", 2, 1.0)),
+                vec![],
+                &[("a", "in")],
+            ),
+            planned(
+                "d",
+                version(6, Role::Primary, rows_model("d", 2, 1.0)),
+                vec![],
+                &[("c", "in")],
+            ),
+        ],
+    ]);
+    plan.excluded = vec![
+        Excluded {
+            model_id: "ghost".into(),
+            version_id: None,
+            role: None,
+            reason: "no code in the catalog".into(),
+        },
+        Excluded {
+            model_id: "a".into(),
+            version_id: Some(4),
+            role: Some(Role::Challenger),
+            reason: "bad params".into(),
+        },
+    ];
+    register(&client, &plan).await;
+    // Rows of another cycle must survive this cycle's reruns.
+    let exec = Executor::default();
+    exec.execute_pooled(&pool, cycle(5), &plan, base(0))
+        .await
+        .unwrap();
+    let other = counts(&client, cycle(5)).await;
+
+    let report = exec
+        .execute_pooled(&pool, cycle(0), &plan, base(0))
+        .await
+        .unwrap();
+    let stats = report.persisted.unwrap();
+    // a 3 + shadow 4 + b 2 + odd 2; c failed, d skipped.
+    assert_eq!(
+        (
+            stats.output_rows,
+            stats.metric_rows,
+            stats.run_rows,
+            stats.replaced_rows
+        ),
+        (11, 4, 8, 0)
+    );
+    assert_eq!(counts(&client, cycle(0)).await, (11, 4, 8));
+
+    let runs = client
+        .query(
+            "SELECT model_id, version_id, role, status, error, output_count, dropped_metric_count, \
+                    started_at IS NOT NULL, duration_ms \
+             FROM kcg.detection_model_runs WHERE cycle_ts = $1 ORDER BY model_id, version_id NULLS FIRST",
+            &[&cycle(0)],
+        )
+        .await
+        .unwrap();
+    let runs: Vec<(
+        String,
+        Option<i64>,
+        Option<String>,
+        String,
+        Option<String>,
+        i32,
+        i32,
+        bool,
+    )> = runs
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                r.get(5),
+                r.get(6),
+                r.get(7),
+            )
+        })
+        .collect();
+    let s = |x: &str| Some(x.to_owned());
+    assert_eq!(
+        runs,
+        vec![
+            (
+                "a".into(),
+                Some(1),
+                s("PRIMARY"),
+                "OK".into(),
+                None,
+                3,
+                0,
+                true
+            ),
+            (
+                "a".into(),
+                Some(2),
+                s("SHADOW"),
+                "OK".into(),
+                None,
+                4,
+                0,
+                true
+            ),
+            (
+                "a".into(),
+                Some(4),
+                s("CHALLENGER"),
+                "SKIPPED".into(),
+                s("bad params"),
+                0,
+                0,
+                false
+            ),
+            (
+                "b".into(),
+                Some(3),
+                s("PRIMARY"),
+                "OK".into(),
+                None,
+                2,
+                0,
+                true
+            ),
+            (
+                "c".into(),
+                Some(5),
+                s("PRIMARY"),
+                "FAILED".into(),
+                s("panicked: c breaks"),
+                0,
+                0,
+                true
+            ),
+            (
+                "d".into(),
+                Some(6),
+                s("PRIMARY"),
+                "SKIPPED".into(),
+                s("upstream c failed"),
+                0,
+                0,
+                false
+            ),
+            (
+                "ghost".into(),
+                None,
+                None,
+                "SKIPPED".into(),
+                s("no code in the catalog"),
+                0,
+                0,
+                false
+            ),
+            (
+                "odd".into(),
+                Some(7),
+                s("PRIMARY"),
+                "OK".into(),
+                None,
+                2,
+                1,
+                true
+            ),
+        ]
+    );
+    let odd_rows = client
+        .query(
+            "SELECT entity_key, score, payload FROM kcg.detection_model_run_outputs \
+             WHERE cycle_ts = $1 AND version_id = 7 ORDER BY entity_key",
+            &[&cycle(0)],
+        )
+        .await
+        .unwrap();
+    let odd_rows: Vec<(String, Option<f64>, Option<serde_json::Value>)> = odd_rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        odd_rows,
+        vec![
+            (
+                "fine".into(),
+                Some(0.5),
+                Some(serde_json::json!({"why": "test"}))
+            ),
+            ("nan".into(), None, None)
+        ]
+    );
+    let roles: Vec<(String, i64)> = client
+        .query(
+            "SELECT role, count(*) FROM kcg.detection_model_run_outputs WHERE cycle_ts = $1 GROUP BY role ORDER BY role",
+            &[&cycle(0)],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(roles, vec![("PRIMARY".into(), 7), ("SHADOW".into(), 4)]);
+
+    // Rerun: the same rows, replaced, not duplicated; the other cycle intact.
+    let again = exec
+        .execute_pooled(&pool, cycle(0), &plan, base(0))
+        .await
+        .unwrap();
+    assert_eq!(again.persisted.unwrap().replaced_rows, 11 + 4 + 8);
+    assert_eq!(counts(&client, cycle(0)).await, (11, 4, 8));
+    assert_eq!(counts(&client, cycle(5)).await, other);
+    assert_eq!(again.count(RunStatus::Ok), report.count(RunStatus::Ok));
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_65_character_metric_key_is_dropped_with_a_warning_and_the_others_are_stored() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let long_key = "k".repeat(65);
+    let key = long_key.clone();
+    let metrics = model("metrics", move |_, _, _| {
+        let mut out = ModelOutput::new();
+        out.metric("first", 1.0);
+        out.metric(key.clone(), 2.0);
+        out.metric("k".repeat(64), 3.0);
+        Ok(out)
+    });
+    let plan = plan(vec![vec![planned(
+        "metrics",
+        version(11, Role::Primary, metrics),
+        vec![],
+        &[],
+    )]]);
+    register(&client, &plan).await;
+    // The pipeline's way: the caller's connection.
+    let report = Executor::default()
+        .execute(&mut client, cycle(0), &plan, base(0))
+        .await
+        .unwrap();
+    assert_eq!(report.version(11).unwrap().dropped_metrics, 1);
+
+    let stored: Vec<(String, f64)> = client
+        .query(
+            "SELECT metric_key, value FROM kcg.detection_model_metrics WHERE cycle_ts = $1 ORDER BY metric_key",
+            &[&cycle(0)],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        stored,
+        vec![("first".to_owned(), 1.0), ("k".repeat(64), 3.0)]
+    );
+    let dropped: i32 = client
+        .query_one(
+            "SELECT dropped_metric_count FROM kcg.detection_model_runs WHERE cycle_ts = $1",
+            &[&cycle(0)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(dropped, 1);
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("metric dropped"))
+        .unwrap_or_else(|| panic!("no warning in the log:\n{log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("model=metrics"), "{warning}");
+    assert!(warning.contains("version=v11"), "{warning}");
+    assert!(warning.contains(&format!("key={long_key}")), "{warning}");
+    assert!(warning.contains("65 characters"), "{warning}");
+    assert_eq!(log.matches("metric dropped").count(), 1, "{log}");
+    // The warning sits inside the cycle's and the version's spans.
+    assert!(warning.contains("dag_exec_cycle{"), "{warning}");
+    assert!(warning.contains("model_version{"), "{warning}");
+    assert!(log.contains("cycle persisted"), "{log}");
+}
+
+#[tokio::test]
+async fn a_100_model_cycle_checks_out_exactly_one_connection_from_a_pool_of_5_or_1() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let plan = wide_plan(100, 20);
+    register(&client, &plan).await;
+    let exec = Executor::default();
+    for size in [5, 1] {
+        let pool = db.pool(size).await;
+        drop(pool.get().await.unwrap()); // warm: the cycle must not need a new connection
+        let before = pool.state().statistics;
+        let report = exec
+            .execute_pooled(&pool, cycle(size), &plan, base(0))
+            .await
+            .unwrap();
+        let after = pool.state().statistics;
+        assert_eq!(report.count(RunStatus::Ok), 134, "pool of {size}");
+        assert_eq!(
+            after.get_started - before.get_started,
+            1,
+            "checkouts during a cycle, pool of {size}"
+        );
+        assert_eq!(
+            after.connections_created, before.connections_created,
+            "pool of {size}"
+        );
+        assert_eq!(counts(&client, cycle(size)).await, (134 * 20, 134, 134));
+    }
+    // The pipeline's way: one checkout by the caller, the executor takes none.
+    let pool = db.pool(1).await;
+    let before = pool.state().statistics;
+    let mut conn = pool.get().await.unwrap();
+    exec.execute(&mut conn, cycle(9), &plan, base(0))
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(pool.state().statistics.get_started - before.get_started, 1);
+}
+
+async fn wait_for_blocked_backend(admin: &Client, query_prefix: &str) -> i32 {
+    for _ in 0..3000 {
+        let row = admin
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' AND starts_with(query, $1)",
+                &[&query_prefix],
+            )
+            .await
+            .unwrap();
+        if let Some(row) = row {
+            return row.get(0);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no backend blocked on {query_prefix:?} after 30 s");
+}
+
+async fn score_sum(client: &Client, cycle_ts: model_api::CycleTs) -> f64 {
+    client
+        .query_one(
+            "SELECT coalesce(sum(score), 0) FROM kcg.detection_model_run_outputs WHERE cycle_ts = $1",
+            &[&cycle_ts],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Runs a cycle whose persistence is blocked at the run-record step by a
+/// lock another session holds, i.e. after its outputs and metrics were
+/// copied, kills that connection, and returns the executor's error.
+async fn kill_while_persisting(
+    db: &TestDb,
+    exec: &Executor,
+    pool: &test_support::Pool,
+    plan: &Arc<Plan>,
+    b: u64,
+) -> ExecError {
+    let admin = db.client().await;
+    let mut blocker = db.client().await;
+    let lock = blocker.transaction().await.unwrap();
+    lock.batch_execute("LOCK TABLE kcg.detection_model_runs IN SHARE MODE")
+        .await
+        .unwrap();
+    let task = tokio::spawn({
+        let (exec, pool, plan) = (exec.clone(), pool.clone(), Arc::clone(plan));
+        async move { exec.execute_pooled(&pool, cycle(0), &plan, base(b)).await }
+    });
+    let pid = wait_for_blocked_backend(&admin, "DELETE FROM kcg.detection_model_runs").await;
+    let killed: bool = admin
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    let err = task.await.unwrap().unwrap_err();
+    lock.rollback().await.unwrap();
+    err
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_killed_while_persisting_leaves_nothing_of_the_cycle() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let pool = db.pool(2).await;
+    let plan = Arc::new(wide_plan(30, 2000));
+    register(&client, &plan).await;
+    let exec = Executor::default();
+
+    let err = kill_while_persisting(&db, &exec, &pool, &plan, 0).await;
+    match &err {
+        ExecError::Persist {
+            step,
+            outcome,
+            report,
+            ..
+        } => {
+            // Reached only after both COPYs (outputs, metrics) completed.
+            assert_eq!(*step, "DELETE FROM kcg.detection_model_runs");
+            assert!(outcome.contains("rolled back"));
+            assert_eq!(report.count(RunStatus::Ok), 40);
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+    assert!(
+        err.to_string().contains("nothing of this run was stored"),
+        "{err}"
+    );
+    assert_eq!(counts(&client, cycle(0)).await, (0, 0, 0));
+
+    // A rerun succeeds, on a fresh connection from the same pool.
+    let report = exec
+        .execute_pooled(&pool, cycle(0), &plan.clone(), base(0))
+        .await
+        .unwrap();
+    assert_eq!(report.persisted.unwrap().output_rows, 40 * 2000);
+    let landed = counts(&client, cycle(0)).await;
+    assert_eq!(landed, (40 * 2000, 40, 40));
+    let sum = score_sum(&client, cycle(0)).await;
+
+    // Killing a rerun (with different results) leaves the earlier rows as they were.
+    let err = kill_while_persisting(&db, &exec, &pool, &plan, 7).await;
+    assert!(matches!(err, ExecError::Persist { .. }), "{err}");
+    assert_eq!(counts(&client, cycle(0)).await, landed);
+    assert_eq!(score_sum(&client, cycle(0)).await, sum);
+}
+
+type PrimaryRows = (
+    Vec<(String, i64, String, Option<f64>, Option<String>)>,
+    Vec<(i64, String, Option<f64>)>,
+    Vec<(String, i64, String, Option<String>, i32, i32)>,
+);
+
+/// Everything stored about PRIMARY versions for `cycle_ts`, minus timings.
+async fn primary_rows(client: &Client, cycle_ts: model_api::CycleTs) -> PrimaryRows {
+    let outputs = client
+        .query(
+            "SELECT model_id, version_id, entity_key, score, payload::text FROM kcg.detection_model_run_outputs \
+             WHERE cycle_ts = $1 AND role = 'PRIMARY' ORDER BY version_id, entity_key",
+            &[&cycle_ts],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let metrics = client
+        .query(
+            "SELECT m.version_id, m.metric_key, m.value FROM kcg.detection_model_metrics m \
+             JOIN kcg.detection_model_runs r ON r.cycle_ts = m.cycle_ts AND r.version_id = m.version_id \
+             WHERE m.cycle_ts = $1 AND r.role = 'PRIMARY' ORDER BY 1, 2",
+            &[&cycle_ts],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let runs = client
+        .query(
+            "SELECT model_id, version_id, status, error, output_count, dropped_metric_count \
+             FROM kcg.detection_model_runs WHERE cycle_ts = $1 AND role = 'PRIMARY' ORDER BY version_id",
+            &[&cycle_ts],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect();
+    (outputs, metrics, runs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_rows_in_the_database_are_identical_with_and_without_adversarial_candidates() {
+    quiet_worker_panics();
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let pool = db.pool(5).await;
+    let exec = Executor::default();
+    let mut runner = TestRunner::deterministic();
+    let strategy = dag();
+    let mut candidates_stored = 0;
+    for case in 0..8_u32 {
+        let specs = strategy.new_tree(&mut runner).unwrap().current();
+        let ts = cycle(case);
+        let alone = build(&specs, false, &Recorder::default());
+        let beside = build(&specs, true, &Recorder::default());
+        register(&client, &beside).await;
+
+        exec.execute_pooled(&pool, ts, &alone, base(u64::from(case)))
+            .await
+            .unwrap();
+        let without = primary_rows(&client, ts).await;
+        // The same cycle again, now with the candidates: it replaces the rows.
+        let report = exec
+            .execute_pooled(&pool, ts, &beside, base(u64::from(case)))
+            .await
+            .unwrap();
+        let with = primary_rows(&client, ts).await;
+        assert_eq!(without, with, "case {case}: {specs:#?}");
+        assert!(!with.2.is_empty());
+
+        let (_, _, runs) = counts(&client, ts).await;
+        assert_eq!(runs as usize, beside.version_count());
+        candidates_stored += report
+            .versions
+            .iter()
+            .filter(|v| {
+                v.role != Some(Role::Primary) && v.status == RunStatus::Ok && v.output_count > 0
+            })
+            .count();
+    }
+    assert!(
+        candidates_stored > 0,
+        "no candidate rows were stored in any case"
+    );
+}
