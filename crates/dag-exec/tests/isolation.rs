@@ -12,16 +12,17 @@ use dag_exec::{CycleRun, ExecConfig, Executor, RunStatus};
 use model_api::Role;
 use proptest::prelude::*;
 
-/// Everything about PRIMARY versions: status, reason, rows, stored metrics.
-fn primaries(
-    run: &CycleRun,
-) -> Vec<(
+/// A PRIMARY's model, status, reason, rows (debug-printed), stored metrics.
+type PrimaryLine = (
     String,
     RunStatus,
     Option<String>,
     String,
     Vec<(String, f64)>,
-)> {
+);
+
+/// Everything about PRIMARY versions.
+fn primaries(run: &CycleRun) -> Vec<PrimaryLine> {
     run.report()
         .versions
         .iter()

@@ -62,6 +62,19 @@ fn wide_plan(models: usize, rows: usize) -> Plan {
     plan(levels)
 }
 
+/// model, version id, role, status, error, output count, dropped metrics,
+/// whether started_at is set.
+type RunLine = (
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+    Option<String>,
+    i32,
+    i32,
+    bool,
+);
+
 #[tokio::test]
 async fn a_cycle_lands_whole_and_a_rerun_replaces_it() {
     quiet_worker_panics();
@@ -155,16 +168,7 @@ async fn a_cycle_lands_whole_and_a_rerun_replaces_it() {
         )
         .await
         .unwrap();
-    let runs: Vec<(
-        String,
-        Option<i64>,
-        Option<String>,
-        String,
-        Option<String>,
-        i32,
-        i32,
-        bool,
-    )> = runs
+    let runs: Vec<RunLine> = runs
         .iter()
         .map(|r| {
             (
