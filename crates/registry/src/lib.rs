@@ -1,7 +1,27 @@
-//! Turns the ACTIVE versions of the registry into a plan.
+//! Turns the ACTIVE versions of the registry into a plan the executor runs.
 //!
-//! TODO(helper): catalog, grouping, DAG with daggy, cycle paths, levels.
+//! [`plan`] takes a [`Catalog`] (the model kinds this build has code for,
+//! model_id to constructor) and a [`RegistrySnapshot`](params_cache::RegistrySnapshot)
+//! loaded by `params-cache`, groups the versions per model, instantiates
+//! each version from its params, and builds the dependency DAG with daggy.
+//! A model is planned only with exactly one instantiable ACTIVE PRIMARY and
+//! available upstreams. An invalid or unknown model_id, bad params, a
+//! missing PRIMARY or a dependency cycle leave the model out with a reason,
+//! and every model downstream of it goes out too ("upstream X unavailable");
+//! a SHADOW or CHALLENGER whose params are refused is left out alone. A cycle
+//! is reported with its whole path (`a -> b -> c -> a`) while the rest of the
+//! graph is still planned. The [`Plan`] is a topological order grouped into
+//! levels (every upstream in an earlier level, sorted by model_id inside a
+//! level), identical for any order of the input rows.
+//!
+//! This crate must never do I/O, never panic on what the database holds,
+//! and never let a plan reach the executor in which a model could run
+//! before one of its upstreams.
 
+mod catalog;
 mod plan;
+mod planner;
 
-pub use plan::{Excluded, InputEdge, Plan, PlannedModel, PlannedVersion};
+pub use catalog::{Catalog, CatalogError, Constructor};
+pub use plan::{DependencyCycle, Excluded, InputEdge, Plan, PlannedModel, PlannedVersion};
+pub use planner::{plan, versions_by_model};

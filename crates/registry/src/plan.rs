@@ -1,5 +1,6 @@
 //! The plan handed to the executor.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,14 +59,42 @@ pub struct Excluded {
     pub reason: String,
 }
 
+/// A dependency cycle: each model depends on the next, and the last one on
+/// the first. Displayed as `a -> b -> c -> a` ("a depends on b, ...").
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DependencyCycle {
+    /// The models on the cycle, starting with the smallest model_id of the
+    /// cycle's models that no earlier reported cycle passes through; the
+    /// first model is not repeated at the end.
+    pub models: Vec<String>,
+}
+
+impl fmt::Display for DependencyCycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for model in &self.models {
+            write!(f, "{model} -> ")?;
+        }
+        f.write_str(self.models.first().map_or("", String::as_str))
+    }
+}
+
 /// Levels of models (every model's upstream is in an earlier level; inside a
 /// level sorted by model_id) and everything left out.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     /// The levels, in execution order.
     pub levels: Vec<Vec<PlannedModel>>,
-    /// Left-out models and versions with their reasons, sorted by model_id.
+    /// Left-out models and versions with their reasons, sorted by model_id
+    /// (a whole model before its versions, versions by id). A model is
+    /// listed once, with the first of these that applies: it is on a
+    /// dependency cycle; it has no ACTIVE version, an invalid id, no code in
+    /// the catalog, not exactly one ACTIVE PRIMARY, or a PRIMARY whose
+    /// params its constructor refuses; an upstream is unavailable.
     pub excluded: Vec<Excluded>,
+    /// Every dependency cycle found, in the order of their first model. Each
+    /// model of a strongly connected group of models lies on at least one
+    /// reported cycle.
+    pub cycles: Vec<DependencyCycle>,
 }
 
 impl Plan {
@@ -76,6 +105,32 @@ impl Plan {
 
     /// How many versions are planned (PRIMARY and others).
     pub fn version_count(&self) -> usize {
-        self.levels.iter().flatten().map(|m| 1 + m.others.len()).sum()
+        self.levels
+            .iter()
+            .flatten()
+            .map(|m| 1 + m.others.len())
+            .sum()
+    }
+
+    /// The planned models, level by level.
+    pub fn models(&self) -> impl Iterator<Item = &PlannedModel> {
+        self.levels.iter().flatten()
+    }
+
+    /// The planned model `model_id` and its level.
+    pub fn find(&self, model_id: &str) -> Option<(usize, &PlannedModel)> {
+        self.levels.iter().enumerate().find_map(|(level, models)| {
+            models
+                .iter()
+                .find(|m| m.model_id.as_str() == model_id)
+                .map(|m| (level, m))
+        })
+    }
+
+    /// Why the whole model `model_id` was left out, if it was.
+    pub fn exclusion(&self, model_id: &str) -> Option<&Excluded> {
+        self.excluded
+            .iter()
+            .find(|e| e.model_id == model_id && e.version_id.is_none())
     }
 }

@@ -1,0 +1,379 @@
+//! params-cache against a real PostgreSQL: what is loaded, in which order,
+//! the TTL, invalidation and single-flight (counted loads).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use model_api::Role;
+use params_cache::{CacheError, Dependency, NOTIFY_CHANNEL, ParamsCache, load};
+use test_support::TestDb;
+use tokio_postgres::Client;
+
+async fn model(client: &Client, id: &str, enabled: bool) {
+    client
+        .execute(
+            "INSERT INTO kcg.detection_models (model_id, is_enabled) VALUES ($1, $2)",
+            &[&id, &enabled],
+        )
+        .await
+        .unwrap();
+}
+
+async fn version(
+    client: &Client,
+    model: &str,
+    version: &str,
+    role: &str,
+    status: &str,
+    params: &str,
+) -> i64 {
+    client
+        .query_one(
+            "INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params) \
+             VALUES ($1, $2, $3, $4, $5::text::jsonb) RETURNING id",
+            &[&model, &version, &role, &status, &params],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn depend(client: &Client, model: &str, on: &str, key: &str) {
+    client
+        .execute(
+            "INSERT INTO kcg.detection_model_dependencies (model_id, depends_on, input_key) VALUES ($1, $2, $3)",
+            &[&model, &on, &key],
+        )
+        .await
+        .unwrap();
+}
+
+/// Number of sessions of this test's database waiting for a lock.
+async fn lock_waiters(client: &Client) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn wait_for_lock_waiters(client: &Client, at_least: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lock_waiters(client).await < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "no session ever waited on the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn loads_active_versions_of_enabled_models_in_spec_order() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    // Created out of order on purpose; "B" sorts before "a" byte-wise.
+    for m in ["b", "a", "B", "off"] {
+        model(&c, m, m != "off").await;
+    }
+    let b_shadow = version(&c, "b", "2", "SHADOW", "ACTIVE", r#"{"x": 2}"#).await;
+    let b_primary = version(&c, "b", "1", "PRIMARY", "ACTIVE", r#"{"x": 1}"#).await;
+    let b_chall = version(&c, "b", "3", "CHALLENGER", "ACTIVE", "{}").await;
+    let b_shadow2 = version(&c, "b", "4", "SHADOW", "ACTIVE", "{}").await;
+    version(&c, "b", "0", "PRIMARY", "ARCHIVED", "{}").await;
+    version(&c, "b", "5", "SHADOW", "DRAFT", "{}").await;
+    let a_primary = version(&c, "a", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let big_primary = version(&c, "B", "1", "PRIMARY", "ACTIVE", "{}").await;
+    version(&c, "off", "1", "PRIMARY", "ACTIVE", "{}").await;
+    c.execute(
+        "UPDATE kcg.detection_model_versions SET timeout_ms = 250 WHERE id = $1",
+        &[&a_primary],
+    )
+    .await
+    .unwrap();
+    depend(&c, "b", "a", "in").await;
+    depend(&c, "a", "off", "z").await;
+    depend(&c, "a", "B", "y").await;
+
+    let snap = load(&c).await.unwrap();
+    let got: Vec<(i64, &str, Role)> = snap
+        .versions
+        .iter()
+        .map(|v| (v.id, v.model_id.as_str(), v.role))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (big_primary, "B", Role::Primary),
+            (a_primary, "a", Role::Primary),
+            (b_primary, "b", Role::Primary),
+            (b_chall, "b", Role::Challenger),
+            (b_shadow, "b", Role::Shadow),
+            (b_shadow2, "b", Role::Shadow),
+        ]
+    );
+    assert_eq!(snap.versions[1].timeout_ms, Some(250));
+    assert_eq!(snap.versions[0].timeout_ms, None);
+    assert_eq!(snap.versions[2].params, serde_json::json!({"x": 1}));
+    assert_eq!(snap.versions[2].version, "1");
+    // All edges, also those naming a disabled model.
+    let edge = |m: &str, d: &str, k: &str| Dependency {
+        model_id: m.into(),
+        depends_on: d.into(),
+        input_key: k.into(),
+    };
+    assert_eq!(
+        snap.edges,
+        vec![
+            edge("a", "B", "y"),
+            edge("a", "off", "z"),
+            edge("b", "a", "in")
+        ]
+    );
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn params_that_are_not_an_object_are_warned_about_and_read_as_empty() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    model(&c, "listy", true).await;
+    model(&c, "texty", true).await;
+    let listy = version(&c, "listy", "1.0.0", "PRIMARY", "ACTIVE", "[1, 2]").await;
+    version(
+        &c,
+        "texty",
+        "2.0.0",
+        "PRIMARY",
+        "ACTIVE",
+        r#""threshold=3""#,
+    )
+    .await;
+
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let snap = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        load(&c).await.unwrap()
+    };
+    assert_eq!(snap.versions.len(), 2);
+    for v in &snap.versions {
+        assert_eq!(v.params, serde_json::json!({}), "{v:?}");
+    }
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("WARN"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "params of model listy version 1.0.0 (id {listy}) are not a JSON object (an array)"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("params of model texty version 2.0.0"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_callers_on_a_stale_cache_cause_one_query() {
+    let db = TestDb::new().await;
+    let setup = db.client().await;
+    model(&setup, "m", true).await;
+    version(&setup, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+
+    // Hold the registry locked so the first load stays in flight while every
+    // other caller arrives.
+    let locker = db.client().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE kcg.detection_model_versions IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    const CALLERS: usize = 8;
+    let cache = Arc::new(ParamsCache::default());
+    let entered = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..CALLERS {
+        let client = db.client().await;
+        let cache = Arc::clone(&cache);
+        let entered = Arc::clone(&entered);
+        tasks.push(tokio::spawn(async move {
+            entered.fetch_add(1, Ordering::SeqCst);
+            cache.get(&client).await
+        }));
+    }
+    wait_for_lock_waiters(&setup, 1).await;
+    while entered.load(Ordering::SeqCst) < CALLERS {
+        tokio::task::yield_now().await;
+    }
+    // Give every caller the chance to reach the database if it were going to.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        lock_waiters(&setup).await,
+        1,
+        "more than one load reached the database"
+    );
+    locker.batch_execute("COMMIT").await.unwrap();
+
+    let mut snapshots = Vec::new();
+    for t in tasks {
+        snapshots.push(t.await.unwrap().unwrap());
+    }
+    assert_eq!(cache.load_count(), 1);
+    assert!(
+        snapshots.iter().all(|s| Arc::ptr_eq(s, &snapshots[0])),
+        "callers got different loads"
+    );
+    assert_eq!(snapshots[0].versions.len(), 1);
+}
+
+#[tokio::test]
+async fn a_fresh_snapshot_is_served_without_a_query_and_expires_after_the_ttl() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    model(&c, "m", true).await;
+    version(&c, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+
+    let long = ParamsCache::default();
+    assert_eq!(long.ttl(), Duration::from_secs(300));
+    let first = long.get(&c).await.unwrap();
+    version(&c, "m", "2", "SHADOW", "ACTIVE", "{}").await;
+    let second = long.get(&c).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &second),
+        "a fresh snapshot must be served from the cache"
+    );
+    assert_eq!(
+        second.versions.len(),
+        1,
+        "served the cached snapshot, not the new row"
+    );
+    assert_eq!(long.load_count(), 1);
+
+    let short = ParamsCache::new(Duration::from_millis(50));
+    assert_eq!(short.get(&c).await.unwrap().versions.len(), 2);
+    version(&c, "m", "3", "SHADOW", "ACTIVE", "{}").await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(
+        short.get(&c).await.unwrap().versions.len(),
+        3,
+        "expired snapshot was not reloaded"
+    );
+    assert_eq!(short.load_count(), 2);
+}
+
+#[tokio::test]
+async fn invalidate_and_force_reload_make_changes_visible_at_once() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    model(&c, "m", true).await;
+    version(&c, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let cache = ParamsCache::default();
+    assert_eq!(cache.get(&c).await.unwrap().versions.len(), 1);
+
+    version(&c, "m", "2", "SHADOW", "ACTIVE", "{}").await;
+    assert_eq!(cache.get(&c).await.unwrap().versions.len(), 1);
+    cache.invalidate();
+    assert_eq!(cache.get(&c).await.unwrap().versions.len(), 2);
+    assert_eq!(cache.load_count(), 2);
+
+    version(&c, "m", "3", "SHADOW", "ACTIVE", "{}").await;
+    assert_eq!(cache.force_reload(&c).await.unwrap().versions.len(), 3);
+    assert_eq!(cache.get(&c).await.unwrap().versions.len(), 3);
+    assert_eq!(cache.load_count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_during_a_load_is_not_lost() {
+    let db = TestDb::new().await;
+    let setup = db.client().await;
+    model(&setup, "m", true).await;
+    version(&setup, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+
+    let locker = db.client().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE kcg.detection_model_versions IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let cache = Arc::new(ParamsCache::default());
+    let loader = {
+        let cache = Arc::clone(&cache);
+        let client = db.client().await;
+        tokio::spawn(async move { cache.get(&client).await.map(|s| s.versions.len()) })
+    };
+    wait_for_lock_waiters(&setup, 1).await;
+    // A promotion lands while the load is in flight (its snapshot was taken
+    // before): the in-flight result is handed out but must not be kept.
+    cache.invalidate();
+    locker.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(loader.await.unwrap().unwrap(), 1);
+    cache.get(&setup).await.unwrap();
+    assert_eq!(
+        cache.load_count(),
+        2,
+        "the load that raced with invalidate() was cached"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_load_is_an_error_naming_the_tables_and_is_not_cached() {
+    let db = TestDb::empty().await;
+    let c = db.client().await;
+    let cache = ParamsCache::default();
+    let err = cache.get(&c).await.unwrap_err();
+    assert!(matches!(err, CacheError::Query(_)));
+    let message = err.to_string();
+    assert!(
+        message.contains("kcg.detection_model_versions"),
+        "{message}"
+    );
+    assert!(message.contains("does not exist"), "{message}");
+    assert!(cache.get(&c).await.is_err());
+    assert_eq!(cache.load_count(), 2);
+}
+
+#[tokio::test]
+async fn every_registry_change_is_announced_on_the_notify_channel() {
+    let db = TestDb::new().await;
+    let (listener, mut connection) = db.config().connect(tokio_postgres::NoTls).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = futures_util::StreamExt::next(&mut stream).await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                let _ = tx.send((n.channel().to_owned(), n.payload().to_owned()));
+            }
+        }
+    });
+    listener
+        .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
+        .await
+        .unwrap();
+    let c = db.client().await;
+    model(&c, "m", true).await;
+    let (channel, payload) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(channel, NOTIFY_CHANNEL);
+    assert_eq!(payload, "detection_models");
+}
