@@ -221,27 +221,39 @@ impl LegacyResults {
 
     /// One summary per vessel of the window, by ascending MMSI.
     pub fn vessels(&self) -> Vec<VesselSummary> {
-        let (tracks, identity) = (self.tracks.artifact(), self.identity.artifact());
-        let spoofing = self.spoofing.artifact().vessels();
-        spoofing
-            .iter()
-            .zip(self.spoofing.rows())
-            .map(|(s, row)| {
-                let track = tracks.vessel(s.mmsi);
-                let id = identity.get(s.mmsi);
-                VesselSummary {
-                    mmsi: s.mmsi,
-                    spoofing_score: s.score,
-                    fixes: track.map_or(0, |t| t.fix_count),
-                    max_speed_kn: track.and_then(|t| t.max_speed_kn),
-                    max_jump_km: track.and_then(|t| t.max_jump).map(|j| j.km),
-                    identity_valid: id.is_none_or(|i| i.is_valid()),
-                    vessel_name: id.and_then(|i| i.name.clone()),
-                    details: row.payload.clone(),
-                }
-            })
-            .collect()
+        vessel_summaries(&self.tracks, &self.identity, &self.spoofing)
     }
+}
+
+/// One summary per vessel of the window, by ascending MMSI: what stage 5
+/// writes to `vessel_analysis`, from the three results it depends on (so the
+/// stage can run before collisions and risk are computed).
+pub fn vessel_summaries(
+    tracks: &Typed<TrackFeatures>,
+    identity: &Typed<Identities>,
+    spoofing: &Typed<SpoofingScores>,
+) -> Vec<VesselSummary> {
+    let (tracks, identity) = (tracks.artifact(), identity.artifact());
+    spoofing
+        .artifact()
+        .vessels()
+        .iter()
+        .zip(spoofing.rows())
+        .map(|(s, row)| {
+            let track = tracks.vessel(s.mmsi);
+            let id = identity.get(s.mmsi);
+            VesselSummary {
+                mmsi: s.mmsi,
+                spoofing_score: s.score,
+                fixes: track.map_or(0, |t| t.fix_count),
+                max_speed_kn: track.and_then(|t| t.max_speed_kn),
+                max_jump_km: track.and_then(|t| t.max_jump).map(|j| j.km),
+                identity_valid: id.is_none_or(|i| i.is_valid()),
+                vessel_name: id.and_then(|i| i.name.clone()),
+                details: row.payload.clone(),
+            }
+        })
+        .collect()
 }
 
 /// Runs the five models in dependency order with their default params.

@@ -54,7 +54,9 @@ pub use events::{Event, EventCategory, EventRules, Severity, SeverityParseError,
 pub use identity::{
     Identities, IdentityModel, IdentityParams, IdentityProblem, VesselIdentity, check_mmsi,
 };
-pub use legacy::{DetectorError, LegacyResults, Typed, VesselSummary, run_legacy};
+pub use legacy::{
+    DetectorError, LegacyResults, Typed, VesselSummary, run_legacy, vessel_summaries,
+};
 pub use risk::{RiskModel, RiskParams, RiskScores, VesselRisk};
 pub use spoofing::{SpoofingModel, SpoofingParams, SpoofingScores, VesselSpoofing};
 pub use tracks::{Jump, Segment, TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack};

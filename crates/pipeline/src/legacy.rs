@@ -1,0 +1,189 @@
+//! Stages 5 to 8: the legacy tables. Each stage writes in one transaction and
+//! replaces what an earlier run of the same cycle wrote, so rerunning a cycle
+//! changes no counts.
+
+use std::fmt;
+
+use chrono::TimeDelta;
+use detectors::{Collisions, Event, VesselSummary};
+use tokio_postgres::Client;
+
+use crate::{CycleTs, PipelineError};
+
+/// What stage 6 did to `gear_identity_collisions`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollisionChanges {
+    /// Identities seen colliding in this cycle (new or recurring).
+    pub seen: u64,
+    /// OPEN rows resolved because they stopped recurring.
+    pub resolved: u64,
+}
+
+impl fmt::Display for CollisionChanges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} colliding identities upserted, {} resolved", self.seen, self.resolved)
+    }
+}
+
+const VESSEL_ANALYSIS: &str = "kcg.vessel_analysis";
+
+pub(crate) async fn write_vessel_analysis(
+    client: &mut Client,
+    cycle_ts: CycleTs,
+    vessels: &[VesselSummary],
+) -> Result<usize, PipelineError> {
+    let db = |e| PipelineError::db(VESSEL_ANALYSIS, e);
+    let n = vessels.len();
+    let mmsi: Vec<i64> = vessels.iter().map(|v| v.mmsi).collect();
+    let score: Vec<f32> = vessels.iter().map(|v| v.spoofing_score).collect();
+    let fixes: Vec<i32> = vessels.iter().map(|v| i32::try_from(v.fixes).unwrap_or(i32::MAX)).collect();
+    let speed: Vec<Option<f64>> = vessels.iter().map(|v| v.max_speed_kn).collect();
+    let jump: Vec<Option<f64>> = vessels.iter().map(|v| v.max_jump_km).collect();
+    let valid: Vec<bool> = vessels.iter().map(|v| v.identity_valid).collect();
+    let name: Vec<Option<&str>> = vessels.iter().map(|v| v.vessel_name.as_deref()).collect();
+    let details: Vec<Option<&serde_json::Value>> = vessels.iter().map(|v| v.details.as_ref()).collect();
+    let tx = client.transaction().await.map_err(db)?;
+    tx.execute("DELETE FROM kcg.vessel_analysis WHERE cycle_ts = $1", &[&cycle_ts])
+        .await
+        .map_err(db)?;
+    tx.execute(
+        "INSERT INTO kcg.vessel_analysis (cycle_ts, mmsi, spoofing_score, fixes, max_speed_kn, \
+         max_jump_km, identity_valid, vessel_name, details) \
+         SELECT $1, * FROM unnest($2::int8[], $3::float4[], $4::int4[], $5::float8[], $6::float8[], \
+         $7::bool[], $8::text[], $9::jsonb[])",
+        &[&cycle_ts, &mmsi, &score, &fixes, &speed, &jump, &valid, &name, &details],
+    )
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(n)
+}
+
+const COLLISIONS: &str = "kcg.gear_identity_collisions";
+
+/// One OPEN row per identity (the partial unique index): a recurrence moves
+/// `last_seen` forward, keeps the worst severity and the largest distance,
+/// and counts an occurrence only when it is later than what was recorded, so
+/// rerunning a cycle changes nothing.
+const UPSERT_COLLISIONS: &str = "INSERT INTO kcg.gear_identity_collisions AS g \
+     (mmsi, first_seen, last_seen, severity, status, max_distance_km, occurrences, details) \
+     SELECT u.mmsi, u.first_seen, u.last_seen, u.severity, 'OPEN', u.km, 1, u.details \
+     FROM unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::float8[], $6::jsonb[]) \
+          AS u(mmsi, first_seen, last_seen, severity, km, details) \
+     ON CONFLICT (mmsi) WHERE status = 'OPEN' DO UPDATE SET \
+       occurrences = g.occurrences + (EXCLUDED.last_seen > g.last_seen)::int, \
+       first_seen = LEAST(g.first_seen, EXCLUDED.first_seen), \
+       last_seen = GREATEST(g.last_seen, EXCLUDED.last_seen), \
+       severity = CASE WHEN array_position(ARRAY['LOW','MEDIUM','HIGH','CRITICAL'], EXCLUDED.severity::text) \
+                          > array_position(ARRAY['LOW','MEDIUM','HIGH','CRITICAL'], g.severity::text) \
+                       THEN EXCLUDED.severity ELSE g.severity END, \
+       max_distance_km = GREATEST(g.max_distance_km, EXCLUDED.max_distance_km), \
+       details = EXCLUDED.details";
+
+const RESOLVE_COLLISIONS: &str = "UPDATE kcg.gear_identity_collisions \
+     SET status = 'RESOLVED', resolved_at = $1 \
+     WHERE status = 'OPEN' AND last_seen < $2";
+
+pub(crate) async fn write_collisions(
+    client: &mut Client,
+    cycle_ts: CycleTs,
+    collisions: &Collisions,
+    resolve_after: TimeDelta,
+) -> Result<CollisionChanges, PipelineError> {
+    let db = |e| PipelineError::db(COLLISIONS, e);
+    let all = collisions.all();
+    let mmsi: Vec<i64> = all.iter().map(|c| c.mmsi).collect();
+    let first: Vec<CycleTs> = all.iter().map(|c| c.first_ts).collect();
+    let last: Vec<CycleTs> = all.iter().map(|c| c.last_ts).collect();
+    let severity: Vec<&str> = all.iter().map(|c| c.severity.as_str()).collect();
+    let km: Vec<f64> = all.iter().map(|c| c.max_distance_km).collect();
+    let details: Vec<serde_json::Value> = all
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "hops": c.hops,
+                "sites": c.sites.iter().map(|(lat, lon)| [lat, lon]).collect::<Vec<_>>(),
+                "cycle_ts": cycle_ts,
+            })
+        })
+        .collect();
+    let tx = client.transaction().await.map_err(db)?;
+    let seen = tx
+        .execute(UPSERT_COLLISIONS, &[&mmsi, &first, &last, &severity, &km, &details])
+        .await
+        .map_err(db)?;
+    let resolved = tx
+        .execute(RESOLVE_COLLISIONS, &[&cycle_ts, &(cycle_ts - resolve_after)])
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(CollisionChanges { seen, resolved })
+}
+
+const EVENTS: &str = "kcg.prediction_events";
+
+/// Replaces the cycle's events; returns how many were written and every UTC
+/// hour whose counts may have changed (of the old and the new events).
+pub(crate) async fn write_events(
+    client: &mut Client,
+    cycle_ts: CycleTs,
+    events: &[Event],
+) -> Result<(usize, Vec<CycleTs>), PipelineError> {
+    let db = |e| PipelineError::db(EVENTS, e);
+    let category: Vec<&str> = events.iter().map(|e| e.category.as_str()).collect();
+    let mmsi: Vec<i64> = events.iter().map(|e| e.mmsi).collect();
+    let severity: Vec<&str> = events.iter().map(|e| e.severity.as_str()).collect();
+    let ts: Vec<CycleTs> = events.iter().map(|e| e.event_ts).collect();
+    let details: Vec<&serde_json::Value> = events.iter().map(|e| &e.details).collect();
+    let tx = client.transaction().await.map_err(db)?;
+    let old = tx
+        .query(
+            "DELETE FROM kcg.prediction_events WHERE cycle_ts = $1 \
+             RETURNING date_trunc('hour', event_ts, 'UTC')",
+            &[&cycle_ts],
+        )
+        .await
+        .map_err(db)?;
+    let new = tx
+        .query(
+            "INSERT INTO kcg.prediction_events (cycle_ts, event_ts, category, mmsi, severity, details) \
+             SELECT $1, * FROM unnest($2::timestamptz[], $3::text[], $4::int8[], $5::text[], $6::jsonb[]) \
+             RETURNING date_trunc('hour', event_ts, 'UTC')",
+            &[&cycle_ts, &ts, &category, &mmsi, &severity, &details],
+        )
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    let mut hours: Vec<CycleTs> = old.iter().chain(new.iter()).map(|r| r.get(0)).collect();
+    hours.sort();
+    hours.dedup();
+    Ok((events.len(), hours))
+}
+
+/// Recounts `prediction_stats_hourly` for `hours` from `prediction_events`
+/// itself, so the two always agree (hour = `date_trunc('hour', event_ts,
+/// 'UTC')`, as the snapshot's drift section reads it).
+pub(crate) async fn refresh_stats(client: &mut Client, hours: &[CycleTs]) -> Result<u64, PipelineError> {
+    let db = |e| PipelineError::db("kcg.prediction_stats_hourly", e);
+    let tx = client.transaction().await.map_err(db)?;
+    tx.execute("DELETE FROM kcg.prediction_stats_hourly WHERE hour = ANY($1)", &[&hours])
+        .await
+        .map_err(db)?;
+    let n = tx
+        .execute(
+            "INSERT INTO kcg.prediction_stats_hourly (hour, category, event_count, updated_at) \
+             SELECT date_trunc('hour', event_ts, 'UTC') AS hour, category, count(*), now() \
+             FROM kcg.prediction_events \
+             WHERE event_ts >= $2 AND event_ts < $3 AND date_trunc('hour', event_ts, 'UTC') = ANY($1) \
+             GROUP BY 1, 2",
+            &[
+                &hours,
+                &hours.first().copied().unwrap_or_default(),
+                &hours.last().map(|h| *h + TimeDelta::hours(1)).unwrap_or_default(),
+            ],
+        )
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(n)
+}

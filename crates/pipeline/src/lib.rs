@@ -1,0 +1,368 @@
+//! The prediction cycle: ten stages that turn the latest window of AIS
+//! positions into detection results (SPEC §4, "runner and the cycle").
+//!
+//! Stages 1 to 8 are the legacy path: they call the reference detectors with
+//! their default params and write `vessel_analysis`,
+//! `gear_identity_collisions`, `prediction_events` and
+//! `prediction_stats_hourly`. Stage 9 makes sure this and next month's output
+//! partitions exist. Stage 10 is the registry path, only when
+//! `PREDICTION_USE_MODEL_REGISTRY` is on: schema pre-check, params-cache,
+//! registry plan, dag-exec. Every stage is timed and recorded in
+//! `prediction_stage_timings`. This crate never lets a failing stage crash the
+//! process (the stage is recorded FAILED, the later ones SKIPPED, and the
+//! cycle ends cleanly), and never uses more than the one connection its
+//! caller hands it for the cycle.
+
+mod flag;
+mod legacy;
+mod reference;
+mod stage;
+mod window;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use detectors::{AisWindow, CleanStats, Identities, TrackFeatures, Typed, WindowBounds};
+use tokio_postgres::Client;
+use tracing::Instrument;
+
+pub use flag::{FlagError, REGISTRY_FLAG, parse_registry_flag, registry_flag_from_env};
+pub use reference::{REFERENCE_VERSION, Registered, register_reference_models};
+pub use stage::{Stage, StageStatus, StageTiming};
+
+/// The instant a cycle is computed for (UTC).
+pub type CycleTs = chrono::DateTime<chrono::Utc>;
+
+/// Errors at this crate's boundary: the cycle could not even record what
+/// happened (a stage's own failure is not an error, it is in the
+/// [`CycleOutcome`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A query on `table` failed.
+    #[error("database error on {table}: {source}")]
+    Db {
+        /// The table involved.
+        table: &'static str,
+        /// The cause.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A detector failed on the cycle's window.
+    #[error("{0}")]
+    Detector(#[from] detectors::DetectorError),
+    /// Partition maintenance failed.
+    #[error("{0}")]
+    Partitions(#[from] partitions::PartitionError),
+    /// The registry path failed before any model ran.
+    #[error("{0}")]
+    Registry(String),
+}
+
+impl PipelineError {
+    pub(crate) fn db(table: &'static str, source: tokio_postgres::Error) -> Self {
+        PipelineError::Db { table, source }
+    }
+}
+
+/// How cycles run.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// The window of positions a cycle reads: `(cycle_ts - window, cycle_ts]`.
+    /// Default 10 minutes.
+    pub window: TimeDelta,
+    /// Stage 10 on or off (`PREDICTION_USE_MODEL_REGISTRY`). Default off.
+    pub use_registry: bool,
+    /// An OPEN identity collision that has not recurred for this long is
+    /// RESOLVED. Default 30 minutes.
+    pub collision_resolve_after: TimeDelta,
+    /// How stage 10 runs models.
+    pub exec: dag_exec::ExecConfig,
+    /// The params cache's TTL. Default 5 minutes.
+    pub cache_ttl: Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            window: TimeDelta::minutes(10),
+            use_registry: false,
+            collision_resolve_after: TimeDelta::minutes(30),
+            exec: dag_exec::ExecConfig::default(),
+            cache_ttl: params_cache::DEFAULT_TTL,
+        }
+    }
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone)]
+pub struct CycleOutcome {
+    /// The cycle.
+    pub cycle_ts: CycleTs,
+    /// Every stage, in order, as recorded.
+    pub stages: Vec<StageTiming>,
+    /// What stage 2 dropped and why.
+    pub clean: CleanStats,
+    /// Vessels written to `vessel_analysis`.
+    pub vessels: usize,
+    /// Events written to `prediction_events`.
+    pub events: usize,
+    /// Identity collisions opened, moved forward, and resolved.
+    pub collisions: CollisionChanges,
+    /// Stage 10's report, when it ran.
+    pub registry: Option<dag_exec::CycleReport>,
+    /// The stage that failed, with its error.
+    pub failed: Option<(Stage, String)>,
+    /// Wall time of the whole cycle.
+    pub duration: Duration,
+}
+
+pub use legacy::CollisionChanges;
+
+/// Runs cycles. One per process; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Pipeline {
+    config: PipelineConfig,
+    catalog: registry::Catalog,
+    cache: params_cache::ParamsCache,
+    executor: dag_exec::Executor,
+}
+
+/// What the stages hand each other.
+#[derive(Default)]
+struct Work {
+    raw: Vec<detectors::Fix>,
+    window: Option<AisWindow>,
+    clean: CleanStats,
+    tracks: Option<Typed<TrackFeatures>>,
+    identity: Option<Typed<Identities>>,
+    spoofing: Option<Typed<detectors::SpoofingScores>>,
+    collisions: Option<Typed<detectors::Collisions>>,
+    vessels: usize,
+    events: usize,
+    event_hours: Vec<CycleTs>,
+    changes: CollisionChanges,
+    registry: Option<dag_exec::CycleReport>,
+}
+
+impl Pipeline {
+    /// A pipeline running the model kinds of `catalog` on the registry path.
+    pub fn new(config: PipelineConfig, catalog: registry::Catalog) -> Self {
+        let cache = params_cache::ParamsCache::new(config.cache_ttl);
+        let executor = dag_exec::Executor::new(config.exec.clone());
+        Self { config, catalog, cache, executor }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// The params cache (for `invalidate()` on a registry NOTIFY).
+    pub fn cache(&self) -> &params_cache::ParamsCache {
+        &self.cache
+    }
+
+    /// Runs one cycle on `client`, the one connection the cycle uses.
+    ///
+    /// Running the same `cycle_ts` again replaces that cycle's rows.
+    pub async fn run_cycle(
+        &self,
+        client: &mut Client,
+        cycle_ts: CycleTs,
+    ) -> Result<CycleOutcome, PipelineError> {
+        let span = tracing::info_span!("cycle", %cycle_ts, registry = self.config.use_registry);
+        self.run_cycle_in(client, cycle_ts).instrument(span).await
+    }
+
+    async fn run_cycle_in(
+        &self,
+        client: &mut Client,
+        cycle_ts: CycleTs,
+    ) -> Result<CycleOutcome, PipelineError> {
+        let start = Instant::now();
+        let mut work = Work::default();
+        let mut stages = Vec::with_capacity(Stage::ALL.len());
+        let mut failed: Option<(Stage, String)> = None;
+        for stage in Stage::ALL {
+            let t0 = Instant::now();
+            let (status, detail) = if let Some((f, _)) = &failed {
+                (StageStatus::Skipped, Some(format!("stage {} failed", f)))
+            } else if stage == Stage::ModelRegistry && !self.config.use_registry {
+                (StageStatus::Skipped, Some(format!("{REGISTRY_FLAG} is off")))
+            } else {
+                let span = tracing::info_span!("stage", no = stage.number(), name = stage.name());
+                match self.run_stage(stage, client, cycle_ts, &mut work).instrument(span).await {
+                    Ok(detail) => (StageStatus::Ok, Some(detail)),
+                    Err(e) => {
+                        let msg = e.to_string();
+                        tracing::error!(stage = stage.name(), error = %msg, "stage failed; the cycle ends here");
+                        failed = Some((stage, msg.clone()));
+                        (StageStatus::Failed, Some(msg))
+                    }
+                }
+            };
+            let timing = StageTiming { stage, status, duration: t0.elapsed(), detail };
+            tracing::debug!(stage = stage.name(), status = status.as_str(), ms = timing.duration.as_secs_f64() * 1e3, "stage done");
+            stage::record(&*client, cycle_ts, &timing).await?;
+            stages.push(timing);
+        }
+        let outcome = CycleOutcome {
+            cycle_ts,
+            stages,
+            clean: work.clean,
+            vessels: work.vessels,
+            events: work.events,
+            collisions: work.changes,
+            registry: work.registry,
+            failed,
+            duration: start.elapsed(),
+        };
+        tracing::info!(
+            vessels = outcome.vessels,
+            events = outcome.events,
+            failed = outcome.failed.as_ref().map(|(s, _)| s.name()),
+            ms = outcome.duration.as_secs_f64() * 1e3,
+            "cycle done"
+        );
+        Ok(outcome)
+    }
+
+    async fn run_stage(
+        &self,
+        stage: Stage,
+        client: &mut Client,
+        cycle_ts: CycleTs,
+        w: &mut Work,
+    ) -> Result<String, PipelineError> {
+        let missing = |what: &str| PipelineError::Registry(format!("internal: {what} missing"));
+        match stage {
+            Stage::LoadWindow => {
+                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
+                w.raw = window::load(&*client, bounds).await?;
+                Ok(format!("{} positions in ({}, {}]", w.raw.len(), bounds.start, bounds.end))
+            }
+            Stage::Clean => {
+                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
+                let (window, stats) = detectors::clean(bounds, std::mem::take(&mut w.raw));
+                w.window = Some(window);
+                w.clean = stats;
+                Ok(serde_json::to_string(&stats).unwrap_or_default())
+            }
+            Stage::Tracks => {
+                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
+                let tracks = detectors::legacy::track_features(cycle_ts, window)?;
+                let detail = format!(
+                    "{} vessels, {} segments",
+                    tracks.artifact().vessels().len(),
+                    tracks.artifact().segment_count()
+                );
+                w.tracks = Some(tracks);
+                Ok(detail)
+            }
+            Stage::Identity => {
+                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
+                let identity = detectors::legacy::identity(cycle_ts, window)?;
+                let detail = format!("{} invalid identities", identity.artifact().invalid().count());
+                w.identity = Some(identity);
+                Ok(detail)
+            }
+            Stage::Spoofing => {
+                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
+                let tracks = w.tracks.as_ref().ok_or_else(|| missing("tracks"))?;
+                let identity = w.identity.as_ref().ok_or_else(|| missing("identity"))?;
+                let spoofing = detectors::legacy::spoofing_score(cycle_ts, window, tracks, identity)?;
+                let vessels = detectors::vessel_summaries(tracks, identity, &spoofing);
+                w.vessels = legacy::write_vessel_analysis(client, cycle_ts, &vessels).await?;
+                w.spoofing = Some(spoofing);
+                Ok(format!("{} vessels analysed", w.vessels))
+            }
+            Stage::Collisions => {
+                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
+                let tracks = w.tracks.as_ref().ok_or_else(|| missing("tracks"))?;
+                let collisions = detectors::legacy::identity_collision(cycle_ts, window, tracks)?;
+                w.changes = legacy::write_collisions(
+                    client,
+                    cycle_ts,
+                    collisions.artifact(),
+                    self.config.collision_resolve_after,
+                )
+                .await?;
+                w.collisions = Some(collisions);
+                Ok(w.changes.to_string())
+            }
+            Stage::Events => {
+                let identity = w.identity.as_ref().ok_or_else(|| missing("identity"))?;
+                let spoofing = w.spoofing.as_ref().ok_or_else(|| missing("spoofing"))?;
+                let collisions = w.collisions.as_ref().ok_or_else(|| missing("collisions"))?;
+                let events = detectors::events(
+                    identity.artifact(),
+                    spoofing.artifact(),
+                    collisions.artifact(),
+                    &detectors::EventRules::default(),
+                );
+                let (n, hours) = legacy::write_events(client, cycle_ts, &events).await?;
+                w.events = n;
+                w.event_hours = hours;
+                Ok(format!("{n} events"))
+            }
+            Stage::Stats => {
+                let rows = legacy::refresh_stats(client, &w.event_hours).await?;
+                Ok(format!("{rows} (hour, category) rows over {} hours", w.event_hours.len()))
+            }
+            Stage::Partitions => {
+                let report = partitions::ensure_current_and_next(client, cycle_ts).await?;
+                Ok(if report.created.is_empty() {
+                    "this and next month exist".to_owned()
+                } else {
+                    let names: Vec<&str> =
+                        report.created.iter().map(|c| c.partition.name.as_str()).collect();
+                    format!(
+                        "created {}; {} rows moved from DEFAULT",
+                        names.join(", "),
+                        report.moved_from_default
+                    )
+                })
+            }
+            Stage::ModelRegistry => {
+                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
+                let report = self.registry_path(client, cycle_ts, window).await?;
+                let detail = format!(
+                    "{} versions: {} OK, {} FAILED, {} TIMEOUT, {} SKIPPED",
+                    report.versions.len(),
+                    report.count(dag_exec::RunStatus::Ok),
+                    report.count(dag_exec::RunStatus::Failed),
+                    report.count(dag_exec::RunStatus::Timeout),
+                    report.count(dag_exec::RunStatus::Skipped),
+                );
+                w.registry = Some(report);
+                Ok(detail)
+            }
+        }
+    }
+
+    async fn registry_path(
+        &self,
+        client: &mut Client,
+        cycle_ts: CycleTs,
+        window: &AisWindow,
+    ) -> Result<dag_exec::CycleReport, PipelineError> {
+        schema::check_schema(&*client)
+            .await
+            .map_err(|e| PipelineError::Registry(format!("schema pre-check: {e}")))?;
+        let snapshot = self
+            .cache
+            .get(&*client)
+            .await
+            .map_err(|e| PipelineError::Registry(format!("loading the registry: {e}")))?;
+        let plan = registry::plan(&self.catalog, &snapshot);
+        for cycle in &plan.cycles {
+            tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
+        }
+        let base: Arc<dyn std::any::Any + Send + Sync> = Arc::new(window.clone());
+        self.executor
+            .execute(client, cycle_ts, &plan, base)
+            .await
+            .map_err(|e| PipelineError::Registry(e.to_string()))
+    }
+}

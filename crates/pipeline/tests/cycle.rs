@@ -1,0 +1,267 @@
+//! The cycle end to end on the bundled real AIS sample, against a real
+//! PostgreSQL.
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use pipeline::{CycleOutcome, Pipeline, PipelineConfig, Stage, StageStatus};
+use test_support::TestDb;
+use tokio_postgres::Client;
+
+fn ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn catalog() -> registry::Catalog {
+    registry::Catalog::from_entries(detectors::catalog()).unwrap()
+}
+
+fn pipeline(use_registry: bool) -> Pipeline {
+    Pipeline::new(PipelineConfig { use_registry, ..PipelineConfig::default() }, catalog())
+}
+
+async fn with_sample() -> (TestDb, Client) {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ais-2022-01-03-sample.csv.gz");
+    let report = ingest::ingest_file(&mut client, &sample, &ingest::NoProgress).await.unwrap();
+    assert_eq!(report.rows_loaded, 74_731);
+    (db, client)
+}
+
+/// The reference models, plus a SHADOW of spoofing_score with other
+/// thresholds and a CHALLENGER of identity_collision, as the demo has them.
+async fn register_models(client: &mut Client) {
+    let done = pipeline::register_reference_models(client).await.unwrap();
+    assert_eq!((done.models, done.edges, done.primaries), (5, 5, 5));
+    let mut shadow = detectors::default_params("spoofing_score").unwrap();
+    shadow["speed_floor_kn"] = 30.0.into();
+    shadow["speed_full_kn"] = 60.0.into();
+    let mut challenger = detectors::default_params("identity_collision").unwrap();
+    challenger["min_hops"] = 1.into();
+    for (model, version, role, params) in [
+        ("spoofing_score", "1.1.0-shadow", "SHADOW", shadow),
+        ("identity_collision", "2.0.0-rc1", "CHALLENGER", challenger),
+    ] {
+        client
+            .execute(
+                "INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params) \
+                 VALUES ($1, $2, $3, 'ACTIVE', $4)",
+                &[&model, &version, &role, &params],
+            )
+            .await
+            .unwrap();
+    }
+    // Registering twice changes nothing.
+    let again = pipeline::register_reference_models(client).await.unwrap();
+    assert_eq!((again.models, again.edges, again.primaries), (0, 0, 0));
+}
+
+async fn replay(p: &Pipeline, client: &mut Client, from: &str, to: &str) -> Vec<CycleOutcome> {
+    let mut out = Vec::new();
+    let mut t = ts(from);
+    while t <= ts(to) {
+        out.push(p.run_cycle(client, t).await.unwrap());
+        t += TimeDelta::minutes(5);
+    }
+    out
+}
+
+async fn one(client: &Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+const COUNTS: &str = "SELECT (SELECT count(*) FROM kcg.vessel_analysis) \
+    + 1000000 * (SELECT count(*) FROM kcg.prediction_events) \
+    + 1000000000 * (SELECT count(*) FROM kcg.gear_identity_collisions)";
+
+#[tokio::test]
+async fn replay_on_real_data_with_the_registry_on() {
+    let (_db, mut client) = with_sample().await;
+    register_models(&mut client).await;
+    let p = pipeline(true);
+    let outcomes = replay(&p, &mut client, "2022-01-03T00:05:00Z", "2022-01-03T00:25:00Z").await;
+    assert_eq!(outcomes.len(), 5);
+    for o in &outcomes {
+        assert!(o.failed.is_none(), "{:?}", o.failed);
+        let registry = o.registry.as_ref().expect("stage 10 ran");
+        assert_eq!(registry.versions.len(), 7, "5 PRIMARY + SHADOW + CHALLENGER");
+        assert_eq!(registry.count(dag_exec::RunStatus::Ok), 7, "{registry:?}");
+        assert!(o.stages.iter().all(|s| s.status == StageStatus::Ok), "{:?}", o.stages);
+    }
+
+    // MMSI 211002010: two transmitters, Gulf of Mexico and California.
+    let row = client
+        .query_one(
+            "SELECT status, severity, occurrences FROM kcg.gear_identity_collisions WHERE mmsi = 211002010",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "OPEN");
+    assert!(["HIGH", "CRITICAL"].contains(&row.get::<_, String>(1).as_str()));
+    let score: f32 = client
+        .query_one("SELECT max(spoofing_score) FROM kcg.vessel_analysis WHERE mmsi = 211002010", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(score >= 0.7, "spoofing score {score}");
+
+    // Every MMSI that is not nine digits and was analysed has an INVALID_MMSI event.
+    let missing = one(
+        &client,
+        "SELECT count(*) FROM (SELECT DISTINCT mmsi FROM kcg.vessel_analysis \
+           WHERE mmsi NOT BETWEEN 100000000 AND 999999999) v \
+         WHERE NOT EXISTS (SELECT 1 FROM kcg.prediction_events e \
+           WHERE e.category = 'INVALID_MMSI' AND e.mmsi = v.mmsi)",
+    )
+    .await;
+    assert_eq!(missing, 0);
+    let invalid = one(&client, "SELECT count(DISTINCT mmsi) FROM kcg.vessel_analysis WHERE mmsi NOT BETWEEN 100000000 AND 999999999").await;
+    assert!(invalid >= 5, "the sample has several MMSIs that are not nine digits, found {invalid}");
+    let raw_invalid = one(&client, "SELECT count(DISTINCT mmsi) FROM kcg.ais_positions WHERE mmsi NOT BETWEEN 100000000 AND 999999999 AND ts > '2022-01-02T23:55:00Z' AND ts <= '2022-01-03T00:25:00Z'").await;
+    assert_eq!(invalid, raw_invalid, "every invalid MMSI of the windows was analysed");
+
+    // The SOG 102.3 sentinels were cleaned and counted.
+    let sentinels: usize = outcomes.iter().map(|o| o.clean.sog_not_available).sum();
+    assert!(sentinels > 0);
+    let stage2: String = client
+        .query_one(
+            "SELECT detail FROM kcg.prediction_stage_timings WHERE stage_no = 2 AND cycle_ts = '2022-01-03T00:10:00Z'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(stage2.contains("\"sog_not_available\":56"), "{stage2}");
+
+    // Stats agree with the events, per hour and category.
+    let drift = one(
+        &client,
+        "SELECT count(*) FROM kcg.prediction_stats_hourly s FULL JOIN \
+           (SELECT date_trunc('hour', event_ts, 'UTC') AS hour, category, count(*) AS n \
+              FROM kcg.prediction_events GROUP BY 1, 2) e USING (hour, category) \
+         WHERE s.event_count IS DISTINCT FROM e.n",
+    )
+    .await;
+    assert_eq!(drift, 0);
+    assert!(one(&client, "SELECT count(*) FROM kcg.prediction_stats_hourly").await > 0);
+
+    // One implementation, two paths: the registry's PRIMARY spoofing_score
+    // equals the legacy vessel_analysis score of the same cycle.
+    let row = client
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE o.score IS DISTINCT FROM v.spoofing_score::float8) \
+             FROM kcg.vessel_analysis v FULL JOIN \
+               (SELECT * FROM kcg.detection_model_run_outputs \
+                 WHERE model_id = 'spoofing_score' AND role = 'PRIMARY') o \
+               ON o.cycle_ts = v.cycle_ts AND o.entity_key = v.mmsi::text",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, i64>(0) > 30_000);
+    assert_eq!(row.get::<_, i64>(1), 0, "registry and legacy scores differ");
+
+    // SHADOW and CHALLENGER ran and were stored, beside their PRIMARY.
+    let roles = one(
+        &client,
+        "SELECT count(DISTINCT role) FROM kcg.detection_model_runs WHERE status = 'OK'",
+    )
+    .await;
+    assert_eq!(roles, 3);
+    let shadow_rows = one(&client, "SELECT count(*) FROM kcg.detection_model_run_outputs WHERE role = 'SHADOW'").await;
+    assert!(shadow_rows > 0);
+
+    // Running a cycle again changes no counts.
+    let before = one(&client, COUNTS).await;
+    let outputs_before = one(&client, "SELECT count(*) FROM kcg.detection_model_run_outputs").await;
+    let runs_before = one(&client, "SELECT count(*) FROM kcg.detection_model_runs").await;
+    let again = p.run_cycle(&mut client, ts("2022-01-03T00:15:00Z")).await.unwrap();
+    assert!(again.failed.is_none());
+    assert_eq!(one(&client, COUNTS).await, before);
+    assert_eq!(one(&client, "SELECT count(*) FROM kcg.detection_model_run_outputs").await, outputs_before);
+    assert_eq!(one(&client, "SELECT count(*) FROM kcg.detection_model_runs").await, runs_before);
+    let occurrences: i32 = client
+        .query_one("SELECT occurrences FROM kcg.gear_identity_collisions WHERE mmsi = 211002010", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(occurrences, 2, "seen in the cycles ending 00:10 and 00:15; the rerun adds none");
+}
+
+#[tokio::test]
+async fn with_the_flag_off_stage_10_is_skipped_and_no_model_runs_are_written() {
+    let (_db, mut client) = with_sample().await;
+    register_models(&mut client).await;
+    let o = pipeline(false).run_cycle(&mut client, ts("2022-01-03T00:10:00Z")).await.unwrap();
+    assert!(o.failed.is_none());
+    assert!(o.registry.is_none());
+    assert_eq!(one(&client, "SELECT count(*) FROM kcg.detection_model_runs").await, 0);
+    assert_eq!(one(&client, "SELECT count(*) FROM kcg.detection_model_run_outputs").await, 0);
+    let row = client
+        .query_one(
+            "SELECT status, detail FROM kcg.prediction_stage_timings WHERE stage_no = 10",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "SKIPPED");
+    assert!(row.get::<_, String>(1).contains("PREDICTION_USE_MODEL_REGISTRY"));
+    let stages = one(&client, "SELECT count(*) FROM kcg.prediction_stage_timings").await;
+    assert_eq!(stages, 10);
+    assert!(one(&client, "SELECT count(*) FROM kcg.vessel_analysis").await > 7000);
+}
+
+#[tokio::test]
+async fn not_available_positions_are_cleaned_counted_and_never_reach_a_speed() {
+    let (_db, mut client) = with_sample().await;
+    let at = ts("2022-01-03T00:10:00Z");
+    let p = pipeline(false);
+    p.run_cycle(&mut client, at).await.unwrap();
+    let speed = "SELECT max_speed_kn, fixes FROM kcg.vessel_analysis WHERE mmsi = 368007760 AND cycle_ts = $1";
+    let before = client.query_one(speed, &[&at]).await.unwrap();
+    // Three "not available" reports of a real vessel, minutes apart: any of
+    // them in a speed computation would be a jump of thousands of km.
+    client
+        .batch_execute(
+            "INSERT INTO kcg.ais_positions (mmsi, ts, lat, lon, sog, source_file_id)
+             SELECT 368007760, t, lat, lon, 0, (SELECT min(id) FROM kcg.ais_ingested_files)
+             FROM (VALUES ('2022-01-03T00:02:01Z'::timestamptz, 91.0, -122.2),
+                          ('2022-01-03T00:04:01Z', 47.9, 181.0),
+                          ('2022-01-03T00:06:01Z', 91.0, 181.0)) v(t, lat, lon)",
+        )
+        .await
+        .unwrap();
+    let o = p.run_cycle(&mut client, at).await.unwrap();
+    assert_eq!(o.clean.position_not_available, 3);
+    let after = client.query_one(speed, &[&at]).await.unwrap();
+    assert_eq!(before.get::<_, Option<f64>>(0), after.get::<_, Option<f64>>(0));
+    assert_eq!(before.get::<_, i32>(1), after.get::<_, i32>(1));
+}
+
+#[tokio::test]
+async fn a_failing_stage_is_recorded_and_ends_the_cycle_cleanly() {
+    let (_db, mut client) = with_sample().await;
+    client.batch_execute("DROP TABLE kcg.gear_identity_collisions").await.unwrap();
+    let o = pipeline(true).run_cycle(&mut client, ts("2022-01-03T00:10:00Z")).await.unwrap();
+    let (stage, error) = o.failed.clone().expect("stage 6 fails");
+    assert_eq!(stage, Stage::Collisions);
+    assert!(error.contains("kcg.gear_identity_collisions"), "{error}");
+    let rows = client
+        .query("SELECT stage_no, status FROM kcg.prediction_stage_timings ORDER BY stage_no", &[])
+        .await
+        .unwrap();
+    let statuses: Vec<(i16, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let expected: Vec<(i16, String)> = (1..=10)
+        .map(|n| {
+            let s = match n {
+                1..=5 => "OK",
+                6 => "FAILED",
+                _ => "SKIPPED",
+            };
+            (n, s.to_owned())
+        })
+        .collect();
+    assert_eq!(statuses, expected);
+}
