@@ -2,6 +2,7 @@
 //! over the library crates; nothing clever lives here. Every command reads
 //! `DATABASE_URL` (or `--database-url`) and never prints the password.
 
+mod catalog;
 mod cmd;
 mod db;
 
@@ -39,6 +40,12 @@ enum Command {
     CheckSchema,
     /// Load a MarineCadastre-format AIS CSV (plain or .gz) into kcg.ais_positions.
     Ingest(cmd::ingest::Args),
+    /// The model registry: `list` ACTIVE versions, `plan` the next cycle,
+    /// `add` a model, `depend` one model on another.
+    Models(cmd::models::Args),
+    /// Model versions: `list`, `add`, `promote` (archives the old PRIMARY in
+    /// the same transaction), `archive`. Every change sends a NOTIFY.
+    Versions(cmd::versions::Args),
     /// Health reports: `hourly` ([at-1h, at)) or `diagnostic` ([at-24h, at),
     /// with raw rows); `--fail-on-alarm` exits 2 when a section is in alarm.
     Snapshot(cmd::snapshot::Args),
@@ -75,6 +82,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Migrate => cmd::migrate::migrate(&url).await,
         Command::CheckSchema => cmd::migrate::check_schema(&url).await,
         Command::Ingest(args) => cmd::ingest::run(&url, args).await,
+        Command::Models(args) => cmd::models::run(&url, args).await,
+        Command::Versions(args) => cmd::versions::run(&url, args).await,
         Command::Snapshot(args) => cmd::snapshot::run(&url, args).await,
         Command::Partitions(args) => cmd::partitions::run(&url, args).await,
     }

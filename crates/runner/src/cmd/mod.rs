@@ -2,5 +2,7 @@
 
 pub mod ingest;
 pub mod migrate;
+pub mod models;
 pub mod partitions;
 pub mod snapshot;
+pub mod versions;

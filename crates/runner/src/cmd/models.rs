@@ -1,0 +1,492 @@
+//! `models list|plan|add|depend`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use model_api::{MAX_ID_CHARS, ModelId};
+use serde_json::{Value, json};
+use tokio_postgres::error::SqlState;
+
+use crate::db::Url;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// ACTIVE versions of enabled models, by model and role, params summarised.
+    List(FormatArg),
+    /// What the next cycle would run: the levels, then every dependency cycle
+    /// and every left-out model or version with its reason.
+    Plan(FormatArg),
+    /// Register a model id (its code must be in this build to be planned).
+    Add {
+        /// The model id (1 to 64 characters).
+        model: String,
+        /// One line saying what the model does.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Declare that MODEL consumes UPSTREAM's PRIMARY result under KEY.
+    Depend {
+        /// The consuming model.
+        model: String,
+        /// The upstream model.
+        #[arg(long = "on", value_name = "UPSTREAM")]
+        upstream: String,
+        /// The input key under which MODEL reads the upstream result.
+        #[arg(long = "as", value_name = "KEY")]
+        input_key: String,
+    },
+}
+
+/// Output format of the read-only commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Text,
+    /// JSON for scripts.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FormatArg {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
+    match args.command {
+        Command::List(f) => list(url, f.format).await,
+        Command::Plan(f) => plan(url, f.format).await,
+        Command::Add { model, description } => add(url, &model, description.as_deref()).await,
+        Command::Depend {
+            model,
+            upstream,
+            input_key,
+        } => depend(url, &model, &upstream, &input_key).await,
+    }
+}
+
+async fn list(url: &Url, format: Format) -> Result<ExitCode> {
+    let client = url.connect().await?;
+    let snapshot = params_cache::load(&client).await?;
+    let by_model = registry::versions_by_model(&snapshot);
+    match format {
+        Format::Json => {
+            let models: Vec<Value> = by_model
+                .iter()
+                .map(|(model, versions)| {
+                    let versions: Vec<Value> = versions
+                        .iter()
+                        .map(|v| {
+                            json!({
+                                "id": v.id,
+                                "version": v.version,
+                                "role": v.role.as_str(),
+                                "timeout_ms": v.timeout_ms,
+                                "params": v.params,
+                            })
+                        })
+                        .collect();
+                    json!({ "model_id": model, "versions": versions })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "models": models }))?
+            );
+        }
+        Format::Text => {
+            if by_model.is_empty() {
+                println!("no ACTIVE versions of enabled models");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut rows = vec![header(&[
+                "MODEL", "ROLE", "VERSION", "ID", "TIMEOUT", "PARAMS",
+            ])];
+            for (model, versions) in &by_model {
+                for v in versions {
+                    rows.push(vec![
+                        (*model).to_owned(),
+                        v.role.to_string(),
+                        v.version.clone(),
+                        v.id.to_string(),
+                        v.timeout_ms
+                            .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
+                        summarise_params(&v.params),
+                    ]);
+                }
+            }
+            print!("{}", table(&rows));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn plan(url: &Url, format: Format) -> Result<ExitCode> {
+    let client = url.connect().await?;
+    let snapshot = params_cache::load(&client).await?;
+    let catalog = crate::catalog::build()?;
+    let plan = registry::plan(&catalog, &snapshot);
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&plan_json(&plan))?),
+        Format::Text => print!("{}", plan_text(&plan)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn version_json(v: &registry::PlannedVersion) -> Value {
+    json!({
+        "version_id": v.version_id,
+        "version": v.version,
+        "role": v.role.as_str(),
+        "timeout_ms": v.timeout.map(|t| t.as_millis() as u64),
+    })
+}
+
+fn plan_json(plan: &registry::Plan) -> Value {
+    let levels: Vec<Value> = plan
+        .levels
+        .iter()
+        .map(|level| {
+            Value::Array(
+                level
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "model_id": m.model_id.as_str(),
+                            "primary": version_json(&m.primary),
+                            "others": m.others.iter().map(version_json).collect::<Vec<_>>(),
+                            "inputs": m.inputs.iter().map(|i| json!({
+                                "upstream": i.upstream.as_str(),
+                                "input_key": i.input_key,
+                            })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let cycles: Vec<Value> = plan
+        .cycles
+        .iter()
+        .map(|c| json!({ "path": c.to_string(), "models": c.models }))
+        .collect();
+    let excluded: Vec<Value> = plan
+        .excluded
+        .iter()
+        .map(|e| {
+            json!({
+                "model_id": e.model_id,
+                "version_id": e.version_id,
+                "role": e.role.map(|r| r.as_str()),
+                "reason": e.reason,
+            })
+        })
+        .collect();
+    json!({ "levels": levels, "cycles": cycles, "excluded": excluded })
+}
+
+fn plan_text(plan: &registry::Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan: {}, {} in {}",
+        counted(plan.model_count(), "model"),
+        counted(plan.version_count(), "version"),
+        counted(plan.levels.len(), "level")
+    );
+    for (i, level) in plan.levels.iter().enumerate() {
+        let _ = writeln!(out, "level {i}");
+        let mut rows = Vec::new();
+        for m in level {
+            let versions: Vec<String> = std::iter::once(&m.primary)
+                .chain(&m.others)
+                .map(|v| format!("{} {} (id {})", v.role, v.version, v.version_id))
+                .collect();
+            let inputs: Vec<String> = m
+                .inputs
+                .iter()
+                .map(|i| {
+                    if i.input_key == i.upstream.as_str() {
+                        i.input_key.clone()
+                    } else {
+                        format!("{} as {}", i.upstream, i.input_key)
+                    }
+                })
+                .collect();
+            let inputs = if inputs.is_empty() {
+                String::new()
+            } else {
+                format!("<- {}", inputs.join(", "))
+            };
+            rows.push(vec![
+                format!("  {}", m.model_id),
+                versions.join(", "),
+                inputs,
+            ]);
+        }
+        out.push_str(&table(&rows));
+    }
+    if !plan.cycles.is_empty() {
+        let _ = writeln!(out, "dependency cycles (each model depends on the next)");
+        for c in &plan.cycles {
+            let _ = writeln!(out, "  {c}");
+        }
+    }
+    if !plan.excluded.is_empty() {
+        let _ = writeln!(out, "left out");
+        let rows: Vec<Vec<String>> = plan
+            .excluded
+            .iter()
+            .map(|e| {
+                let what = match (e.version_id, e.role) {
+                    (Some(id), Some(role)) => {
+                        format!("  {} {role} version id {id}", display_id(&e.model_id))
+                    }
+                    (Some(id), None) => format!("  {} version id {id}", display_id(&e.model_id)),
+                    _ => format!("  {}", display_id(&e.model_id)),
+                };
+                vec![what, e.reason.clone()]
+            })
+            .collect();
+        out.push_str(&table(&rows));
+    }
+    out
+}
+
+/// `1 model`, `2 models`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A stored model id as shown to people: the empty id would be invisible.
+fn display_id(model_id: &str) -> String {
+    if model_id.is_empty() {
+        "\"\"".to_owned()
+    } else {
+        model_id.to_owned()
+    }
+}
+
+async fn add(url: &Url, model: &str, description: Option<&str>) -> Result<ExitCode> {
+    let model_id = ModelId::new(model).with_context(|| format!("cannot add model {model:?}"))?;
+    let mut client = url.connect().await?;
+    let tx = client.transaction().await?;
+    let inserted = tx
+        .query_opt(
+            "INSERT INTO kcg.detection_models (model_id, description) VALUES ($1, $2) \
+             ON CONFLICT (model_id) DO NOTHING RETURNING model_id",
+            &[&model_id.as_str(), &description],
+        )
+        .await
+        .with_context(|| format!("cannot add model {model_id} to kcg.detection_models"))?;
+    if inserted.is_none() {
+        bail!("model {model_id} already exists; nothing was changed");
+    }
+    tx.commit()
+        .await
+        .with_context(|| format!("cannot commit adding model {model_id}"))?;
+    let catalog = crate::catalog::build()?;
+    println!("added model {model_id}");
+    if !catalog.contains(model_id.as_str()) {
+        println!(
+            "note: this build has no code for {model_id}; it will be left out of the plan until a build that has runs"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn depend(url: &Url, model: &str, upstream: &str, input_key: &str) -> Result<ExitCode> {
+    if model == upstream {
+        bail!("model {model} cannot depend on itself");
+    }
+    let key_chars = input_key.chars().count();
+    if key_chars == 0 || key_chars > MAX_ID_CHARS {
+        bail!(
+            "input key {input_key:?} must have 1 to {MAX_ID_CHARS} characters, it has {key_chars}"
+        );
+    }
+    let mut client = url.connect().await?;
+    let tx = client.transaction().await?;
+    // Serialises concurrent `depend`s, so two of them cannot close a cycle
+    // that neither sees alone.
+    tx.batch_execute("LOCK TABLE kcg.detection_model_dependencies IN SHARE ROW EXCLUSIVE MODE")
+        .await?;
+    for m in [model, upstream] {
+        let known = tx
+            .query_opt(
+                "SELECT 1 FROM kcg.detection_models WHERE model_id = $1",
+                &[&m],
+            )
+            .await?;
+        if known.is_none() {
+            bail!("unknown model {m}: register it first with `runner models add {m}`");
+        }
+    }
+    let edges: Vec<(String, String)> = tx
+        .query(
+            "SELECT model_id::text, depends_on::text FROM kcg.detection_model_dependencies",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    if let Some(path) = dependency_path(&edges, upstream, model) {
+        bail!(
+            "{model} cannot depend on {upstream}: that would close the dependency cycle {model} -> {}; nothing was changed",
+            path.join(" -> ")
+        );
+    }
+    let inserted = tx
+        .query_opt(
+            "INSERT INTO kcg.detection_model_dependencies (model_id, depends_on, input_key) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING RETURNING model_id",
+            &[&model, &upstream, &input_key],
+        )
+        .await
+        .map_err(|e| match e.code() {
+            Some(c) if *c == SqlState::STRING_DATA_RIGHT_TRUNCATION => {
+                anyhow::anyhow!("model ids and input keys are at most {MAX_ID_CHARS} characters: {e}")
+            }
+            _ => anyhow::Error::new(e).context(format!("cannot record that {model} depends on {upstream}")),
+        })?;
+    if inserted.is_none() {
+        bail!("{model} already depends on {upstream} as {input_key}; nothing was changed");
+    }
+    tx.commit()
+        .await
+        .with_context(|| format!("cannot commit the dependency of {model} on {upstream}"))?;
+    println!("{model} now reads {upstream}'s PRIMARY result as {input_key}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A path `from -> ... -> to` along "depends on" edges, if there is one.
+fn dependency_path(edges: &[(String, String)], from: &str, to: &str) -> Option<Vec<String>> {
+    let mut upstreams: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (m, d) in edges {
+        upstreams.entry(m.as_str()).or_default().push(d.as_str());
+    }
+    let mut parent: HashMap<&str, &str> = HashMap::new();
+    let mut queue = VecDeque::from([from]);
+    while let Some(node) = queue.pop_front() {
+        if node == to {
+            let mut path = vec![to.to_owned()];
+            let mut at = to;
+            while at != from {
+                at = parent[at];
+                path.push(at.to_owned());
+            }
+            path.reverse();
+            return Some(path);
+        }
+        for &next in upstreams.get(node).into_iter().flatten() {
+            if next != from && !parent.contains_key(next) {
+                parent.insert(next, node);
+                queue.push_back(next);
+            }
+        }
+    }
+    None
+}
+
+/// A header row.
+pub(crate) fn header(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Rows as left-aligned columns separated by two spaces, trailing spaces
+/// trimmed.
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(' ', widths[c] - cell.chars().count()));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `key=value, ...` in at most 60 characters.
+pub(crate) fn summarise_params(params: &Value) -> String {
+    const MAX: usize = 60;
+    let text = match params {
+        Value::Object(map) if map.is_empty() => "{}".to_owned(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    if text.chars().count() <= MAX {
+        text
+    } else {
+        let mut cut: String = text.chars().take(MAX - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_path_that_a_new_edge_would_close() {
+        let edges = vec![
+            ("b".to_owned(), "c".to_owned()),
+            ("c".to_owned(), "a".to_owned()),
+        ];
+        // Adding "a depends on b": is there a path b -> ... -> a?
+        assert_eq!(
+            dependency_path(&edges, "b", "a"),
+            Some(vec!["b".into(), "c".into(), "a".into()])
+        );
+        assert_eq!(dependency_path(&edges, "a", "b"), None);
+    }
+
+    #[test]
+    fn params_are_summarised_in_one_short_line() {
+        assert_eq!(summarise_params(&json!({})), "{}");
+        assert_eq!(summarise_params(&json!({"a": 1, "b": "x"})), "a=1, b=\"x\"");
+        let long = summarise_params(&json!({"k": "x".repeat(100)}));
+        assert_eq!(long.chars().count(), 60);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let rows = vec![header(&["A", "BB"]), vec!["long".into(), "x".into()]];
+        assert_eq!(table(&rows), "A     BB\nlong  x\n");
+    }
+}
