@@ -21,7 +21,11 @@ pub struct CollisionChanges {
 
 impl fmt::Display for CollisionChanges {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} colliding identities upserted, {} resolved", self.seen, self.resolved)
+        write!(
+            f,
+            "{} colliding identities upserted, {} resolved",
+            self.seen, self.resolved
+        )
     }
 }
 
@@ -36,16 +40,23 @@ pub(crate) async fn write_vessel_analysis(
     let n = vessels.len();
     let mmsi: Vec<i64> = vessels.iter().map(|v| v.mmsi).collect();
     let score: Vec<f32> = vessels.iter().map(|v| v.spoofing_score).collect();
-    let fixes: Vec<i32> = vessels.iter().map(|v| i32::try_from(v.fixes).unwrap_or(i32::MAX)).collect();
+    let fixes: Vec<i32> = vessels
+        .iter()
+        .map(|v| i32::try_from(v.fixes).unwrap_or(i32::MAX))
+        .collect();
     let speed: Vec<Option<f64>> = vessels.iter().map(|v| v.max_speed_kn).collect();
     let jump: Vec<Option<f64>> = vessels.iter().map(|v| v.max_jump_km).collect();
     let valid: Vec<bool> = vessels.iter().map(|v| v.identity_valid).collect();
     let name: Vec<Option<&str>> = vessels.iter().map(|v| v.vessel_name.as_deref()).collect();
-    let details: Vec<Option<&serde_json::Value>> = vessels.iter().map(|v| v.details.as_ref()).collect();
+    let details: Vec<Option<&serde_json::Value>> =
+        vessels.iter().map(|v| v.details.as_ref()).collect();
     let tx = client.transaction().await.map_err(db)?;
-    tx.execute("DELETE FROM kcg.vessel_analysis WHERE cycle_ts = $1", &[&cycle_ts])
-        .await
-        .map_err(db)?;
+    tx.execute(
+        "DELETE FROM kcg.vessel_analysis WHERE cycle_ts = $1",
+        &[&cycle_ts],
+    )
+    .await
+    .map_err(db)?;
     tx.execute(
         "INSERT INTO kcg.vessel_analysis (cycle_ts, mmsi, spoofing_score, fixes, max_speed_kn, \
          max_jump_km, identity_valid, vessel_name, details) \
@@ -109,11 +120,17 @@ pub(crate) async fn write_collisions(
         .collect();
     let tx = client.transaction().await.map_err(db)?;
     let seen = tx
-        .execute(UPSERT_COLLISIONS, &[&mmsi, &first, &last, &severity, &km, &details])
+        .execute(
+            UPSERT_COLLISIONS,
+            &[&mmsi, &first, &last, &severity, &km, &details],
+        )
         .await
         .map_err(db)?;
     let resolved = tx
-        .execute(RESOLVE_COLLISIONS, &[&cycle_ts, &(cycle_ts - resolve_after)])
+        .execute(
+            RESOLVE_COLLISIONS,
+            &[&cycle_ts, &(cycle_ts - resolve_after)],
+        )
         .await
         .map_err(db)?;
     tx.commit().await.map_err(db)?;
@@ -163,12 +180,18 @@ pub(crate) async fn write_events(
 /// Recounts `prediction_stats_hourly` for `hours` from `prediction_events`
 /// itself, so the two always agree (hour = `date_trunc('hour', event_ts,
 /// 'UTC')`, as the snapshot's drift section reads it).
-pub(crate) async fn refresh_stats(client: &mut Client, hours: &[CycleTs]) -> Result<u64, PipelineError> {
+pub(crate) async fn refresh_stats(
+    client: &mut Client,
+    hours: &[CycleTs],
+) -> Result<u64, PipelineError> {
     let db = |e| PipelineError::db("kcg.prediction_stats_hourly", e);
     let tx = client.transaction().await.map_err(db)?;
-    tx.execute("DELETE FROM kcg.prediction_stats_hourly WHERE hour = ANY($1)", &[&hours])
-        .await
-        .map_err(db)?;
+    tx.execute(
+        "DELETE FROM kcg.prediction_stats_hourly WHERE hour = ANY($1)",
+        &[&hours],
+    )
+    .await
+    .map_err(db)?;
     let n = tx
         .execute(
             "INSERT INTO kcg.prediction_stats_hourly (hour, category, event_count, updated_at) \

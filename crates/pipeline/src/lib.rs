@@ -150,7 +150,12 @@ impl Pipeline {
     pub fn new(config: PipelineConfig, catalog: registry::Catalog) -> Self {
         let cache = params_cache::ParamsCache::new(config.cache_ttl);
         let executor = dag_exec::Executor::new(config.exec.clone());
-        Self { config, catalog, cache, executor }
+        Self {
+            config,
+            catalog,
+            cache,
+            executor,
+        }
     }
 
     /// The configuration.
@@ -189,10 +194,17 @@ impl Pipeline {
             let (status, detail) = if let Some((f, _)) = &failed {
                 (StageStatus::Skipped, Some(format!("stage {} failed", f)))
             } else if stage == Stage::ModelRegistry && !self.config.use_registry {
-                (StageStatus::Skipped, Some(format!("{REGISTRY_FLAG} is off")))
+                (
+                    StageStatus::Skipped,
+                    Some(format!("{REGISTRY_FLAG} is off")),
+                )
             } else {
                 let span = tracing::info_span!("stage", no = stage.number(), name = stage.name());
-                match self.run_stage(stage, client, cycle_ts, &mut work).instrument(span).await {
+                match self
+                    .run_stage(stage, client, cycle_ts, &mut work)
+                    .instrument(span)
+                    .await
+                {
                     Ok(detail) => (StageStatus::Ok, Some(detail)),
                     Err(e) => {
                         let msg = e.to_string();
@@ -202,8 +214,18 @@ impl Pipeline {
                     }
                 }
             };
-            let timing = StageTiming { stage, status, duration: t0.elapsed(), detail };
-            tracing::debug!(stage = stage.name(), status = status.as_str(), ms = timing.duration.as_secs_f64() * 1e3, "stage done");
+            let timing = StageTiming {
+                stage,
+                status,
+                duration: t0.elapsed(),
+                detail,
+            };
+            tracing::debug!(
+                stage = stage.name(),
+                status = status.as_str(),
+                ms = timing.duration.as_secs_f64() * 1e3,
+                "stage done"
+            );
             stage::record(&*client, cycle_ts, &timing).await?;
             stages.push(timing);
         }
@@ -240,7 +262,12 @@ impl Pipeline {
             Stage::LoadWindow => {
                 let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
                 w.raw = window::load(&*client, bounds).await?;
-                Ok(format!("{} positions in ({}, {}]", w.raw.len(), bounds.start, bounds.end))
+                Ok(format!(
+                    "{} positions in ({}, {}]",
+                    w.raw.len(),
+                    bounds.start,
+                    bounds.end
+                ))
             }
             Stage::Clean => {
                 let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
@@ -263,7 +290,10 @@ impl Pipeline {
             Stage::Identity => {
                 let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
                 let identity = detectors::legacy::identity(cycle_ts, window)?;
-                let detail = format!("{} invalid identities", identity.artifact().invalid().count());
+                let detail = format!(
+                    "{} invalid identities",
+                    identity.artifact().invalid().count()
+                );
                 w.identity = Some(identity);
                 Ok(detail)
             }
@@ -271,7 +301,8 @@ impl Pipeline {
                 let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
                 let tracks = w.tracks.as_ref().ok_or_else(|| missing("tracks"))?;
                 let identity = w.identity.as_ref().ok_or_else(|| missing("identity"))?;
-                let spoofing = detectors::legacy::spoofing_score(cycle_ts, window, tracks, identity)?;
+                let spoofing =
+                    detectors::legacy::spoofing_score(cycle_ts, window, tracks, identity)?;
                 let vessels = detectors::vessel_summaries(tracks, identity, &spoofing);
                 w.vessels = legacy::write_vessel_analysis(client, cycle_ts, &vessels).await?;
                 w.spoofing = Some(spoofing);
@@ -308,15 +339,21 @@ impl Pipeline {
             }
             Stage::Stats => {
                 let rows = legacy::refresh_stats(client, &w.event_hours).await?;
-                Ok(format!("{rows} (hour, category) rows over {} hours", w.event_hours.len()))
+                Ok(format!(
+                    "{rows} (hour, category) rows over {} hours",
+                    w.event_hours.len()
+                ))
             }
             Stage::Partitions => {
                 let report = partitions::ensure_current_and_next(client, cycle_ts).await?;
                 Ok(if report.created.is_empty() {
                     "this and next month exist".to_owned()
                 } else {
-                    let names: Vec<&str> =
-                        report.created.iter().map(|c| c.partition.name.as_str()).collect();
+                    let names: Vec<&str> = report
+                        .created
+                        .iter()
+                        .map(|c| c.partition.name.as_str())
+                        .collect();
                     format!(
                         "created {}; {} rows moved from DEFAULT",
                         names.join(", "),

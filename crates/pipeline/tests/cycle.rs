@@ -17,14 +17,23 @@ fn catalog() -> registry::Catalog {
 }
 
 fn pipeline(use_registry: bool) -> Pipeline {
-    Pipeline::new(PipelineConfig { use_registry, ..PipelineConfig::default() }, catalog())
+    Pipeline::new(
+        PipelineConfig {
+            use_registry,
+            ..PipelineConfig::default()
+        },
+        catalog(),
+    )
 }
 
 async fn with_sample() -> (TestDb, Client) {
     let db = TestDb::new().await;
     let mut client = db.client().await;
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ais-2022-01-03-sample.csv.gz");
-    let report = ingest::ingest_file(&mut client, &sample, &ingest::NoProgress).await.unwrap();
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ais-2022-01-03-sample.csv.gz");
+    let report = ingest::ingest_file(&mut client, &sample, &ingest::NoProgress)
+        .await
+        .unwrap();
     assert_eq!(report.rows_loaded, 74_731);
     (db, client)
 }
@@ -80,14 +89,28 @@ async fn replay_on_real_data_with_the_registry_on() {
     let (_db, mut client) = with_sample().await;
     register_models(&mut client).await;
     let p = pipeline(true);
-    let outcomes = replay(&p, &mut client, "2022-01-03T00:05:00Z", "2022-01-03T00:25:00Z").await;
+    let outcomes = replay(
+        &p,
+        &mut client,
+        "2022-01-03T00:05:00Z",
+        "2022-01-03T00:25:00Z",
+    )
+    .await;
     assert_eq!(outcomes.len(), 5);
     for o in &outcomes {
         assert!(o.failed.is_none(), "{:?}", o.failed);
         let registry = o.registry.as_ref().expect("stage 10 ran");
-        assert_eq!(registry.versions.len(), 7, "5 PRIMARY + SHADOW + CHALLENGER");
+        assert_eq!(
+            registry.versions.len(),
+            7,
+            "5 PRIMARY + SHADOW + CHALLENGER"
+        );
         assert_eq!(registry.count(dag_exec::RunStatus::Ok), 7, "{registry:?}");
-        assert!(o.stages.iter().all(|s| s.status == StageStatus::Ok), "{:?}", o.stages);
+        assert!(
+            o.stages.iter().all(|s| s.status == StageStatus::Ok),
+            "{:?}",
+            o.stages
+        );
     }
 
     // MMSI 211002010: two transmitters, Gulf of Mexico and California.
@@ -101,7 +124,10 @@ async fn replay_on_real_data_with_the_registry_on() {
     assert_eq!(row.get::<_, String>(0), "OPEN");
     assert!(["HIGH", "CRITICAL"].contains(&row.get::<_, String>(1).as_str()));
     let score: f32 = client
-        .query_one("SELECT max(spoofing_score) FROM kcg.vessel_analysis WHERE mmsi = 211002010", &[])
+        .query_one(
+            "SELECT max(spoofing_score) FROM kcg.vessel_analysis WHERE mmsi = 211002010",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -118,9 +144,15 @@ async fn replay_on_real_data_with_the_registry_on() {
     .await;
     assert_eq!(missing, 0);
     let invalid = one(&client, "SELECT count(DISTINCT mmsi) FROM kcg.vessel_analysis WHERE mmsi NOT BETWEEN 100000000 AND 999999999").await;
-    assert!(invalid >= 5, "the sample has several MMSIs that are not nine digits, found {invalid}");
+    assert!(
+        invalid >= 5,
+        "the sample has several MMSIs that are not nine digits, found {invalid}"
+    );
     let raw_invalid = one(&client, "SELECT count(DISTINCT mmsi) FROM kcg.ais_positions WHERE mmsi NOT BETWEEN 100000000 AND 999999999 AND ts > '2022-01-02T23:55:00Z' AND ts <= '2022-01-03T00:25:00Z'").await;
-    assert_eq!(invalid, raw_invalid, "every invalid MMSI of the windows was analysed");
+    assert_eq!(
+        invalid, raw_invalid,
+        "every invalid MMSI of the windows was analysed"
+    );
 
     // The SOG 102.3 sentinels were cleaned and counted.
     let sentinels: usize = outcomes.iter().map(|o| o.clean.sog_not_available).sum();
@@ -170,7 +202,11 @@ async fn replay_on_real_data_with_the_registry_on() {
     )
     .await;
     assert_eq!(roles, 3);
-    let shadow_rows = one(&client, "SELECT count(*) FROM kcg.detection_model_run_outputs WHERE role = 'SHADOW'").await;
+    let shadow_rows = one(
+        &client,
+        "SELECT count(*) FROM kcg.detection_model_run_outputs WHERE role = 'SHADOW'",
+    )
+    .await;
     assert!(shadow_rows > 0);
 
     // Running a cycle again changes no counts, and no collision state.
@@ -178,13 +214,30 @@ async fn replay_on_real_data_with_the_registry_on() {
         FROM kcg.gear_identity_collisions WHERE mmsi = 211002010";
     let state_before = one(&client, collision_state).await;
     let before = one(&client, COUNTS).await;
-    let outputs_before = one(&client, "SELECT count(*) FROM kcg.detection_model_run_outputs").await;
+    let outputs_before = one(
+        &client,
+        "SELECT count(*) FROM kcg.detection_model_run_outputs",
+    )
+    .await;
     let runs_before = one(&client, "SELECT count(*) FROM kcg.detection_model_runs").await;
-    let again = p.run_cycle(&mut client, ts("2022-01-03T00:15:00Z")).await.unwrap();
+    let again = p
+        .run_cycle(&mut client, ts("2022-01-03T00:15:00Z"))
+        .await
+        .unwrap();
     assert!(again.failed.is_none());
     assert_eq!(one(&client, COUNTS).await, before);
-    assert_eq!(one(&client, "SELECT count(*) FROM kcg.detection_model_run_outputs").await, outputs_before);
-    assert_eq!(one(&client, "SELECT count(*) FROM kcg.detection_model_runs").await, runs_before);
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*) FROM kcg.detection_model_run_outputs"
+        )
+        .await,
+        outputs_before
+    );
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM kcg.detection_model_runs").await,
+        runs_before
+    );
     assert_eq!(one(&client, collision_state).await, state_before);
 }
 
@@ -192,11 +245,24 @@ async fn replay_on_real_data_with_the_registry_on() {
 async fn with_the_flag_off_stage_10_is_skipped_and_no_model_runs_are_written() {
     let (_db, mut client) = with_sample().await;
     register_models(&mut client).await;
-    let o = pipeline(false).run_cycle(&mut client, ts("2022-01-03T00:10:00Z")).await.unwrap();
+    let o = pipeline(false)
+        .run_cycle(&mut client, ts("2022-01-03T00:10:00Z"))
+        .await
+        .unwrap();
     assert!(o.failed.is_none());
     assert!(o.registry.is_none());
-    assert_eq!(one(&client, "SELECT count(*) FROM kcg.detection_model_runs").await, 0);
-    assert_eq!(one(&client, "SELECT count(*) FROM kcg.detection_model_run_outputs").await, 0);
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM kcg.detection_model_runs").await,
+        0
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*) FROM kcg.detection_model_run_outputs"
+        )
+        .await,
+        0
+    );
     let row = client
         .query_one(
             "SELECT status, detail FROM kcg.prediction_stage_timings WHERE stage_no = 10",
@@ -205,7 +271,10 @@ async fn with_the_flag_off_stage_10_is_skipped_and_no_model_runs_are_written() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "SKIPPED");
-    assert!(row.get::<_, String>(1).contains("PREDICTION_USE_MODEL_REGISTRY"));
+    assert!(
+        row.get::<_, String>(1)
+            .contains("PREDICTION_USE_MODEL_REGISTRY")
+    );
     let stages = one(&client, "SELECT count(*) FROM kcg.prediction_stage_timings").await;
     assert_eq!(stages, 10);
     assert!(one(&client, "SELECT count(*) FROM kcg.vessel_analysis").await > 7000);
@@ -234,20 +303,32 @@ async fn not_available_positions_are_cleaned_counted_and_never_reach_a_speed() {
     let o = p.run_cycle(&mut client, at).await.unwrap();
     assert_eq!(o.clean.position_not_available, 3);
     let after = client.query_one(speed, &[&at]).await.unwrap();
-    assert_eq!(before.get::<_, Option<f64>>(0), after.get::<_, Option<f64>>(0));
+    assert_eq!(
+        before.get::<_, Option<f64>>(0),
+        after.get::<_, Option<f64>>(0)
+    );
     assert_eq!(before.get::<_, i32>(1), after.get::<_, i32>(1));
 }
 
 #[tokio::test]
 async fn a_failing_stage_is_recorded_and_ends_the_cycle_cleanly() {
     let (_db, mut client) = with_sample().await;
-    client.batch_execute("DROP TABLE kcg.gear_identity_collisions").await.unwrap();
-    let o = pipeline(true).run_cycle(&mut client, ts("2022-01-03T00:10:00Z")).await.unwrap();
+    client
+        .batch_execute("DROP TABLE kcg.gear_identity_collisions")
+        .await
+        .unwrap();
+    let o = pipeline(true)
+        .run_cycle(&mut client, ts("2022-01-03T00:10:00Z"))
+        .await
+        .unwrap();
     let (stage, error) = o.failed.clone().expect("stage 6 fails");
     assert_eq!(stage, Stage::Collisions);
     assert!(error.contains("kcg.gear_identity_collisions"), "{error}");
     let rows = client
-        .query("SELECT stage_no, status FROM kcg.prediction_stage_timings ORDER BY stage_no", &[])
+        .query(
+            "SELECT stage_no, status FROM kcg.prediction_stage_timings ORDER BY stage_no",
+            &[],
+        )
         .await
         .unwrap();
     let statuses: Vec<(i16, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();

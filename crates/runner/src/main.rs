@@ -49,6 +49,16 @@ enum Command {
     /// Health reports: `hourly` ([at-1h, at)) or `diagnostic` ([at-24h, at),
     /// with raw rows); `--fail-on-alarm` exits 2 when a section is in alarm.
     Snapshot(cmd::snapshot::Args),
+    /// Run one prediction cycle at --at (the ten stages; stage 10 only with
+    /// PREDICTION_USE_MODEL_REGISTRY on). Rerunning a cycle replaces its rows.
+    Cycle(cmd::cycle::CycleArgs),
+    /// Run the cycles from --from to --to every --every, in order (Ctrl-C
+    /// stops after the current cycle).
+    Replay(cmd::cycle::ReplayArgs),
+    /// Run a cycle every --every, aligned to the clock, until SIGTERM (which
+    /// finishes the current cycle). Among replicas one leader runs cycles;
+    /// registry changes (NOTIFY) invalidate the params cache at once.
+    Serve(cmd::cycle::ServeArgs),
     /// Monthly partitions of the run outputs: `maintain` (create ahead, drop
     /// past retention, move DEFAULT rows; `--dry-run`) and `list`.
     Partitions(cmd::partitions::Args),
@@ -77,8 +87,14 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    // Parsed before anything else, for every command: a bad value is a
+    // start-up error, never a silent default.
+    let use_registry = pipeline::registry_flag_from_env()?;
     let url = db::Url::new(cli.database_url)?;
     match cli.command {
+        Command::Cycle(args) => cmd::cycle::cycle(&url, args, use_registry).await,
+        Command::Replay(args) => cmd::cycle::replay(&url, args, use_registry).await,
+        Command::Serve(args) => cmd::cycle::serve(&url, args, use_registry).await,
         Command::Migrate => cmd::migrate::migrate(&url).await,
         Command::CheckSchema => cmd::migrate::check_schema(&url).await,
         Command::Ingest(args) => cmd::ingest::run(&url, args).await,

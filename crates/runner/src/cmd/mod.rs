@@ -1,5 +1,6 @@
 //! One module per command family.
 
+pub mod cycle;
 pub mod ingest;
 pub mod migrate;
 pub mod models;

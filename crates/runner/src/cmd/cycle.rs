@@ -1,0 +1,374 @@
+//! `cycle`, `replay` and `serve`: running the prediction cycle.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pipeline::{CycleOutcome, Pipeline, PipelineConfig};
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use crate::db::Url;
+
+/// Options every cycle command shares.
+#[derive(Debug, clap::Args)]
+pub struct CycleOpts {
+    /// Length of the window of positions a cycle reads: (at - window, at].
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    window: Duration,
+    /// Connections in the pool (a cycle checks out exactly one).
+    #[arg(long, default_value_t = 5)]
+    pool_size: u32,
+    /// Worker threads for models (default: the number of cores).
+    #[arg(long)]
+    workers: Option<std::num::NonZeroUsize>,
+    /// Timeout of a model version without its own `timeout_ms`.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    model_timeout: Duration,
+    /// TTL of the params cache.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    cache_ttl: Duration,
+    /// An OPEN identity collision not seen for this long is RESOLVED.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    resolve_collisions_after: Duration,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CycleArgs {
+    /// The cycle's time (RFC 3339, e.g. 2022-01-03T00:10:00Z).
+    #[arg(long, value_parser = parse_ts)]
+    at: DateTime<Utc>,
+    #[command(flatten)]
+    opts: CycleOpts,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// First cycle (RFC 3339).
+    #[arg(long, value_parser = parse_ts)]
+    from: DateTime<Utc>,
+    /// Last cycle, included when it falls on the step (RFC 3339).
+    #[arg(long, value_parser = parse_ts)]
+    to: DateTime<Utc>,
+    /// Step between cycles, e.g. 5m.
+    #[arg(long, value_parser = parse_duration)]
+    every: Duration,
+    #[command(flatten)]
+    opts: CycleOpts,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Cycle period; ticks are aligned to wall-clock multiples of it (5m
+    /// runs at :00, :05, :10, ...).
+    #[arg(long, value_parser = parse_duration)]
+    every: Duration,
+    #[command(flatten)]
+    opts: CycleOpts,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 5m, 1h)"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}: expected RFC 3339, e.g. 2022-01-03T00:10:00Z"))
+}
+
+fn delta(d: Duration) -> Result<TimeDelta> {
+    TimeDelta::from_std(d).context("duration out of range")
+}
+
+fn pipeline(opts: &CycleOpts, use_registry: bool) -> Result<Pipeline> {
+    let mut exec = dag_exec::ExecConfig {
+        default_timeout: opts.model_timeout,
+        ..Default::default()
+    };
+    if let Some(w) = opts.workers {
+        exec.workers = w;
+    }
+    let config = PipelineConfig {
+        window: delta(opts.window)?,
+        use_registry,
+        collision_resolve_after: delta(opts.resolve_collisions_after)?,
+        exec,
+        cache_ttl: opts.cache_ttl,
+    };
+    Ok(Pipeline::new(config, crate::catalog::build()?))
+}
+
+/// One line per cycle, for logs and for people.
+fn summary(o: &CycleOutcome) -> String {
+    let status = match &o.failed {
+        None => "ok".to_owned(),
+        Some((stage, e)) => format!("FAILED at stage {stage}: {e}"),
+    };
+    let registry = match &o.registry {
+        None => "registry off".to_owned(),
+        Some(r) => format!(
+            "registry {} OK {} FAILED {} TIMEOUT {} SKIPPED",
+            r.count(dag_exec::RunStatus::Ok),
+            r.count(dag_exec::RunStatus::Failed),
+            r.count(dag_exec::RunStatus::Timeout),
+            r.count(dag_exec::RunStatus::Skipped)
+        ),
+    };
+    format!(
+        "cycle {} {status}: {} fixes, {} kept, {} vessels, {} events, {registry}, {:.0} ms",
+        o.cycle_ts
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        o.clean.input,
+        o.clean.kept,
+        o.vessels,
+        o.events,
+        o.duration.as_secs_f64() * 1000.0
+    )
+}
+
+async fn run_one(
+    pipeline: &Pipeline,
+    pool: &crate::db::Pool,
+    at: DateTime<Utc>,
+) -> Result<CycleOutcome> {
+    let mut conn = pool
+        .get()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot check out a connection: {e}"))?;
+    Ok(pipeline.run_cycle(&mut conn, at).await?)
+}
+
+pub async fn cycle(url: &Url, args: CycleArgs, use_registry: bool) -> Result<ExitCode> {
+    let pipeline = pipeline(&args.opts, use_registry)?;
+    let pool = url.pool(args.opts.pool_size).await?;
+    let outcome = run_one(&pipeline, &pool, args.at).await?;
+    println!("{}", summary(&outcome));
+    for s in &outcome.stages {
+        println!(
+            "  {:>2} {:<15} {:<7} {:>9.1} ms  {}",
+            s.stage.number(),
+            s.stage.name(),
+            s.status.as_str(),
+            s.duration.as_secs_f64() * 1000.0,
+            s.detail.as_deref().unwrap_or("")
+        );
+    }
+    Ok(if outcome.failed.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Set by Ctrl-C / SIGTERM; loops stop after the cycle in progress.
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+        eprintln!("stopping after the current cycle");
+        flag.store(true, Ordering::SeqCst);
+    });
+    stop
+}
+
+pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<ExitCode> {
+    if args.to < args.from {
+        bail!("--to {} is before --from {}", args.to, args.from);
+    }
+    let step = delta(args.every)?;
+    let mut ticks = Vec::new();
+    let mut t = args.from;
+    while t <= args.to {
+        ticks.push(t);
+        t += step;
+    }
+    let pipeline = pipeline(&args.opts, use_registry)?;
+    let pool = url.pool(args.opts.pool_size).await?;
+    let stop = stop_flag();
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let bar =
+            ProgressBar::with_draw_target(Some(ticks.len() as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{pos}/{len} cycles {wide_bar} {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut failed = 0usize;
+    let mut done = 0usize;
+    for at in &ticks {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        bar.set_message(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let outcome = run_one(&pipeline, &pool, *at).await?;
+        failed += usize::from(outcome.failed.is_some());
+        done += 1;
+        bar.suspend(|| println!("{}", summary(&outcome)));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!(
+        "replayed {done} of {} cycles, {failed} with a failed stage",
+        ticks.len()
+    );
+    if done < ticks.len() {
+        println!(
+            "interrupted: the remaining {} cycles were not run",
+            ticks.len() - done
+        );
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Session-level advisory lock key that makes one `serve` the leader.
+const LEADER_LOCK: i64 = 0x6b63_675f_7365_7276; // "kcg_serv"
+
+/// The next wall-clock multiple of `every` strictly after `now`.
+pub fn next_tick(now: DateTime<Utc>, every: TimeDelta) -> DateTime<Utc> {
+    let step = every.num_milliseconds().max(1);
+    let ms = now.timestamp_millis();
+    let next = (ms.div_euclid(step) + 1) * step;
+    DateTime::from_timestamp_millis(next).unwrap_or(now + every)
+}
+
+pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<ExitCode> {
+    let every = delta(args.every)?;
+    let pipeline = Arc::new(pipeline(&args.opts, use_registry)?);
+    let pool = url.pool(args.opts.pool_size).await?;
+    let stop = stop_flag();
+
+    // A dedicated session: it holds the leader lock for the life of the
+    // process and LISTENs for registry changes.
+    let (control, mut connection) = url
+        .config()?
+        .connect(NoTls)
+        .await
+        .with_context(|| format!("cannot connect to {}", url.redacted()))?;
+    let listener = Arc::clone(&pipeline);
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    tracing::info!(
+                        channel = n.channel(),
+                        table = n.payload(),
+                        "registry changed; params cache invalidated"
+                    );
+                    listener.cache().invalidate();
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("control connection lost: {e}");
+                    break;
+                }
+            }
+        }
+    });
+    control
+        .batch_execute(&format!("LISTEN {}", params_cache::NOTIFY_CHANNEL))
+        .await
+        .context("cannot LISTEN for registry changes")?;
+
+    let mut leader = false;
+    println!(
+        "serving: a cycle every {}s, aligned to the clock",
+        every.num_seconds()
+    );
+    while !stop.load(Ordering::SeqCst) {
+        let tick = next_tick(Utc::now(), every);
+        let wait = (tick - Utc::now()).to_std().unwrap_or_default();
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        // Wake up early to notice a stop request while idle.
+        loop {
+            tokio::select! {
+                () = &mut sleep => break,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    if stop.load(Ordering::SeqCst) { break; }
+                }
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if !leader {
+            leader = control
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+                .await
+                .context("cannot try the leader lock")?
+                .get(0);
+            if leader {
+                println!("leader: this process runs the cycles");
+            } else {
+                tracing::info!(%tick, "another runner is the leader; standing by");
+                continue;
+            }
+        }
+        match run_one(&pipeline, &pool, tick).await {
+            Ok(outcome) => println!("{}", summary(&outcome)),
+            Err(e) => eprintln!("cycle {tick}: {e:#}"),
+        }
+    }
+    println!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_align_to_the_clock() {
+        let t = |s: &str| parse_ts(s).unwrap();
+        let five = TimeDelta::minutes(5);
+        assert_eq!(
+            next_tick(t("2022-01-03T00:07:12Z"), five),
+            t("2022-01-03T00:10:00Z")
+        );
+        assert_eq!(
+            next_tick(t("2022-01-03T00:10:00Z"), five),
+            t("2022-01-03T00:15:00Z")
+        );
+        assert_eq!(
+            next_tick(t("2022-01-03T23:59:59Z"), TimeDelta::hours(1)),
+            t("2022-01-04T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn durations_and_times_are_parsed_strictly() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("five").is_err());
+        assert!(parse_ts("2022-01-03 00:10").is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! `cycle` and `serve` through the binary: the strict feature flag, and two
+//! replicas sharing one database.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use test_support::TestDb;
+
+fn runner() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
+    cmd.env("RUST_LOG", "warn")
+        .env_remove("PREDICTION_USE_MODEL_REGISTRY");
+    cmd
+}
+
+#[tokio::test]
+async fn a_bad_registry_flag_stops_the_runner_at_start_up() {
+    let db = TestDb::new().await;
+    let out = runner()
+        .args(["cycle", "--at", "2022-01-03T00:10:00Z"])
+        .env("DATABASE_URL", db.url())
+        .env("PREDICTION_USE_MODEL_REGISTRY", "maybe")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("PREDICTION_USE_MODEL_REGISTRY=\"maybe\""),
+        "{err}"
+    );
+    let written: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM kcg.prediction_stage_timings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(written, 0, "nothing may run with a bad flag");
+
+    let ok = runner()
+        .args(["cycle", "--at", "2022-01-03T00:10:00Z"])
+        .env("DATABASE_URL", db.url())
+        .env("PREDICTION_USE_MODEL_REGISTRY", "off")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("model_registry  SKIPPED"));
+}
+
+#[tokio::test]
+async fn two_serve_replicas_run_each_cycle_once() {
+    let db = TestDb::new().await;
+    let spawn = || {
+        runner()
+            .args(["serve", "--every", "2s"])
+            .env("DATABASE_URL", db.url())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = spawn();
+    let b = spawn();
+    // Wait until three cycles have been recorded (or give up after 30 s).
+    let client = db.client().await;
+    let start = Instant::now();
+    loop {
+        let n: i64 = client
+            .query_one("SELECT count(DISTINCT cycle_ts) FROM kcg.prediction_stage_timings WHERE stage_no = 10", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if n >= 3 || start.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Both at once, so the follower cannot take over in between.
+    let status = Command::new("kill")
+        .args(["-TERM", &a.id().to_string(), &b.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut logs = Vec::new();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "SIGTERM ends serve with 0\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("stopped"), "{stdout}");
+        logs.push(stdout);
+    }
+    let mut runs: BTreeMap<String, usize> = BTreeMap::new();
+    for log in &logs {
+        for line in log.lines().filter(|l| l.starts_with("cycle ")) {
+            let ts = line.split_whitespace().nth(1).unwrap().to_owned();
+            *runs.entry(ts).or_default() += 1;
+        }
+    }
+    assert!(
+        runs.len() >= 3,
+        "at least three ticks ran: {runs:?}\n{logs:?}"
+    );
+    assert!(
+        runs.values().all(|&n| n == 1),
+        "each cycle ran once: {runs:?}"
+    );
+    let leaders = logs
+        .iter()
+        .filter(|l| l.contains("leader: this process runs the cycles"))
+        .count();
+    assert_eq!(leaders, 1, "{logs:?}");
+    // Ticks are aligned to the clock: every cycle_ts is a multiple of 2 s.
+    let misaligned: i64 = client
+        .query_one(
+            "SELECT count(*) FROM kcg.prediction_stage_timings \
+             WHERE (extract(epoch FROM cycle_ts) * 1000)::bigint % 2000 <> 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(misaligned, 0);
+}
+
+#[tokio::test]
+async fn serve_picks_up_a_registry_change_at_the_next_tick_not_after_the_ttl() {
+    let db = TestDb::new().await;
+    let child = runner()
+        .args(["serve", "--every", "1s", "--cache-ttl", "1h"])
+        .env("DATABASE_URL", db.url())
+        .env("PREDICTION_USE_MODEL_REGISTRY", "on")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = db.client().await;
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    // Wait for a cycle with an empty registry: the cache now holds "nothing".
+    let start = Instant::now();
+    while count(
+        "SELECT count(*) FROM kcg.prediction_stage_timings WHERE stage_no = 10 AND status = 'OK'",
+    )
+    .await
+        == 0
+        && start.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM kcg.detection_model_runs").await,
+        0
+    );
+    // An operator registers a model; the trigger NOTIFYs; serve invalidates.
+    client
+        .batch_execute(
+            "INSERT INTO kcg.detection_models (model_id) VALUES ('identity');
+             INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params)
+             VALUES ('identity', '1', 'PRIMARY', 'ACTIVE', '{\"min_country_code\": 201, \"max_country_code\": 775}');",
+        )
+        .await
+        .unwrap();
+    let start = Instant::now();
+    while count("SELECT count(*) FROM kcg.detection_model_runs").await == 0
+        && start.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let runs = count("SELECT count(*) FROM kcg.detection_model_runs WHERE model_id = 'identity' AND status = 'OK'").await;
+    assert!(
+        runs > 0,
+        "the new version never ran (TTL is 1 h, so only the NOTIFY could have made it run)\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
