@@ -5,22 +5,22 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use model_api::{MetricKey, ModelId, ModelOutput, Role};
+use model_api::{MetricKey, ModelOutput, Role};
 
 /// JSON nested deeper than this is refused: serializing it during the COPY
 /// would recurse that deep on the persisting task's stack.
 pub(crate) const MAX_PAYLOAD_DEPTH: usize = 128;
 
 /// Which version a message is about.
-#[derive(Debug, Clone)]
-pub(crate) struct VersionLabel {
-    pub(crate) model: ModelId,
-    pub(crate) version: String,
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VersionLabel<'a> {
+    pub(crate) model: &'a str,
+    pub(crate) version: &'a str,
     pub(crate) version_id: i64,
     pub(crate) role: Role,
 }
 
-impl fmt::Display for VersionLabel {
+impl fmt::Display for VersionLabel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -65,7 +65,7 @@ impl OutputCheck {
 /// metrics (dropping, with a warning, each one that cannot be stored).
 pub(crate) fn check_output(
     output: &ModelOutput,
-    label: &VersionLabel,
+    label: &VersionLabel<'_>,
 ) -> Result<OutputCheck, String> {
     let rows = output.rows();
     let mut check = OutputCheck::default();
@@ -110,7 +110,7 @@ pub(crate) fn check_output(
 
 /// The indices of metrics that are not stored, ascending. The last value
 /// reported for a key wins; earlier ones are dropped.
-fn check_metrics(metrics: &[(String, f64)], label: &VersionLabel) -> Vec<usize> {
+fn check_metrics(metrics: &[(String, f64)], label: &VersionLabel<'_>) -> Vec<usize> {
     let mut dropped = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for (i, (key, value)) in metrics.iter().enumerate().rev() {
@@ -174,10 +174,10 @@ mod tests {
     use model_api::OutputRow;
     use serde_json::json;
 
-    fn label() -> VersionLabel {
+    fn label() -> VersionLabel<'static> {
         VersionLabel {
-            model: ModelId::new("m").unwrap(),
-            version: "v1".into(),
+            model: "m",
+            version: "v1",
             version_id: 1,
             role: Role::Primary,
         }

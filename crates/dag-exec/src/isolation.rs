@@ -100,7 +100,7 @@ impl PrimaryJob {
     pub(crate) fn run(
         &self,
         input: &RunInput<'_>,
-        label: &VersionLabel,
+        label: &VersionLabel<'_>,
     ) -> Result<Checked<PrimaryResult>, Failure> {
         let (output, check) = run_checked(self.instance.as_ref(), input, label)?;
         Ok(Checked {
@@ -129,7 +129,7 @@ impl CandidateJob {
     pub(crate) fn run(
         &self,
         input: &RunInput<'_>,
-        label: &VersionLabel,
+        label: &VersionLabel<'_>,
     ) -> Result<Checked<PersistOnly>, Failure> {
         let (output, check) = run_checked(self.instance.as_ref(), input, label)?;
         Ok(Checked {
@@ -169,7 +169,7 @@ impl SharedResults {
 fn run_checked(
     instance: &dyn ModelInstance,
     input: &RunInput<'_>,
-    label: &VersionLabel,
+    label: &VersionLabel<'_>,
 ) -> Result<(ModelOutput, OutputCheck), Failure> {
     // The model only gets shared references to immutable inputs, and a
     // panicking run's partial state is discarded, so unwind safety holds.

@@ -85,7 +85,7 @@ pub use report::{CycleReport, PersistStats, RunStatus, VersionReport};
 
 use crate::check::OutputCheck;
 use crate::isolation::{PersistOnly, PrimaryResult};
-use crate::schedule::{Done, Outcome, Prepared};
+use crate::schedule::{Done, Outcome, Prepared, Skip};
 
 /// A version's timeout when the plan does not override it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -298,8 +298,10 @@ impl Executor {
         base: Arc<dyn Any + Send + Sync>,
         span: tracing::Span,
     ) -> Result<CycleRun, ExecError> {
+        let tp = Instant::now();
         let prepared = Prepared::new(plan, self.config.default_timeout)
             .map_err(|message| ExecError::InvalidPlan { cycle_ts, message })?;
+        let tp = tp.elapsed();
         let wall = chrono::Utc::now();
         let t0 = Instant::now();
         let done = if prepared.version_count() == 0 {
@@ -318,6 +320,7 @@ impl Executor {
             .await
         };
         let run_duration = t0.elapsed();
+        let ta = Instant::now();
         let run = assemble(
             cycle_ts,
             plan,
@@ -327,6 +330,14 @@ impl Executor {
             run_duration,
             self.config.default_timeout,
         );
+        if std::env::var_os("DAG_PHASES").is_some() {
+            eprintln!(
+                "prepare {:?} run {:?} assemble {:?}",
+                tp,
+                run_duration,
+                ta.elapsed()
+            );
+        }
         let report = &run.report;
         span.in_scope(|| {
             tracing::info!(
@@ -443,6 +454,7 @@ fn assemble(
 ) -> CycleRun {
     let mut versions = Vec::with_capacity(done.len() + plan.excluded.len());
     let mut stored = Vec::with_capacity(done.len() + plan.excluded.len());
+    let names: Vec<&model_api::ModelId> = plan.models().map(|m| &m.model_id).collect();
     let planned = plan.models().flat_map(|m| {
         std::iter::once(&m.primary)
             .chain(&m.others)
@@ -488,9 +500,19 @@ fn assemble(
                 ));
                 None
             }
-            Outcome::Skipped(reason) => {
+            Outcome::Skipped(skip) => {
                 line.status = RunStatus::Skipped;
-                line.reason = Some(reason);
+                line.reason = Some(match skip {
+                    Skip::Upstream { root, via } if root == via => {
+                        format!("upstream {} failed", names[root])
+                    }
+                    Skip::Upstream { root, via } => {
+                        format!("upstream {} failed (via {})", names[root], names[via])
+                    }
+                    Skip::NoResult { upstream } => {
+                        format!("upstream {} produced no result", names[upstream])
+                    }
+                });
                 None
             }
             Outcome::NoWorker(reason) => {

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use model_api::{CycleTs, ModelId, Role, Upstream};
+use model_api::{CycleTs, ModelOutput, Role, Upstream};
 use registry::Plan;
 use tokio::sync::Notify;
 
@@ -47,21 +47,31 @@ use crate::isolation::{
 /// that has not started yet (keeps a zero timeout from spinning).
 const MIN_WAKE: Duration = Duration::from_millis(1);
 
-/// A plan turned into indices, validated, with everything a worker needs.
+/// A plan turned into indices, validated, with everything a worker needs,
+/// in a handful of allocations (the executor's overhead per model is mostly
+/// allocation): names live in one string, edges in flat arrays.
 pub(crate) struct Prepared {
     models: Vec<ModelNode>,
     versions: Vec<VersionNode>,
+    /// Model ids, version labels and input keys, concatenated.
+    text: String,
+    /// (upstream model, input key in `text`), grouped by model.
+    inputs: Vec<(usize, Range<usize>)>,
+    /// Dependent models, grouped by model.
+    dependents: Vec<usize>,
 }
 
 struct ModelNode {
-    id: ModelId,
+    /// In `Prepared::text`.
+    id: Range<usize>,
     /// Indices into `Prepared::versions`; the first one is the PRIMARY.
     versions: Range<usize>,
-    /// (upstream model, input key), as the plan lists them.
-    inputs: Vec<(usize, String)>,
+    /// Into `Prepared::inputs`.
+    inputs: Range<usize>,
+    /// Into `Prepared::dependents`.
+    dependents: Range<usize>,
     /// Distinct upstream models.
     upstream_count: usize,
-    dependents: Vec<usize>,
 }
 
 enum Job {
@@ -72,17 +82,29 @@ enum Job {
 struct VersionNode {
     model: usize,
     job: Job,
-    label: VersionLabel,
+    /// In `Prepared::text`.
+    version: Range<usize>,
+    version_id: i64,
+    role: Role,
     timeout: Duration,
+}
+
+fn intern(text: &mut String, s: &str) -> Range<usize> {
+    let start = text.len();
+    text.push_str(s);
+    start..text.len()
 }
 
 impl Prepared {
     /// Validates and indexes `plan`; the error says what is wrong with it.
     pub(crate) fn new(plan: &Plan, default_timeout: Duration) -> Result<Self, String> {
         let mut index: HashMap<&str, (usize, usize)> = HashMap::with_capacity(plan.model_count());
-        let mut version_ids = HashMap::with_capacity(plan.version_count());
         let mut models = Vec::with_capacity(plan.model_count());
         let mut versions = Vec::with_capacity(plan.version_count());
+        let mut text = String::new();
+        let mut inputs = Vec::new();
+        // (upstream, dependent), distinct, in dependent order.
+        let mut edges: Vec<(usize, usize)> = Vec::new();
         for (level, planned_models) in plan.levels.iter().enumerate() {
             for planned in planned_models {
                 let m = models.len();
@@ -92,11 +114,11 @@ impl Prepared {
                 {
                     return Err(format!("model {} is planned twice", planned.model_id));
                 }
-                let mut inputs = Vec::with_capacity(planned.inputs.len());
+                let first_input = inputs.len();
                 for edge in &planned.inputs {
                     match index.get(edge.upstream.as_str()) {
                         Some(&(u, up_level)) if up_level < level => {
-                            inputs.push((u, edge.input_key.clone()))
+                            inputs.push((u, intern(&mut text, &edge.input_key)));
                         }
                         _ => {
                             return Err(format!(
@@ -104,6 +126,14 @@ impl Prepared {
                                 planned.model_id, edge.input_key, edge.upstream
                             ));
                         }
+                    }
+                }
+                let own = &mut inputs[first_input..];
+                own.sort_unstable_by_key(|(u, _)| *u);
+                let before = edges.len();
+                for (i, (u, _)) in own.iter().enumerate() {
+                    if i == 0 || own[i - 1].0 != *u {
+                        edges.push((*u, m));
                     }
                 }
                 let first = versions.len();
@@ -124,13 +154,6 @@ impl Prepared {
                             }
                         ));
                     }
-                    if let Some(other) = version_ids.insert(v.version_id, planned.model_id.as_str())
-                    {
-                        return Err(format!(
-                            "version id {} is planned twice (models {other} and {})",
-                            v.version_id, planned.model_id
-                        ));
-                    }
                     let job = if is_primary {
                         Job::Primary(PrimaryJob::of(m, planned))
                     } else {
@@ -139,36 +162,96 @@ impl Prepared {
                     versions.push(VersionNode {
                         model: m,
                         job,
-                        label: VersionLabel {
-                            model: planned.model_id.clone(),
-                            version: v.version.clone(),
-                            version_id: v.version_id,
-                            role: v.role,
-                        },
+                        version: intern(&mut text, &v.version),
+                        version_id: v.version_id,
+                        role: v.role,
                         timeout: v.timeout.unwrap_or(default_timeout),
                     });
                 }
-                let mut distinct: Vec<usize> = inputs.iter().map(|(u, _)| *u).collect();
-                distinct.sort_unstable();
-                distinct.dedup();
                 models.push(ModelNode {
-                    id: planned.model_id.clone(),
+                    id: intern(&mut text, planned.model_id.as_str()),
                     versions: first..versions.len(),
-                    inputs,
-                    upstream_count: distinct.len(),
-                    dependents: Vec::new(),
+                    inputs: first_input..inputs.len(),
+                    dependents: 0..0,
+                    upstream_count: edges.len() - before,
                 });
-                for u in distinct {
-                    models[u].dependents.push(m);
-                }
             }
         }
-        Ok(Self { models, versions })
+        let mut ids: Vec<(i64, usize)> = versions.iter().map(|v| (v.version_id, v.model)).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0].0 == w[1].0) {
+            let name = |m: usize| &text[models[m].id.clone()];
+            return Err(format!(
+                "version id {} is planned twice (models {} and {})",
+                w[0].0,
+                name(w[0].1),
+                name(w[1].1)
+            ));
+        }
+        // Group the edges by upstream (a counting sort keeps dependents in
+        // plan order).
+        let mut start = vec![0_usize; models.len() + 1];
+        for &(u, _) in &edges {
+            start[u + 1] += 1;
+        }
+        for i in 0..models.len() {
+            start[i + 1] += start[i];
+        }
+        let mut dependents = vec![0; edges.len()];
+        let mut fill = start.clone();
+        for &(u, d) in &edges {
+            dependents[fill[u]] = d;
+            fill[u] += 1;
+        }
+        for (m, node) in models.iter_mut().enumerate() {
+            node.dependents = start[m]..start[m + 1];
+        }
+        Ok(Self {
+            models,
+            versions,
+            text,
+            inputs,
+            dependents,
+        })
     }
 
     pub(crate) fn version_count(&self) -> usize {
         self.versions.len()
     }
+
+    fn model_id(&self, m: usize) -> &str {
+        &self.text[self.models[m].id.clone()]
+    }
+
+    fn label(&self, v: usize) -> VersionLabel<'_> {
+        let node = &self.versions[v];
+        VersionLabel {
+            model: self.model_id(node.model),
+            version: &self.text[node.version.clone()],
+            version_id: node.version_id,
+            role: node.role,
+        }
+    }
+
+    fn inputs_of(&self, m: usize) -> &[(usize, Range<usize>)] {
+        &self.inputs[self.models[m].inputs.clone()]
+    }
+
+    fn dependents(&self, m: usize) -> &[usize] {
+        &self.dependents[self.models[m].dependents.clone()]
+    }
+}
+
+/// Why a version was skipped, by model position in the plan (formatted
+/// once the cycle is over, where the plan's names are at hand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// `root`'s PRIMARY failed; `via` is the direct upstream that failed
+    /// or was skipped for it (`via == root` when it failed itself).
+    Upstream { root: usize, via: usize },
+    /// Unreachable by construction: `upstream` published nothing although
+    /// it counted as settled.
+    NoResult { upstream: usize },
 }
 
 /// What became of one version.
@@ -176,7 +259,7 @@ pub(crate) enum Outcome {
     Primary(Result<Checked<PrimaryResult>, Failure>),
     Candidate(Result<Checked<PersistOnly>, Failure>),
     TimedOut,
-    Skipped(String),
+    Skipped(Skip),
     /// No worker thread could be started.
     NoWorker(String),
 }
@@ -186,6 +269,16 @@ pub(crate) struct Done {
     pub(crate) outcome: Outcome,
     pub(crate) started: Option<Instant>,
     pub(crate) duration: Duration,
+}
+
+impl Done {
+    fn skipped(skip: Skip) -> Self {
+        Done {
+            outcome: Outcome::Skipped(skip),
+            started: None,
+            duration: Duration::ZERO,
+        }
+    }
 }
 
 enum Slot {
@@ -258,7 +351,7 @@ impl Cycle {
 
     fn run_version(&self, v: usize, upstream: &Upstream) -> Outcome {
         let node = &self.prepared.versions[v];
-        let label = &node.label;
+        let label = &self.prepared.label(v);
         let span = tracing::info_span!(
             parent: &self.span,
             "model_version",
@@ -289,46 +382,100 @@ impl Cycle {
     }
 }
 
+/// The inputs a version runs on: its own when the model has no
+/// candidates, shared with them otherwise.
+enum Inputs {
+    Own(Upstream),
+    Shared(Arc<Upstream>),
+}
+
+impl Inputs {
+    fn get(&self) -> &Upstream {
+        match self {
+            Inputs::Own(u) => u,
+            Inputs::Shared(u) => u,
+        }
+    }
+}
+
 fn worker(cycle: &Cycle) {
     let _dispatch = tracing::dispatcher::set_default(&cycle.dispatch);
+    let p = &cycle.prepared;
+    // Reused for every model this worker prepares the inputs of.
+    let mut gathered: Vec<Arc<ModelOutput>> = Vec::new();
     let mut st = cycle.lock();
+    // When the last job ended: the next one starts now, as far as timeouts
+    // and durations go (within the bookkeeping's microsecond).
+    let mut now = None;
     loop {
         if st.cancelled {
             return;
         }
-        if let Some((v, started)) = st.pop(&cycle.prepared) {
-            let upstream = Arc::clone(&st.upstream[cycle.prepared.versions[v].model]);
-            drop(st);
-            let outcome = cycle.run_version(v, &upstream);
-            let duration = started.elapsed();
-            drop(upstream);
-            st = cycle.lock();
-            if !matches!(st.slots.get(v), Some(Slot::Running { .. })) {
-                // Abandoned at its deadline: the coordinator has recorded
-                // TIMEOUT and started a replacement. Discard and leave.
-                drop(st);
-                drop(outcome);
-                cycle.abandoned.fetch_sub(1, Ordering::Relaxed);
+        let Some((v, started)) = st.pop(p, now.take()) else {
+            if st.unresolved == 0 {
                 return;
             }
-            let pushed = st.resolve(
-                &cycle.prepared,
-                v,
-                Done {
-                    outcome,
-                    started: Some(started),
-                    duration,
-                },
-            );
-            cycle.wake(&st, pushed, true);
+            st.idle += 1;
+            st = cycle.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+            st.idle -= 1;
             continue;
-        }
-        if st.unresolved == 0 {
+        };
+        let m = p.versions[v].model;
+        let node = &p.models[m];
+        let inputs = if v != node.versions.start {
+            Inputs::Shared(Arc::clone(&st.upstream[m]))
+        } else if node.inputs.is_empty() {
+            // A root model: its candidates can start right away.
+            let pushed = st.queue_candidates(p, m);
+            cycle.wake(&st, pushed, false);
+            Inputs::Shared(Arc::clone(&st.upstream[m]))
+        } else {
+            // The model's PRIMARY builds the inputs, outside the lock, then
+            // hands them to its candidates.
+            if let Err(skip) = st.gather(p, m, &mut gathered) {
+                st.skip_model(p, m, skip);
+                let pushed = st.settle(p, m, Some(m));
+                cycle.wake(&st, pushed, true);
+                continue;
+            }
+            drop(st);
+            let mut upstream = Upstream::new();
+            for ((_, key), output) in p.inputs_of(m).iter().zip(gathered.drain(..)) {
+                upstream.insert(&p.text[key.clone()], output);
+            }
+            if node.versions.len() == 1 {
+                st = cycle.lock();
+                Inputs::Own(upstream)
+            } else {
+                let upstream = Arc::new(upstream);
+                st = cycle.lock();
+                st.upstream[m] = Arc::clone(&upstream);
+                let pushed = st.queue_candidates(p, m);
+                cycle.wake(&st, pushed, false);
+                Inputs::Shared(upstream)
+            }
+        };
+        drop(st);
+        let outcome = cycle.run_version(v, inputs.get());
+        drop(inputs);
+        let end = Instant::now();
+        st = cycle.lock();
+        if !matches!(st.slots.get(v), Some(Slot::Running { .. })) {
+            // Abandoned at its deadline: the coordinator has recorded
+            // TIMEOUT and started a replacement. Discard and leave.
+            drop(st);
+            drop(outcome);
+            cycle.abandoned.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        st.idle += 1;
-        st = cycle.work.wait(st).unwrap_or_else(PoisonError::into_inner);
-        st.idle -= 1;
+        let done = Done {
+            outcome,
+            started: Some(started),
+            duration: end - started,
+        };
+        let pushed = st.resolve(p, v, done);
+        cycle.wake(&st, pushed, true);
+        now = Some(end);
     }
 }
 
@@ -350,40 +497,55 @@ impl State {
         }
     }
 
-    fn pop(&mut self, p: &Prepared) -> Option<(usize, Instant)> {
+    /// Takes the next ready job (PRIMARY versions first) and marks it
+    /// running since `now` (or this instant).
+    fn pop(&mut self, p: &Prepared, now: Option<Instant>) -> Option<(usize, Instant)> {
         let v = self
             .primaries
             .pop_front()
             .or_else(|| self.candidates.pop_front())?;
-        let started = Instant::now();
+        let started = now.unwrap_or_else(Instant::now);
         let deadline = started.checked_add(p.versions[v].timeout);
         self.slots[v] = Slot::Running { started, deadline };
         Some((v, started))
     }
 
-    /// Builds model `m`'s inputs from the shared map and queues its
-    /// versions. Returns how many jobs were queued, or why it cannot run.
-    fn make_ready(&mut self, p: &Prepared, m: usize) -> Result<usize, String> {
-        let node = &p.models[m];
-        if !node.inputs.is_empty() {
-            let mut upstream = Upstream::new();
-            for (u, key) in &node.inputs {
-                match self.shared.get(*u) {
-                    Some(output) => upstream.insert(key.clone(), Arc::clone(output)),
-                    // Unreachable by construction (ready means every
-                    // upstream PRIMARY published); never run blind.
-                    None => return Err(format!("upstream {} produced no result", p.models[*u].id)),
+    /// Model `m`'s upstream PRIMARY results, in `p.inputs_of(m)`'s order.
+    fn gather(&self, p: &Prepared, m: usize, into: &mut Vec<Arc<ModelOutput>>) -> Result<(), Skip> {
+        into.clear();
+        for (u, _) in p.inputs_of(m) {
+            match self.shared.get(*u) {
+                Some(output) => into.push(Arc::clone(output)),
+                // Unreachable by construction (ready means every upstream
+                // PRIMARY published); never run blind.
+                None => {
+                    into.clear();
+                    return Err(Skip::NoResult { upstream: *u });
                 }
             }
-            self.upstream[m] = Arc::new(upstream);
         }
-        let range = node.versions.clone();
-        for v in range.clone() {
-            self.slots[v] = Slot::Ready;
+        Ok(())
+    }
+
+    /// Every upstream of model `m` published: queues its PRIMARY, which
+    /// prepares the inputs and then queues the candidates.
+    fn make_ready(&mut self, p: &Prepared, m: usize) -> usize {
+        let first = p.models[m].versions.start;
+        self.slots[first] = Slot::Ready;
+        self.primaries.push_back(first);
+        1
+    }
+
+    /// Queues model `m`'s candidates once its inputs are ready.
+    fn queue_candidates(&mut self, p: &Prepared, m: usize) -> usize {
+        let range = p.models[m].versions.clone();
+        for v in range.start + 1..range.end {
+            if matches!(self.slots[v], Slot::Waiting) {
+                self.slots[v] = Slot::Ready;
+                self.candidates.push_back(v);
+            }
         }
-        self.primaries.push_back(range.start);
-        self.candidates.extend(range.start + 1..range.end);
-        Ok(range.len())
+        range.len() - 1
     }
 
     /// Records `done` for version `v`. For a PRIMARY, tells its dependents.
@@ -411,58 +573,54 @@ impl State {
     /// with the smallest plan position, so the reason does not depend on
     /// which failure happened first. Returns how many jobs were queued.
     fn settle(&mut self, p: &Prepared, m: usize, failed_root: Option<usize>) -> usize {
-        let mut pushed = 0;
-        let mut work = vec![(m, failed_root)];
-        while let Some((m, failed_root)) = work.pop() {
-            for &d in &p.models[m].dependents {
-                if let Some(root) = failed_root {
-                    match self.blocked[d] {
-                        Some((from, _)) if from <= m => {}
-                        _ => self.blocked[d] = Some((m, root)),
-                    }
-                }
-                self.waiting_on[d] -= 1;
-                if self.waiting_on[d] > 0 {
-                    continue;
-                }
-                let reason = match self.blocked[d] {
-                    None => match self.make_ready(p, d) {
-                        Ok(n) => {
-                            pushed += n;
-                            continue;
-                        }
-                        Err(reason) => {
-                            work.push((d, Some(d)));
-                            reason
-                        }
-                    },
-                    Some((from, root)) => {
-                        work.push((d, Some(root)));
-                        if from == root {
-                            format!("upstream {} failed", p.models[root].id)
-                        } else {
-                            format!(
-                                "upstream {} failed (via {})",
-                                p.models[root].id, p.models[from].id
-                            )
-                        }
-                    }
-                };
-                tracing::info!(model = %p.models[d].id, %reason, "model SKIPPED");
-                self.skip_model(p, d, &reason);
-            }
+        // Models skipped on the way, settled in turn; allocates only then.
+        let mut skipped: Vec<(usize, usize)> = Vec::new();
+        let mut pushed = self.settle_one(p, m, failed_root, &mut skipped);
+        while let Some((d, root)) = skipped.pop() {
+            pushed += self.settle_one(p, d, Some(root), &mut skipped);
         }
         pushed
     }
 
-    fn skip_model(&mut self, p: &Prepared, m: usize, reason: &str) {
+    fn settle_one(
+        &mut self,
+        p: &Prepared,
+        m: usize,
+        failed_root: Option<usize>,
+        skipped: &mut Vec<(usize, usize)>,
+    ) -> usize {
+        let mut pushed = 0;
+        for &d in p.dependents(m) {
+            if let Some(root) = failed_root {
+                match self.blocked[d] {
+                    Some((from, _)) if from <= m => {}
+                    _ => self.blocked[d] = Some((m, root)),
+                }
+            }
+            self.waiting_on[d] -= 1;
+            if self.waiting_on[d] > 0 {
+                continue;
+            }
+            let Some((via, root)) = self.blocked[d] else {
+                pushed += self.make_ready(p, d);
+                continue;
+            };
+            tracing::info!(
+                model = p.model_id(d),
+                failed_upstream = p.model_id(root),
+                via = p.model_id(via),
+                "model SKIPPED"
+            );
+            self.skip_model(p, d, Skip::Upstream { root, via });
+            skipped.push((d, root));
+        }
+        pushed
+    }
+
+    fn skip_model(&mut self, p: &Prepared, m: usize, skip: Skip) {
         for v in p.models[m].versions.clone() {
             if !matches!(self.slots[v], Slot::Done(_)) {
-                self.slots[v] = Slot::Done(Done {
-                    outcome: Outcome::Skipped(reason.to_owned()),
-                    started: None,
-                    duration: Duration::ZERO,
-                });
+                self.slots[v] = Slot::Done(Done::skipped(skip));
                 self.unresolved -= 1;
             }
         }
@@ -496,7 +654,7 @@ impl State {
             }
         }
         for &(v, started) in &expired {
-            let label = &p.versions[v].label;
+            let label = p.label(v);
             tracing::warn!(
                 model = %label.model,
                 version = %label.version,
@@ -606,8 +764,7 @@ pub(crate) async fn run(
         let mut st = cycle.lock();
         for m in 0..cycle.prepared.models.len() {
             if cycle.prepared.models[m].upstream_count == 0 {
-                // A model without inputs cannot lack one.
-                let _ = st.make_ready(&cycle.prepared, m);
+                st.make_ready(&cycle.prepared, m);
             }
         }
     }
