@@ -1,48 +1,147 @@
-//! `cargo xtask demo`: the main job on the bundled real data.
+//! `cargo xtask demo`: the main job on the bundled real data, end to end.
+//!
+//! In a fresh database `kcg_demo` on the throwaway server (or on the server
+//! `DATABASE_URL` names; nothing else there is touched): migrate, check the
+//! schema, ingest the real AIS sample, register the reference models plus a
+//! SHADOW and a CHALLENGER, plan, replay 00:05 to 00:25 every 5 minutes with
+//! the model registry on, and print the hourly snapshot of the last cycle.
 
+use std::process::Command;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
 use crate::pg;
-use crate::util::{cargo, root, step};
+use crate::util::{cargo, describe, root, step};
 
 const SAMPLE: &str = "data/ais-2022-01-03-sample.csv.gz";
+const DEMO_DB: &str = "kcg_demo";
+
+/// A more sensitive spoofing_score: implied speed counts from 30 kn and is
+/// full evidence at 60 kn (the PRIMARY: 50 and 100). Every field is given:
+/// params are parsed strictly.
+const SHADOW_PARAMS: &str = r#"{"min_segment_km":0.5,"speed_floor_kn":30.0,"speed_full_kn":60.0,"teleport_km":50.0,"teleport_max_minutes":10.0,"speed_weight":0.6,"reported_speed_weight":0.3,"teleport_weight":0.8,"invalid_identity_weight":0.4}"#;
+
+/// identity_collision that flags an identity after one impossible hop (the
+/// PRIMARY waits for two).
+const CHALLENGER_PARAMS: &str = r#"{"min_distance_km":50.0,"impossible_speed_kn":60.0,"min_hops":1,"medium_km":100.0,"high_km":500.0,"critical_km":1000.0,"critical_hops":3}"#;
 
 pub fn run(args: &[&str]) -> Result<()> {
     let keep = args.contains(&"--keep");
+    if let Some(other) = args.iter().find(|a| **a != "--keep") {
+        bail!("unknown demo option {other}; the only one is --keep");
+    }
     let start = Instant::now();
-    step(
-        "build runner",
-        cargo().args(["build", "--release", "--locked", "-p", "runner"]),
-    )?;
+    step("build runner", cargo().args(["build", "--release", "--locked", "-p", "runner"]))?;
     let target = pg::target()?;
-    let result = steps(&target.url);
+    let result = demo(&target.url);
     if target.owned && !keep {
         pg::Server::stop()?;
     } else if target.owned {
-        eprintln!(
-            "xtask demo: server kept running: export DATABASE_URL={}",
-            target.url
-        );
+        eprintln!("xtask demo: server kept running: export DATABASE_URL={}", with_dbname(&target.url, DEMO_DB));
     }
-    result?;
+    let elapsed = result?;
     eprintln!(
-        "\nxtask demo: done in {:.1}s",
-        start.elapsed().as_secs_f64()
+        "\nxtask demo: done in {:.1}s ({:.1}s after the build)",
+        start.elapsed().as_secs_f64(),
+        elapsed
     );
     Ok(())
 }
 
-fn steps(url: &str) -> Result<()> {
+fn demo(server: &str) -> Result<f64> {
+    let start = Instant::now();
+    fresh_database(server)?;
+    let url = with_dbname(server, DEMO_DB);
     let runner = root().join("target/release/runner");
     let r = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(&runner);
-        cmd.args(args).env("DATABASE_URL", url).current_dir(root());
+        let mut cmd = Command::new(&runner);
+        cmd.args(args).env("DATABASE_URL", &url).env("RUST_LOG", "warn").current_dir(root());
         cmd
     };
     step("migrate", &mut r(&["migrate"]))?;
     step("check schema", &mut r(&["check-schema"]))?;
-    step("ingest", &mut r(&["ingest", "--csv", SAMPLE]))?;
+    step("ingest the real AIS sample", &mut r(&["ingest", "--csv", SAMPLE]))?;
+    step("register the reference models", &mut r(&["models", "add-reference"]))?;
+    step(
+        "add a SHADOW of spoofing_score",
+        &mut r(&[
+            "versions",
+            "add",
+            "spoofing_score",
+            "1.1.0-sensitive",
+            "--role",
+            "SHADOW",
+            "--params",
+            SHADOW_PARAMS,
+            "--activate",
+        ]),
+    )?;
+    step(
+        "add a CHALLENGER of identity_collision",
+        &mut r(&[
+            "versions",
+            "add",
+            "identity_collision",
+            "2.0.0-one-hop",
+            "--role",
+            "CHALLENGER",
+            "--params",
+            CHALLENGER_PARAMS,
+            "--activate",
+        ]),
+    )?;
+    step("the plan", &mut r(&["models", "plan"]))?;
+    step(
+        "replay 00:05 to 00:25 every 5 minutes, registry on",
+        r(&[
+            "replay",
+            "--from",
+            "2022-01-03T00:05:00Z",
+            "--to",
+            "2022-01-03T00:25:00Z",
+            "--every",
+            "5m",
+        ])
+        .env("PREDICTION_USE_MODEL_REGISTRY", "on"),
+    )?;
+    // The hour before 00:25:01 holds every cycle of the replay, the last included.
+    step("hourly snapshot of the last cycle", &mut r(&["snapshot", "hourly", "--at", "2022-01-03T00:25:01Z"]))?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Drops and creates `kcg_demo` with the server's own client programs
+/// (installed beside initdb).
+fn fresh_database(server: &str) -> Result<()> {
+    let bin = pg::client_bin_dir();
+    let tool = |name: &str| bin.as_ref().map_or_else(|| name.into(), |b| b.join(name));
+    let mut drop = Command::new(tool("dropdb"));
+    drop.args(["--if-exists", "--force", "--maintenance-db", server, DEMO_DB]);
+    let mut create = Command::new(tool("createdb"));
+    create.args(["--maintenance-db", server, DEMO_DB]);
+    for cmd in [&mut drop, &mut create] {
+        let out = cmd.output().with_context(|| {
+            format!(
+                "cannot run {} (PostgreSQL's client programs: install postgresql-client)",
+                describe(cmd)
+            )
+        })?;
+        if !out.status.success() {
+            bail!("{} failed: {}", describe(cmd), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    eprintln!("xtask demo: fresh database {DEMO_DB}");
     Ok(())
+}
+
+/// `server` with its database replaced by `db`.
+fn with_dbname(server: &str, db: &str) -> String {
+    if !server.contains("://") {
+        return format!("{server} dbname={db}");
+    }
+    let (base, query) = server.split_once('?').map_or((server, ""), |(b, q)| (b, q));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+    format!("{}/{db}{query}", &base[..authority_end])
 }

@@ -260,6 +260,12 @@ pub fn bin_dir() -> Result<PathBuf> {
     }
 }
 
+/// Where PostgreSQL's client programs (createdb, dropdb) live: beside the
+/// server binaries when we find those, else on PATH (`None`).
+pub fn client_bin_dir() -> Option<PathBuf> {
+    bin_dir().ok().filter(|b| b.join("createdb").is_file())
+}
+
 fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
     Ok(l.local_addr()?.port())

@@ -32,6 +32,11 @@ enum Command {
         #[arg(long)]
         description: Option<String>,
     },
+    /// Register the reference detectors built into this runner (track_features,
+    /// identity, spoofing_score, identity_collision, risk): each model, its
+    /// dependencies, and an ACTIVE PRIMARY version 1.0.0 with the default
+    /// params. Idempotent; never replaces a model's existing ACTIVE PRIMARY.
+    AddReference,
     /// Declare that MODEL consumes UPSTREAM's PRIMARY result under KEY.
     Depend {
         /// The consuming model.
@@ -66,12 +71,27 @@ pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
         Command::List(f) => list(url, f.format).await,
         Command::Plan(f) => plan(url, f.format).await,
         Command::Add { model, description } => add(url, &model, description.as_deref()).await,
+        Command::AddReference => add_reference(url).await,
         Command::Depend {
             model,
             upstream,
             input_key,
         } => depend(url, &model, &upstream, &input_key).await,
     }
+}
+
+async fn add_reference(url: &Url) -> Result<ExitCode> {
+    let mut client = url.connect().await?;
+    let done = pipeline::register_reference_models(&mut client).await?;
+    println!(
+        "reference models: {} models, {} dependencies, {} PRIMARY versions {} added \
+         (what already existed was left alone)",
+        done.models,
+        done.edges,
+        done.primaries,
+        pipeline::REFERENCE_VERSION
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn list(url: &Url, format: Format) -> Result<ExitCode> {
