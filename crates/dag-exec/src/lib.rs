@@ -66,6 +66,7 @@
 mod check;
 mod isolation;
 mod persist;
+mod pool;
 mod report;
 mod schedule;
 
@@ -245,18 +246,38 @@ impl CycleRun {
     }
 }
 
-/// Runs plans. Cheap to clone; clones share the count of abandoned threads.
-#[derive(Debug, Clone, Default)]
+/// Runs plans. Cheap to clone; clones share the worker threads (kept
+/// between cycles, ended when the last clone is dropped) and the count of
+/// abandoned threads.
+#[derive(Clone)]
 pub struct Executor {
     config: ExecConfig,
+    pool: Arc<pool::Pool>,
     abandoned: Arc<AtomicUsize>,
 }
 
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("config", &self.config)
+            .field("abandoned_threads", &self.abandoned_threads())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Self::new(ExecConfig::default())
+    }
+}
+
 impl Executor {
-    /// An executor with `config`.
+    /// An executor with `config`. Worker threads start with the first cycle.
     pub fn new(config: ExecConfig) -> Self {
+        let pool = Arc::new(pool::Pool::new(config.workers.get()));
         Self {
             config,
+            pool,
             abandoned: Arc::default(),
         }
     }
@@ -312,6 +333,7 @@ impl Executor {
                 prepared,
                 cycle_ts,
                 base,
+                &self.pool,
                 workers,
                 Arc::clone(&self.abandoned),
                 span.clone(),

@@ -42,6 +42,7 @@ use crate::check::VersionLabel;
 use crate::isolation::{
     CandidateJob, Checked, Failure, PersistOnly, PrimaryJob, PrimaryResult, RunInput, SharedResults,
 };
+use crate::pool::{Pool, Work};
 
 /// The coordinator never sleeps shorter than this when waiting for a job
 /// that has not started yet (keeps a zero timeout from spinning).
@@ -89,6 +90,41 @@ struct VersionNode {
     timeout: Duration,
 }
 
+/// rustc's FxHash: far cheaper than SipHash for short ids, and model ids come
+/// from operators, not from an attacker.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 fn intern(text: &mut String, s: &str) -> Range<usize> {
     let start = text.len();
     text.push_str(s);
@@ -98,7 +134,8 @@ fn intern(text: &mut String, s: &str) -> Range<usize> {
 impl Prepared {
     /// Validates and indexes `plan`; the error says what is wrong with it.
     pub(crate) fn new(plan: &Plan, default_timeout: Duration) -> Result<Self, String> {
-        let mut index: HashMap<&str, (usize, usize)> = HashMap::with_capacity(plan.model_count());
+        let mut index: HashMap<&str, (usize, usize), FxBuild> =
+            HashMap::with_capacity_and_hasher(plan.model_count(), FxBuild::default());
         let mut models = Vec::with_capacity(plan.model_count());
         let mut versions = Vec::with_capacity(plan.version_count());
         let mut text = String::new();
@@ -398,7 +435,8 @@ impl Inputs {
     }
 }
 
-fn worker(cycle: &Cycle) {
+/// Works on `cycle` until nothing is left; `false` when abandoned.
+fn worker(cycle: &Cycle) -> bool {
     let _dispatch = tracing::dispatcher::set_default(&cycle.dispatch);
     let p = &cycle.prepared;
     // Reused for every model this worker prepares the inputs of.
@@ -409,11 +447,11 @@ fn worker(cycle: &Cycle) {
     let mut now = None;
     loop {
         if st.cancelled {
-            return;
+            return true;
         }
         let Some((v, started)) = st.pop(p, now.take()) else {
             if st.unresolved == 0 {
-                return;
+                return true;
             }
             st.idle += 1;
             st = cycle.work.wait(st).unwrap_or_else(PoisonError::into_inner);
@@ -466,7 +504,7 @@ fn worker(cycle: &Cycle) {
             drop(st);
             drop(outcome);
             cycle.abandoned.fetch_sub(1, Ordering::Relaxed);
-            return;
+            return false;
         }
         let done = Done {
             outcome,
@@ -713,25 +751,20 @@ impl Drop for CancelOnDrop<'_> {
     }
 }
 
-fn spawn_worker(cycle: &Arc<Cycle>) -> std::io::Result<()> {
-    let cycle = Arc::clone(cycle);
-    std::thread::Builder::new()
-        .name("dag-exec-worker".into())
-        .spawn(move || worker(&cycle))
-        .map(drop)
+impl Work for Cycle {
+    fn work(&self) -> bool {
+        worker(self)
+    }
 }
 
-/// Starts `n` workers, counting them as live; returns the last spawn error
-/// if any failed.
-fn start_workers(cycle: &Arc<Cycle>, n: usize) -> Option<String> {
+/// Enlists `n` pool threads, counting them as live; returns the last error
+/// if some could not be started.
+fn start_workers(pool: &Pool, cycle: &Arc<Cycle>, n: usize) -> Option<String> {
     cycle.lock().live_workers += n;
-    let mut error = None;
-    for _ in 0..n {
-        if let Err(e) = spawn_worker(cycle) {
-            tracing::error!(error = %e, "cannot start a dag-exec worker thread");
-            cycle.lock().live_workers -= 1;
-            error = Some(e.to_string());
-        }
+    let work: Arc<dyn Work> = Arc::clone(cycle) as Arc<dyn Work>;
+    let (failed, error) = pool.enlist(&work, n);
+    if failed > 0 {
+        cycle.lock().live_workers -= failed;
     }
     error
 }
@@ -743,6 +776,7 @@ pub(crate) async fn run(
     prepared: Prepared,
     cycle_ts: CycleTs,
     base: Arc<dyn Any + Send + Sync>,
+    pool: &Pool,
     workers: usize,
     abandoned: Arc<AtomicUsize>,
     span: tracing::Span,
@@ -769,7 +803,7 @@ pub(crate) async fn run(
         }
     }
     let workers = workers.max(1).min(cycle.prepared.versions.len());
-    let mut spawn_error = start_workers(&cycle, workers);
+    let mut spawn_error = start_workers(pool, &cycle, workers);
     loop {
         let (wake_at, replace) = {
             let mut st = cycle.lock();
@@ -792,7 +826,7 @@ pub(crate) async fn run(
             (next, expired)
         };
         if replace > 0 {
-            spawn_error = start_workers(&cycle, replace).or(spawn_error);
+            spawn_error = start_workers(pool, &cycle, replace).or(spawn_error);
             continue;
         }
         match wake_at {
