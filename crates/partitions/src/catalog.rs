@@ -58,54 +58,65 @@ fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// The parent's partitioning and its children, one row per child (or one
-/// row with NULL child columns when there is none; no row when the table is
-/// missing). Bounds are read back through PostgreSQL's own parser from the
-/// text `pg_get_expr` prints, so the session's TimeZone does not matter.
-/// They are clamped to years 1..10000, which keeps MINVALUE/MAXVALUE and
-/// infinities representable while every month comparison stays exact.
+/// The parent's partition key and its children: one row per child, or one
+/// row with NULL child columns when there is none (or the table is missing).
+///
+/// Written for a cheap plan (it is planned on every call): the key comes
+/// from `pg_get_partkeydef` and a scalar subquery that yields the key
+/// column's name only when the key is one `timestamptz` column (type OID
+/// 1184, fixed in PostgreSQL). Bounds are read back through PostgreSQL's own
+/// input function from the text `pg_get_expr` prints, so the session's
+/// TimeZone and DateStyle do not matter, and clamped to years 1..10000 so
+/// MINVALUE/MAXVALUE and infinities decode while every month comparison
+/// stays exact. `pg_get_expr(relpartbound, 0)`: bounds are constants and
+/// need no relation context, so no partition is opened or locked, and one
+/// being dropped concurrently neither blocks nor blanks the read. For
+/// DEFAULT, the last column is its size on disk: zero proves it empty
+/// without reading it.
 const CATALOG_SQL: &str = r"
-SELECT p.relkind::text AS parent_kind,
-       pt.partstrat::text AS strategy,
-       pt.partnatts::int4 AS key_count,
-       a.attname::text AS key_column,
-       pg_catalog.format_type(a.atttypid, a.atttypmod) AS key_type,
-       coalesce(a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype, false) AS key_is_timestamptz,
-       ch.schema_name,
-       ch.child_name,
-       ch.bound,
-       ch.lower,
-       ch.upper
-FROM pg_catalog.pg_class p
-JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace
-LEFT JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = p.oid
-LEFT JOIN pg_catalog.pg_attribute a
-       ON a.attrelid = p.oid AND pt.partnatts = 1 AND a.attnum = pt.partattrs[0]
-LEFT JOIN LATERAL (
-    SELECT cn.nspname::text AS schema_name,
-           c.relname::text AS child_name,
-           b.bound,
-           CASE WHEN a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
-               greatest(least(coalesce(substring(b.bound FROM 'FROM \(''([^'']*)''\)')::timestamptz,
-                                       '-infinity'::timestamptz),
-                              '10000-01-01 00:00:00+00'::timestamptz),
-                        '0001-01-01 00:00:00+00'::timestamptz)
-           END AS lower,
-           CASE WHEN a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
-               greatest(least(coalesce(substring(b.bound FROM 'TO \(''([^'']*)''\)')::timestamptz,
-                                       'infinity'::timestamptz),
-                              '10000-01-01 00:00:00+00'::timestamptz),
-                        '0001-01-01 00:00:00+00'::timestamptz)
-           END AS upper
-    FROM pg_catalog.pg_inherits i
-    JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-    JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
-    CROSS JOIN LATERAL (SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound) b
-    WHERE i.inhparent = p.oid
-      AND ($3::text[] IS NULL OR c.relname = ANY ($3::text[]))
-) ch ON true
-WHERE n.nspname = $1 AND p.relname = $2
-ORDER BY ch.child_name
+SELECT s.keydef, s.key_column, s.schema_name, s.child_name, s.bound,
+       greatest(least(coalesce(s.lo, '-infinity'::timestamptz), '10000-01-01 00:00:00+00'::timestamptz),
+                '0001-01-01 00:00:00+00'::timestamptz),
+       greatest(least(coalesce(s.hi, 'infinity'::timestamptz), '10000-01-01 00:00:00+00'::timestamptz),
+                '0001-01-01 00:00:00+00'::timestamptz),
+       CASE WHEN s.bound = 'DEFAULT' THEN pg_catalog.pg_relation_size(s.child_oid) END
+FROM (
+    SELECT t.*,
+           CASE WHEN t.key_column IS NOT NULL AND t.bound LIKE 'FOR VALUES FROM (''%'
+                THEN pg_catalog.split_part(pg_catalog.split_part(t.bound, 'FROM (', 2), '''', 2)::timestamptz END AS lo,
+           CASE WHEN t.key_column IS NOT NULL AND t.bound LIKE '% TO (''%'
+                THEN pg_catalog.split_part(pg_catalog.split_part(t.bound, ' TO (', 2), '''', 2)::timestamptz END AS hi
+    FROM (
+        SELECT pg_catalog.pg_get_partkeydef(r.oid) AS keydef,
+               (SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = r.oid AND a.atttypid = 1184
+                   AND a.attnum = (SELECT pt.partattrs[0] FROM pg_catalog.pg_partitioned_table pt
+                                    WHERE pt.partrelid = r.oid AND pt.partnatts = 1)) AS key_column,
+               ch.oid AS child_oid,
+               ch.relnamespace::pg_catalog.regnamespace::text AS schema_name,
+               ch.relname::text AS child_name,
+               pg_catalog.pg_get_expr(ch.relpartbound, 0) AS bound
+        FROM pg_catalog.to_regclass($1) AS r(oid)
+        LEFT JOIN (pg_catalog.pg_inherits i
+                   JOIN pg_catalog.pg_class ch
+                     ON ch.oid = i.inhrelid AND ($2::text[] IS NULL OR ch.relname = ANY ($2::text[])))
+               ON i.inhparent = r.oid
+        OFFSET 0
+    ) t
+    OFFSET 0
+) s
+ORDER BY s.child_name
+";
+
+/// Says what the table is instead (the error path only).
+const DESCRIBE_SQL: &str = r"
+SELECT c.relkind::text, pg_catalog.pg_get_partkeydef(c.oid),
+       (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
+          FROM pg_catalog.pg_partitioned_table pt
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
+         WHERE pt.partrelid = c.oid AND pt.partnatts = 1)
+FROM pg_catalog.pg_class c
+WHERE c.oid = pg_catalog.to_regclass($1)
 ";
 
 /// A partition that is neither a month partition nor DEFAULT: left alone,
@@ -133,6 +144,8 @@ pub(crate) struct Layout {
     pub key_column: String,
     /// `(schema, name)` of the DEFAULT partition, if there is one.
     pub default: Option<(String, String)>,
+    /// True when DEFAULT is missing or has no pages at all (so no rows).
+    pub default_empty: bool,
     /// Month partitions, named `<table>_pYYYY_MM` with exactly that month's bounds.
     pub months: BTreeMap<Month, String>,
     pub foreign: Vec<Foreign>,
@@ -163,54 +176,103 @@ pub(crate) async fn read_layout<C: GenericClient + Sync>(
     table: Table,
     only: Option<&[String]>,
 ) -> Result<Layout, PartitionError> {
-    classify(table, &read_rows(client, table, only).await?)
+    let rows = read_rows(client, table, only).await?;
+    classify(table, &rows)
 }
 
-/// Runs [`CATALOG_SQL`] (one query) and decodes its rows.
+/// Runs [`CATALOG_SQL`] (one query) and decodes its rows. When the table is
+/// not range-partitioned on one timestamptz column, a second query finds
+/// out what it is instead, and the answer is an error.
 pub(crate) async fn read_rows<C: GenericClient + Sync>(
     client: &C,
     table: Table,
     only: Option<&[String]>,
 ) -> Result<Vec<CatalogRow>, PartitionError> {
+    let db = |doing: &str| {
+        let doing = doing.to_owned();
+        move |source| PartitionError::Db {
+            table: table.display(),
+            doing,
+            source,
+        }
+    };
+    let regclass = table.quoted();
     let rows = client
         .query_typed(
             CATALOG_SQL,
-            &[
-                (&table.schema, Type::TEXT),
-                (&table.name, Type::TEXT),
-                (&only, Type::TEXT_ARRAY),
-            ],
+            &[(&regclass, Type::TEXT), (&only, Type::TEXT_ARRAY)],
         )
         .await
-        .map_err(|source| PartitionError::Db {
-            table: table.display(),
-            doing: "reading the partition catalog".into(),
-            source,
-        })?;
-    rows.iter()
+        .map_err(db("reading the partition catalog"))?;
+    let rows = rows
+        .iter()
         .map(CatalogRow::try_from)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| PartitionError::Db {
+        .map_err(db("decoding the partition catalog"))?;
+    if rows.first().is_some_and(|r| r.key_column.is_some()) {
+        return Ok(rows);
+    }
+    let described = client
+        .query_typed(DESCRIBE_SQL, &[(&regclass, Type::TEXT)])
+        .await
+        .map_err(db("describing the table"))?;
+    let found = match described.first() {
+        None => None,
+        Some(r) => Some((
+            r.try_get::<_, String>(0)
+                .map_err(db("describing the table"))?,
+            r.try_get::<_, Option<String>>(1)
+                .map_err(db("describing the table"))?,
+            r.try_get::<_, Option<String>>(2)
+                .map_err(db("describing the table"))?,
+        )),
+    };
+    Err(not_range(table, found))
+}
+
+/// What [`DESCRIBE_SQL`] found: `(relkind, pg_get_partkeydef, the type of a
+/// single key column)`.
+pub(crate) type Described = (String, Option<String>, Option<String>);
+
+/// Pure: the error for a table that is missing (`None`) or not partitioned
+/// by range on one timestamptz column.
+pub(crate) fn not_range(table: Table, found: Option<Described>) -> PartitionError {
+    let Some((kind, keydef, key_type)) = found else {
+        return PartitionError::TableMissing {
             table: table.display(),
-            doing: "decoding the partition catalog".into(),
-            source,
-        })
+        };
+    };
+    let found = match (kind.as_str(), keydef) {
+        ("p", Some(keydef)) => match key_type {
+            Some(ty) if keydef.starts_with("RANGE ") => {
+                format!("PARTITION BY {keydef} on a column of type {ty}")
+            }
+            _ => format!("PARTITION BY {keydef}"),
+        },
+        ("r", _) => "an ordinary table (not partitioned)".into(),
+        ("v", _) => "a view".into(),
+        ("m", _) => "a materialized view".into(),
+        ("f", _) => "a foreign table".into(),
+        (other, _) => format!("a relation of kind '{other}'"),
+    };
+    PartitionError::NotRangePartitioned {
+        table: table.display(),
+        found,
+    }
 }
 
 /// One row of [`CATALOG_SQL`], decoded.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CatalogRow {
-    pub parent_kind: String,
-    pub strategy: Option<String>,
-    pub key_count: Option<i32>,
+    /// The key column, when the key is one timestamptz column.
     pub key_column: Option<String>,
-    pub key_type: Option<String>,
-    pub key_is_timestamptz: bool,
     pub child_schema: Option<String>,
     pub child: Option<String>,
     pub bound: Option<String>,
     pub lower: Option<DateTime<Utc>>,
     pub upper: Option<DateTime<Utc>>,
+    /// DEFAULT's size on disk.
+    pub default_bytes: Option<i64>,
 }
 
 impl TryFrom<&tokio_postgres::Row> for CatalogRow {
@@ -218,64 +280,30 @@ impl TryFrom<&tokio_postgres::Row> for CatalogRow {
 
     fn try_from(r: &tokio_postgres::Row) -> Result<Self, Self::Error> {
         Ok(CatalogRow {
-            parent_kind: r.try_get(0)?,
-            strategy: r.try_get(1)?,
-            key_count: r.try_get(2)?,
-            key_column: r.try_get(3)?,
-            key_type: r.try_get(4)?,
-            key_is_timestamptz: r.try_get(5)?,
-            child_schema: r.try_get(6)?,
-            child: r.try_get(7)?,
-            bound: r.try_get(8)?,
-            lower: r.try_get(9)?,
-            upper: r.try_get(10)?,
+            key_column: r.try_get(1)?,
+            child_schema: r.try_get(2)?,
+            child: r.try_get(3)?,
+            bound: r.try_get(4)?,
+            lower: r.try_get(5)?,
+            upper: r.try_get(6)?,
+            default_bytes: r.try_get(7)?,
         })
     }
 }
 
-/// Pure: checks the partitioning and sorts the children.
+/// Pure: sorts the children of a table known to be range-partitioned on one
+/// timestamptz column (the first row carries the key column).
 pub(crate) fn classify(table: Table, rows: &[CatalogRow]) -> Result<Layout, PartitionError> {
-    let Some(first) = rows.first() else {
+    let Some(key_column) = rows.first().and_then(|r| r.key_column.clone()) else {
         return Err(PartitionError::TableMissing {
             table: table.display(),
         });
     };
-    let not_range = |found: String| PartitionError::NotRangePartitioned {
-        table: table.display(),
-        found,
-    };
-    match first.parent_kind.as_str() {
-        "p" => {}
-        "r" => return Err(not_range("an ordinary table (not partitioned)".into())),
-        "v" => return Err(not_range("a view".into())),
-        "m" => return Err(not_range("a materialized view".into())),
-        "f" => return Err(not_range("a foreign table".into())),
-        other => return Err(not_range(format!("a relation of kind '{other}'"))),
-    }
-    match first.strategy.as_deref() {
-        Some("r") => {}
-        Some("l") => return Err(not_range("PARTITION BY LIST".into())),
-        Some("h") => return Err(not_range("PARTITION BY HASH".into())),
-        other => return Err(not_range(format!("partition strategy {other:?}"))),
-    }
-    let key_count = first.key_count.unwrap_or(0);
-    if key_count != 1 {
-        return Err(not_range(format!(
-            "PARTITION BY RANGE on {key_count} columns"
-        )));
-    }
-    let Some(key_column) = first.key_column.clone() else {
-        return Err(not_range("PARTITION BY RANGE on an expression".into()));
-    };
-    if !first.key_is_timestamptz {
-        let ty = first.key_type.clone().unwrap_or_default();
-        return Err(not_range(format!("PARTITION BY RANGE ({key_column} {ty})")));
-    }
-
     let mut layout = Layout {
         table,
         key_column,
         default: None,
+        default_empty: true,
         months: BTreeMap::new(),
         foreign: Vec::new(),
     };
@@ -286,6 +314,7 @@ pub(crate) fn classify(table: Table, rows: &[CatalogRow]) -> Result<Layout, Part
         let bound = row.bound.clone().unwrap_or_default();
         if bound == "DEFAULT" {
             layout.default = Some((schema, name));
+            layout.default_empty = row.default_bytes == Some(0);
             continue;
         }
         let (lower, upper) = (
@@ -323,39 +352,30 @@ pub(crate) fn classify(table: Table, rows: &[CatalogRow]) -> Result<Layout, Part
 mod tests {
     use super::*;
 
-    fn parent() -> CatalogRow {
-        CatalogRow {
-            parent_kind: "p".into(),
-            strategy: Some("r".into()),
-            key_count: Some(1),
-            key_column: Some("cycle_ts".into()),
-            key_type: Some("timestamp with time zone".into()),
-            key_is_timestamptz: true,
-            ..CatalogRow::default()
-        }
-    }
-
     fn child(name: &str, bound: &str, lower: DateTime<Utc>, upper: DateTime<Utc>) -> CatalogRow {
         CatalogRow {
+            key_column: Some("cycle_ts".into()),
             child_schema: Some("kcg".into()),
             child: Some(name.into()),
             bound: Some(bound.into()),
             lower: Some(lower),
             upper: Some(upper),
-            ..parent()
+            default_bytes: None,
         }
     }
 
     #[test]
     fn sorts_children() {
         let jan = Month::new(2026, 1).unwrap();
+        let mut default = child(
+            "detection_model_run_outputs_default",
+            "DEFAULT",
+            jan.start(),
+            jan.end(),
+        );
+        default.default_bytes = Some(8192);
         let rows = vec![
-            child(
-                "detection_model_run_outputs_default",
-                "DEFAULT",
-                jan.start(),
-                jan.end(),
-            ),
+            default,
             child(
                 "detection_model_run_outputs_p2026_01",
                 &jan.bound_clause(),
@@ -374,6 +394,7 @@ mod tests {
             l.default.as_ref().map(|d| d.1.as_str()),
             Some("detection_model_run_outputs_default")
         );
+        assert!(!l.default_empty);
         assert_eq!(l.months.keys().copied().collect::<Vec<_>>(), vec![jan]);
         assert_eq!(l.foreign.len(), 1);
         assert_eq!(l.key_quoted(), "\"cycle_ts\"");
@@ -399,55 +420,34 @@ mod tests {
     }
 
     #[test]
-    fn refuses_what_is_not_range_on_timestamptz() {
+    fn says_what_the_table_is_instead() {
+        let s = |x: &str| Some(x.to_owned());
         let cases = [
+            (Some(("r".into(), None, None)), "an ordinary table"),
             (
-                CatalogRow {
-                    parent_kind: "r".into(),
-                    ..CatalogRow::default()
-                },
-                "ordinary table",
+                Some(("p".into(), s("LIST (role)"), s("character varying(16)"))),
+                "PARTITION BY LIST (role)",
             ),
             (
-                CatalogRow {
-                    strategy: Some("l".into()),
-                    ..parent()
-                },
-                "LIST",
+                Some(("p".into(), s("RANGE (cycle_ts, v)"), None)),
+                "PARTITION BY RANGE (cycle_ts, v)",
             ),
             (
-                CatalogRow {
-                    key_count: Some(2),
-                    ..parent()
-                },
-                "2 columns",
+                Some(("p".into(), s("RANGE (cycle_ts)"), s("date"))),
+                "PARTITION BY RANGE (cycle_ts) on a column of type date",
             ),
-            (
-                CatalogRow {
-                    key_column: None,
-                    ..parent()
-                },
-                "expression",
-            ),
-            (
-                CatalogRow {
-                    key_is_timestamptz: false,
-                    key_type: Some("date".into()),
-                    ..parent()
-                },
-                "cycle_ts date",
-            ),
+            (Some(("v".into(), None, None)), "a view"),
         ];
-        for (row, want) in cases {
-            let e = classify(RUN_OUTPUTS, &[row]).unwrap_err().to_string();
+        for (found, want) in cases {
+            let e = not_range(RUN_OUTPUTS, found).to_string();
             assert!(
                 e.contains(want) && e.contains("kcg.detection_model_run_outputs"),
                 "{e}"
             );
         }
         assert!(matches!(
-            classify(RUN_OUTPUTS, &[]),
-            Err(PartitionError::TableMissing { .. })
+            not_range(RUN_OUTPUTS, None),
+            PartitionError::TableMissing { .. }
         ));
     }
 

@@ -233,6 +233,7 @@ mod tests {
             table: RUN_OUTPUTS,
             key_column: "cycle_ts".into(),
             default: Some(("kcg".into(), "detection_model_run_outputs_default".into())),
+            default_empty: false,
             months: months
                 .iter()
                 .map(|m| (*m, RUN_OUTPUTS.month_name(*m)))

@@ -12,9 +12,9 @@ use crate::month::Month;
 use crate::plan::{DefaultRows, Plan, Policy, plan_ensure, plan_maintain};
 use crate::report::{Created, MonthPartition, Report};
 
-/// The `pg_advisory_xact_lock` key every partition run takes first
-/// (`"kcg_part"` in ASCII), so concurrent runners serialize. Visible in
-/// `pg_locks` as `classid = 1801676639, objid = 1885434484, objsubid = 1`.
+/// The `pg_advisory_xact_lock` key (`"kcg_part"` in ASCII) that every run
+/// which may change anything takes before it reads the catalog, so
+/// concurrent runners serialize. Visible in `pg_locks` as `classid = 1801676639, objid = 1885434484, objsubid = 1`.
 pub const LOCK_KEY: i64 = 0x6b63_675f_7061_7274;
 
 /// The temporary table that holds rows on their way out of DEFAULT.
@@ -46,11 +46,14 @@ fn db(
 ///   deletes DEFAULT rows of months older than the retention, and leaves the
 ///   rest (later months, infinity) in DEFAULT.
 ///
-/// Months are UTC calendar months whatever the session's TimeZone. All of it
-/// happens in one transaction (a savepoint when `client` is a transaction)
-/// after `pg_advisory_xact_lock(LOCK_KEY)`, so concurrent runs serialize and
-/// the second finds nothing to do. With `dry_run` the plan is computed under
-/// the same lock and reported, and nothing is changed.
+/// Months are UTC calendar months whatever the session's TimeZone. A run
+/// that finds nothing to do decides so from one catalog query (plus a count
+/// of DEFAULT when DEFAULT has any page on disk), without a transaction or
+/// a lock. Any other run does all its work in one transaction (a savepoint
+/// when `client` is a transaction) after `pg_advisory_xact_lock(LOCK_KEY)`,
+/// re-reading the catalog under the lock, so concurrent runs serialize and
+/// the second finds nothing to do. With `dry_run` the plan is computed the
+/// same way (under the lock when there is work) and nothing is changed.
 ///
 /// Errors that touch nothing: `retention_months` outside 1..=1200, `premake`
 /// outside 0..=120, the table missing or not `PARTITION BY RANGE` on one
@@ -71,12 +74,20 @@ where
     let table = RUN_OUTPUTS;
     let span = info_span!("partitions.maintain", table = %table.display(), %now, premake, retention_months, dry_run);
     async move {
+        // Most runs find nothing to do: decide that without a transaction or
+        // the lock. Anything else is decided again under the lock.
+        let layout = read_layout(&*client, table, None).await?;
+        let rows = default_rows(&*client, &layout, true).await?;
+        let plan = plan_maintain(&layout, &rows, now, policy)?;
+        if plan.is_noop() {
+            return Ok(report(&layout, &plan, now, dry_run, 0));
+        }
         let tx = client
             .transaction()
             .await
             .map_err(db(table, "starting the transaction"))?;
         let layout = lock_and_read(&tx, table).await?;
-        let rows = default_rows(&tx, &layout).await?;
+        let rows = default_rows(&tx, &layout, true).await?;
         let plan = plan_maintain(&layout, &rows, now, policy)?;
         if dry_run || plan.is_noop() {
             tx.rollback()
@@ -87,7 +98,7 @@ where
         lock_parent(&tx, &layout).await?;
         // Under the table locks the DEFAULT partition cannot change any more:
         // count again so the moves are exact.
-        let rows = default_rows(&tx, &layout).await?;
+        let rows = default_rows(&tx, &layout, false).await?;
         let plan = plan_maintain(&layout, &rows, now, policy)?;
         let moved = apply(&tx, &layout, &plan).await?;
         tx.commit().await.map_err(db(table, "committing"))?;
@@ -136,7 +147,7 @@ where
             .await
             .map_err(db(table, "starting the transaction"))?;
         let layout = lock_and_read(&tx, table).await?;
-        let rows = default_rows(&tx, &layout).await?;
+        let rows = default_rows(&tx, &layout, true).await?;
         let plan = plan_ensure(&layout, &rows, now)?;
         if plan.is_noop() {
             // Another runner made them while we waited for the lock.
@@ -146,7 +157,7 @@ where
             return Ok(report(&layout, &plan, now, false, 0));
         }
         lock_parent(&tx, &layout).await?;
-        let rows = default_rows(&tx, &layout).await?;
+        let rows = default_rows(&tx, &layout, false).await?;
         let plan = plan_ensure(&layout, &rows, now)?;
         let moved = apply(&tx, &layout, &plan).await?;
         tx.commit().await.map_err(db(table, "committing"))?;
@@ -173,14 +184,19 @@ async fn lock_and_read(tx: &Transaction<'_>, table: Table) -> Result<Layout, Par
     Ok(layout)
 }
 
-/// Counts the DEFAULT partition's rows per UTC month.
-async fn default_rows(
-    tx: &Transaction<'_>,
+/// Counts the DEFAULT partition's rows per UTC month. With `trust_empty`,
+/// a DEFAULT the catalog saw without a single page is not read at all.
+async fn default_rows<C: GenericClient + Sync>(
+    client: &C,
     layout: &Layout,
+    trust_empty: bool,
 ) -> Result<DefaultRows, PartitionError> {
     let Some(default) = layout.default_quoted() else {
         return Ok(DefaultRows::default());
     };
+    if trust_empty && layout.default_empty {
+        return Ok(DefaultRows::default());
+    }
     let k = layout.key_quoted();
     let sql = format!(
         "SELECT CASE WHEN isfinite({k}) AND {k} >= '0001-01-01 00:00:00+00' AND {k} < '10000-01-01 00:00:00+00' \
@@ -189,7 +205,7 @@ async fn default_rows(
                 count(*)::int8 \
          FROM {default} GROUP BY 1"
     );
-    let rows = tx.query_typed(&sql, &[]).await.map_err(db(
+    let rows = client.query_typed(&sql, &[]).await.map_err(db(
         layout.table,
         format!("counting the rows of {}", layout.default_display()),
     ))?;
