@@ -67,6 +67,16 @@ pub async fn migrate(client: &mut Client) -> Result<MigrateReport, SchemaError> 
     Ok(MigrateReport { applied, known })
 }
 
+/// A fingerprint of the embedded migrations (names and SQL): equal
+/// fingerprints mean equal schemas. Test templates are keyed by it.
+pub fn migrations_fingerprint() -> u64 {
+    let mut migrations = embedded::migrations::runner().get_migrations().clone();
+    migrations.sort_by_key(refinery::Migration::version);
+    migrations.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, m| {
+        (h ^ m.checksum()).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The names of the embedded migrations, as `V###__name`, in order.
 pub fn embedded_migrations() -> Vec<String> {
     let mut v: Vec<_> = embedded::migrations::runner()

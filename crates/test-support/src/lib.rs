@@ -166,17 +166,10 @@ impl Drop for TestDb {
     }
 }
 
-/// The template's name changes with the embedded migrations, so a stale
-/// template on a long-lived server is never used.
+/// The template's name changes with the embedded migrations (names and
+/// SQL), so a stale template on a long-lived server is never used.
 fn template_name() -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for m in schema::embedded_migrations() {
-        for b in m.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("kcg_template_{:012x}", h & 0xffff_ffff_ffff)
+    format!("kcg_template_{:016x}", schema::migrations_fingerprint())
 }
 
 async fn ensure_template(admin_config: &Config, template: &str) {
