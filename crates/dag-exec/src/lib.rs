@@ -81,7 +81,6 @@ use registry::Plan;
 use tokio_postgres::Client;
 use tracing::Instrument as _;
 
-pub use persist::{COPY_OUTPUTS, OUTPUT_TYPES};
 pub use report::{CycleReport, PersistStats, RunStatus, VersionReport};
 
 use crate::check::OutputCheck;

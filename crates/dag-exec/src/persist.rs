@@ -26,12 +26,9 @@ const DELETE_OUTPUTS: &str = "DELETE FROM kcg.detection_model_run_outputs WHERE 
 const DELETE_METRICS: &str = "DELETE FROM kcg.detection_model_metrics WHERE cycle_ts = $1";
 const DELETE_RUNS: &str = "DELETE FROM kcg.detection_model_runs WHERE cycle_ts = $1";
 
-/// The COPY of output rows; public so benchmarks and tests compare against
-/// exactly this statement.
-pub const COPY_OUTPUTS: &str = "COPY kcg.detection_model_run_outputs \
+const COPY_OUTPUTS: &str = "COPY kcg.detection_model_run_outputs \
      (cycle_ts, model_id, version_id, role, entity_key, score, payload) FROM STDIN (FORMAT binary)";
-/// The column types of [`COPY_OUTPUTS`].
-pub const OUTPUT_TYPES: &[Type] = &[
+const OUTPUT_TYPES: &[Type] = &[
     Type::TIMESTAMPTZ,
     Type::VARCHAR,
     Type::INT8,
