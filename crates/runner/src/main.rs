@@ -11,7 +11,13 @@ use clap::{Parser, Subcommand};
 
 /// Registry-driven detection models on PostgreSQL.
 #[derive(Debug, Parser)]
-#[command(name = "runner", version, about, long_about = None)]
+#[command(
+    name = "runner",
+    version,
+    about,
+    long_about = None,
+    after_help = "Environment:\n  DATABASE_URL                   the database (or --database-url)\n  PREDICTION_USE_MODEL_REGISTRY  stage 10 on/off: 1/0, true/false, on/off, yes/no (anything else is a start-up error)\n  RUST_LOG                       log filter (or --log)\n\nExit status: 0 success, 1 failure, 2 snapshot --fail-on-alarm found an alarm, 64 bad command line.\nStart with: runner migrate; runner ingest --csv FILE; runner models add-reference; runner cycle --at TS."
+)]
 pub struct Cli {
     /// PostgreSQL connection URL (postgres://user:pass@host:port/db).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
@@ -64,8 +70,23 @@ enum Command {
     Partitions(cmd::partitions::Args),
 }
 
+/// Exit status of a command line clap refuses. Not clap's default 2: that
+/// status is reserved for `snapshot --fail-on-alarm`, so cron can tell a
+/// mistyped command from an alarm (64 is EX_USAGE of sysexits.h).
+const EXIT_USAGE: u8 = 64;
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                std::process::ExitCode::from(EXIT_USAGE)
+            } else {
+                std::process::ExitCode::SUCCESS // --help, --version
+            };
+        }
+    };
     init_tracing(&cli.log);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

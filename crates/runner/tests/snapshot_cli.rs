@@ -149,8 +149,12 @@ async fn budget_ms_decides_over_budget() {
 #[tokio::test]
 async fn a_bad_time_is_refused() {
     let db = TestDb::new().await;
-    let out = runner(&db, &["snapshot", "hourly", "--at", "yesterday"]);
-    assert!(!out.status.success());
+    let out = runner(
+        &db,
+        &["snapshot", "hourly", "--at", "yesterday", "--fail-on-alarm"],
+    );
+    // A usage error is 64, never the alarm status 2.
+    assert_eq!(out.status.code(), Some(64), "stderr: {}", stderr(&out));
     assert!(
         stderr(&out).contains("RFC 3339"),
         "stderr: {}",
