@@ -26,16 +26,28 @@
 //!   module); a candidate's result has no path into it. Whatever a candidate
 //!   returns, fails, panics or times out, every PRIMARY's inputs and outputs
 //!   are what they would be without it (property-tested).
+//! - **Parallel, bounded.** Versions run on the executor's worker threads
+//!   (`ExecConfig::workers`, the number of cores by default), kept between
+//!   cycles. A model runs as soon as every upstream PRIMARY it reads has
+//!   finished (no barrier between the plan's levels, which are a dependency
+//!   order), PRIMARY versions before candidates; the models of one level run
+//!   in parallel.
 //! - **Failures stay local.** A model error or a panic makes the version
-//!   `FAILED` with the message; a version that does not return within its
-//!   timeout (60 s by default, `PlannedVersion::timeout` overrides) is
-//!   `TIMEOUT`. A failed PRIMARY's dependents, transitively, are `SKIPPED`
-//!   with `upstream X failed` (`upstream X failed (via Y)` further down). A
-//!   failing candidate affects nothing else.
+//!   `FAILED` with the message (`model error: ...`, `panicked: ...`); a
+//!   version that does not return within its timeout (60 s by default,
+//!   `PlannedVersion::timeout` overrides) is `TIMEOUT`. The dependents of a
+//!   PRIMARY that is not `OK`, transitively, are `SKIPPED` with
+//!   `upstream X failed` (`upstream X failed (via Y)` further down; with
+//!   several failed upstreams, the first in plan order, so the text is
+//!   deterministic). A failing candidate affects nothing else.
 //! - **Timeouts do not wait.** A thread cannot be killed: a timed-out
 //!   model's thread is abandoned, the cycle goes on at once (a replacement
-//!   worker keeps the parallelism), and whatever the model returns later is
-//!   discarded. [`Executor::abandoned_threads`] counts those still running.
+//!   thread keeps the parallelism), and whatever the model returns later is
+//!   discarded; the thread then ends. Until then it keeps what the model reads
+//!   alive (its inputs and the cycle's base input) plus the cycle's small
+//!   bookkeeping, not the cycle's results.
+//!   [`Executor::abandoned_threads`] counts such threads; a model that hangs
+//!   every cycle costs one thread per cycle, so archive it.
 //! - **One transaction per cycle.** Rerunning a `cycle_ts` deletes that
 //!   cycle's outputs, metrics and run records and inserts the new ones in
 //!   the same transaction; a failure anywhere before `COMMIT` leaves the

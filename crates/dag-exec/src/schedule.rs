@@ -20,12 +20,19 @@
 //! dependencies without a barrier between levels: a model becomes ready the
 //! moment every upstream PRIMARY it reads has finished, so all versions of a
 //! level run in parallel, and a slow SHADOW of one level never delays the
-//! next. Ready PRIMARY versions are taken before ready candidates.
+//! next. Ready PRIMARY versions are taken before ready candidates; a model's
+//! candidates are queued as soon as its PRIMARY has built the inputs they
+//! share.
+//!
+//! **Failures.** A model whose upstream failed is skipped once all its
+//! upstream models are settled, naming the failed one first in plan order,
+//! so the reason does not depend on which failure happened first.
 //!
 //! **Timeouts.** A version's clock starts when a worker takes it. The
 //! coordinator (the `async` caller) sleeps until the earliest deadline or
 //! until the cycle is done, whichever comes first; at a deadline it marks the
-//! version `TIMEOUT`, which for a PRIMARY skips its dependents at once.
+//! version `TIMEOUT` (a failure like any other for its dependents) and
+//! enlists a replacement thread.
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};

@@ -643,3 +643,81 @@ async fn primary_rows_in_the_database_are_identical_with_and_without_adversarial
         "no candidate rows were stored in any case"
     );
 }
+
+#[tokio::test]
+async fn a_database_error_while_persisting_rolls_back_everything_and_the_connection_stays_usable() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let known = plan(vec![vec![planned(
+        "a",
+        version(1, Role::Primary, rows_model("a", 50, 1.0)),
+        vec![],
+        &[],
+    )]]);
+    register(&client, &known).await;
+    let exec = Executor::default();
+    exec.execute(&mut client, cycle(0), &known, base(0))
+        .await
+        .unwrap();
+    let before = counts(&client, cycle(0)).await;
+    assert_eq!(before, (50, 1, 1));
+
+    // Version 2 is not registered: its metrics break a foreign key after the
+    // outputs were already copied.
+    let unknown = plan(vec![vec![
+        planned(
+            "a",
+            version(1, Role::Primary, rows_model("a", 80, 2.0)),
+            vec![],
+            &[],
+        ),
+        planned(
+            "b",
+            version(2, Role::Primary, rows_model("b", 80, 1.0)),
+            vec![],
+            &[],
+        ),
+    ]]);
+    let err = exec
+        .execute(&mut client, cycle(0), &unknown, base(0))
+        .await
+        .unwrap_err();
+    let ExecError::Persist { step, report, .. } = &err else {
+        panic!("unexpected error: {err}")
+    };
+    assert_eq!(*step, "COPY into kcg.detection_model_metrics");
+    assert_eq!(report.count(RunStatus::Ok), 2);
+    assert!(err.to_string().contains("detection_model_metrics"), "{err}");
+    assert_eq!(
+        counts(&client, cycle(0)).await,
+        before,
+        "the earlier run of the cycle is intact"
+    );
+    // The same connection goes on working.
+    exec.execute(&mut client, cycle(0), &known, base(0))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn no_free_connection_is_an_error_that_still_reports_what_ran() {
+    let db = TestDb::new().await;
+    let manager =
+        bb8_postgres::PostgresConnectionManager::new(db.config().clone(), tokio_postgres::NoTls);
+    let pool = bb8::Pool::builder()
+        .max_size(1)
+        .connection_timeout(Duration::from_millis(200))
+        .build(manager)
+        .await
+        .unwrap();
+    let held = pool.get().await.unwrap();
+    register(&held, &wide_plan(3, 1)).await;
+    let err = Executor::default()
+        .execute_pooled(&pool, cycle(0), &wide_plan(3, 1), base(0))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExecError::Checkout { .. }), "{err}");
+    assert!(err.to_string().contains("nothing was stored"), "{err}");
+    assert_eq!(err.report().unwrap().count(RunStatus::Ok), 4);
+    assert_eq!(counts(&held, cycle(0)).await, (0, 0, 0));
+}

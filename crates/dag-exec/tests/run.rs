@@ -556,3 +556,28 @@ async fn many_models_on_few_or_many_workers_give_the_same_result() {
     }
     assert_eq!(seen_one, recorder.seen());
 }
+
+/// Compiles only if a cycle can be spawned on a multi-threaded runtime.
+fn futures_are_send(
+    exec: &Executor,
+    client: &mut tokio_postgres::Client,
+    pool: &test_support::Pool,
+    plan: &registry::Plan,
+) {
+    fn send<T: Send>(_: T) {}
+    send(exec.run(cycle(0), plan, base(0)));
+    send(exec.execute(client, cycle(0), plan, base(0)));
+    send(exec.execute_pooled(pool, cycle(0), plan, base(0)));
+}
+
+#[test]
+fn the_executor_and_its_futures_can_cross_threads() {
+    fn send_sync<T: Send + Sync + Clone + 'static>() {}
+    send_sync::<Executor>();
+    let _compiled: fn(
+        &Executor,
+        &mut tokio_postgres::Client,
+        &test_support::Pool,
+        &registry::Plan,
+    ) = futures_are_send;
+}

@@ -9,8 +9,10 @@ use std::sync::Arc;
 pub struct OutputRow {
     /// What the row is about, e.g. an MMSI as text.
     pub entity_key: String,
-    /// The model's score for the entity. The executor stores non-finite
-    /// scores (NaN, ±∞) as SQL `NULL` and counts them in the run record.
+    /// The model's score for the entity. The executor stores a non-finite
+    /// score (NaN, ±∞) as SQL `NULL`, keeps the row, warns, and reports how
+    /// many rows it did so for in its cycle report; a `NULL` score means
+    /// exactly that.
     pub score: f64,
     /// Free-form details, stored as JSONB.
     pub payload: Option<serde_json::Value>,
@@ -61,8 +63,10 @@ impl ModelOutput {
         self.rows.push(row);
     }
 
-    /// Records a metric. Keys longer than 64 characters are dropped by the
-    /// executor with a warning; the other metrics are kept.
+    /// Records a metric. The executor drops, with a warning and a count in
+    /// the run record, a metric whose key is empty or longer than 64
+    /// characters or whose value is NaN or infinite; the other metrics are
+    /// kept. Recording a key again replaces its value.
     pub fn metric(&mut self, key: impl Into<String>, value: f64) {
         self.metrics.push((key.into(), value));
     }
