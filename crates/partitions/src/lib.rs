@@ -49,6 +49,21 @@ pub const DEFAULT_RETENTION_MONTHS: i32 = 12;
 
 #[cfg(test)]
 mod tests {
+    /// The pipeline runs these on tokio's multi-threaded runtime: their
+    /// futures must be `Send` (checked at compile time), on a client as on a
+    /// transaction.
+    #[test]
+    fn futures_are_send_on_clients_and_transactions() {
+        fn send<T: Send>(_: &T) {}
+        fn check(c: &mut tokio_postgres::Client, tx: &mut tokio_postgres::Transaction<'_>) {
+            let now = chrono::Utc::now();
+            send(&super::maintain(c, now, 3, 12, false));
+            send(&super::ensure_current_and_next(tx, now));
+            send(&super::list(tx));
+        }
+        let _ = check;
+    }
+
     #[test]
     fn table_constant_matches_the_catalog_target() {
         assert_eq!(super::TABLE, super::catalog::RUN_OUTPUTS.display());

@@ -43,13 +43,15 @@ impl Policy {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct DefaultRows {
     pub by_month: BTreeMap<Month, u64>,
-    /// Rows outside years 1..9999 (infinity, say): no month can take them.
+    /// Rows before year 1 (`-infinity` included): older than any retention.
+    pub ancient: u64,
+    /// Rows from year 10000 on (`infinity` included): no month can take them.
     pub unplaceable: u64,
 }
 
 impl DefaultRows {
     pub fn total(&self) -> u64 {
-        self.by_month.values().sum::<u64>() + self.unplaceable
+        self.by_month.values().sum::<u64>() + self.ancient + self.unplaceable
     }
 }
 
@@ -144,9 +146,12 @@ pub(crate) fn plan_maintain(
         .by_month
         .range(..first_kept)
         .map(|(_, n)| n)
-        .sum();
+        .sum::<u64>()
+        + default_rows.ancient;
     let moved: u64 = create.iter().map(|(_, n)| n).sum();
-    let left_in_default = default_rows.total() - moved - expired_default_rows;
+    let left_in_default = default_rows
+        .total()
+        .saturating_sub(moved + expired_default_rows);
     Ok(Plan {
         current,
         last,
@@ -178,7 +183,7 @@ pub(crate) fn plan_ensure(
         drop: Vec::new(),
         kept,
         expired_default_rows: 0,
-        left_in_default: default_rows.total() - moved,
+        left_in_default: default_rows.total().saturating_sub(moved),
     })
 }
 
@@ -314,6 +319,7 @@ mod tests {
         rows.by_month.insert(m(2025, 9), 2); // kept, older than any partition
         rows.by_month.insert(m(2027, 1), 1); // beyond premake: waits
         rows.unplaceable = 1;
+        rows.ancient = 3;
         let p = plan_maintain(
             &layout(&[m(2025, 12), m(2026, 3)]),
             &rows,
@@ -333,7 +339,7 @@ mod tests {
             ]
         );
         assert_eq!(p.moved(), 2);
-        assert_eq!(p.expired_default_rows, 4);
+        assert_eq!(p.expired_default_rows, 7);
         assert_eq!(p.left_in_default, 2);
     }
 

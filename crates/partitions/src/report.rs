@@ -50,11 +50,11 @@ pub struct Report {
     pub kept: Vec<MonthPartition>,
     /// Rows moved from DEFAULT into created partitions (the sum over `created`).
     pub moved_from_default: u64,
-    /// Rows in DEFAULT from months older than the retention, deleted as
-    /// their month's partition would have been dropped.
+    /// Rows in DEFAULT from months older than the retention (`-infinity`
+    /// included), deleted as their month's partition would have been dropped.
     pub expired_default_rows: u64,
-    /// Rows that stay in DEFAULT: months beyond `last`, or instants no month
-    /// can hold (infinity).
+    /// Rows that stay in DEFAULT: months beyond `last`, or instants from
+    /// year 10000 on (`infinity`) that no month can hold.
     pub left_in_default: u64,
     /// Partitions that are neither month partitions nor DEFAULT, left alone.
     pub foreign: Vec<String>,

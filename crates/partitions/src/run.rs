@@ -199,9 +199,10 @@ async fn default_rows<C: GenericClient + Sync>(
     }
     let k = layout.key_quoted();
     let sql = format!(
-        "SELECT CASE WHEN isfinite({k}) AND {k} >= '0001-01-01 00:00:00+00' AND {k} < '10000-01-01 00:00:00+00' \
-                THEN extract(year FROM {k} AT TIME ZONE 'UTC')::int4 * 12 \
-                     + extract(month FROM {k} AT TIME ZONE 'UTC')::int4 - 1 END, \
+        "SELECT CASE WHEN {k} < '0001-01-01 00:00:00+00' THEN -1 \
+                     WHEN {k} < '10000-01-01 00:00:00+00' \
+                     THEN extract(year FROM {k} AT TIME ZONE 'UTC')::int4 * 12 \
+                          + extract(month FROM {k} AT TIME ZONE 'UTC')::int4 - 1 END, \
                 count(*)::int8 \
          FROM {default} GROUP BY 1"
     );
@@ -218,8 +219,12 @@ async fn default_rows<C: GenericClient + Sync>(
             .try_get(1)
             .map_err(db(layout.table, "decoding DEFAULT row counts"))?;
         let n = n.unsigned_abs();
-        match idx.and_then(Month::from_index) {
-            Some(m) => *out.by_month.entry(m).or_default() += n,
+        match idx {
+            Some(-1) => out.ancient += n,
+            Some(i) => match Month::from_index(i) {
+                Some(m) => *out.by_month.entry(m).or_default() += n,
+                None => out.unplaceable += n,
+            },
             None => out.unplaceable += n,
         }
     }

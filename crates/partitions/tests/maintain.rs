@@ -150,6 +150,7 @@ async fn default_rows_move_into_the_months_created_for_them_and_are_counted() {
         ("2027-06-01T00:00:00Z", "beyond-premake"),
         ("2024-11-05T00:00:00Z", "expired"),
         ("infinity", "no-month"),
+        ("-infinity", "before-every-month"),
     ] {
         insert(&client, at, key).await;
     }
@@ -184,7 +185,7 @@ async fn default_rows_move_into_the_months_created_for_them_and_are_counted() {
         ]
     );
     assert_eq!(report.moved_from_default, 5);
-    assert_eq!(report.expired_default_rows, 1);
+    assert_eq!(report.expired_default_rows, 2);
     assert_eq!(report.left_in_default, 2);
     assert_eq!(
         (
@@ -192,7 +193,7 @@ async fn default_rows_move_into_the_months_created_for_them_and_are_counted() {
             dry.moved_from_default,
             dry.expired_default_rows
         ),
-        (report.created.clone(), 5, 1)
+        (report.created.clone(), 5, 2)
     );
 
     for (key, want) in [
@@ -205,7 +206,7 @@ async fn default_rows_move_into_the_months_created_for_them_and_are_counted() {
         assert_eq!(home(&client, key).await, want, "{key}");
     }
     // Every row the retention keeps is still there, unchanged.
-    let keep = |r: &&(String, String, String)| r.2 != "expired";
+    let keep = |r: &&(String, String, String)| r.2 != "expired" && r.2 != "before-every-month";
     let strip = |v: &[(String, String, String)]| {
         v.iter()
             .filter(keep)
