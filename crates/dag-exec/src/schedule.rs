@@ -468,12 +468,16 @@ fn worker(cycle: &Cycle) -> bool {
         let m = p.versions[v].model;
         let node = &p.models[m];
         let inputs = if v != node.versions.start {
-            Inputs::Shared(Arc::clone(&st.upstream[m]))
+            let inputs = Inputs::Shared(Arc::clone(&st.upstream[m]));
+            drop(st);
+            inputs
         } else if node.inputs.is_empty() {
             // A root model: its candidates can start right away.
             let pushed = st.queue_candidates(p, m);
             cycle.wake(&st, pushed, false);
-            Inputs::Shared(Arc::clone(&st.upstream[m]))
+            let inputs = Inputs::Shared(Arc::clone(&st.upstream[m]));
+            drop(st);
+            inputs
         } else {
             // The model's PRIMARY builds the inputs, outside the lock, then
             // hands them to its candidates.
@@ -489,18 +493,17 @@ fn worker(cycle: &Cycle) -> bool {
                 upstream.insert(&p.text[key.clone()], output);
             }
             if node.versions.len() == 1 {
-                st = cycle.lock();
                 Inputs::Own(upstream)
             } else {
                 let upstream = Arc::new(upstream);
-                st = cycle.lock();
+                let mut st = cycle.lock();
                 st.upstream[m] = Arc::clone(&upstream);
                 let pushed = st.queue_candidates(p, m);
                 cycle.wake(&st, pushed, false);
+                drop(st);
                 Inputs::Shared(upstream)
             }
         };
-        drop(st);
         let outcome = cycle.run_version(v, inputs.get());
         drop(inputs);
         let end = Instant::now();

@@ -581,3 +581,69 @@ fn the_executor_and_its_futures_can_cross_threads() {
         &registry::Plan,
     ) = futures_are_send;
 }
+
+#[tokio::test]
+async fn a_cycle_given_up_by_its_caller_stops_after_the_running_model() {
+    let (release, blocked) = mpsc::channel::<()>();
+    let blocked = Mutex::new(blocked);
+    let a = model("a", move |_, _, _| {
+        let _ = blocked.lock().unwrap().recv();
+        Ok(ModelOutput::new().with_artifact(1.0_f64))
+    });
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let b = model("b", move |_, _, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(ModelOutput::new())
+    });
+    let plan = plan(vec![
+        vec![planned("a", version(1, Role::Primary, a), vec![], &[])],
+        vec![planned(
+            "b",
+            version(2, Role::Primary, Arc::clone(&b)),
+            vec![],
+            &[("a", "in")],
+        )],
+    ]);
+    let exec = executor(1);
+    let given_up = tokio::time::timeout(
+        Duration::from_millis(50),
+        exec.run(cycle(0), &plan, base(0)),
+    )
+    .await;
+    assert!(given_up.is_err(), "the run should still be waiting for a");
+    release.send(()).unwrap();
+    // The cycle (which holds b's instance) is gone once its worker left.
+    for _ in 0..1000 {
+        if Arc::strong_count(&b) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        Arc::strong_count(&b),
+        2,
+        "only the test and the plan hold b"
+    );
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        0,
+        "b was queued after the caller gave up and never ran"
+    );
+    // The executor is fine for the next cycle.
+    drop(plan);
+    let next = crate::plan(vec![vec![planned(
+        "c",
+        version(3, Role::Primary, constant("c", 1.0)),
+        vec![],
+        &[],
+    )]]);
+    assert_eq!(
+        exec.run(cycle(1), &next, base(0))
+            .await
+            .unwrap()
+            .report()
+            .count(RunStatus::Ok),
+        1
+    );
+}
