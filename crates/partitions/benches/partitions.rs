@@ -2,6 +2,8 @@
 //! partition run costs, beside pg_partman's `run_maintenance` on the same
 //! server in the same run. Medians in milliseconds, one `name: value` line
 //! per figure. Goals: `partitions_noop_ms` <= 2, `partitions_first_run_ms` <= 20.
+//! A filter selecting `partitions_first_run_ms` or `partitions_noop_ms` also
+//! runs and prints its pg_partman baseline, and the other way round.
 //!
 //! - `partitions_first_run_ms`: `maintain(now, 3, 12)` on the table with only
 //!   its DEFAULT partition: creates the current month and three ahead.
@@ -60,6 +62,12 @@ fn main() {
         "partman_first_run_ms",
         "partman_noop_ms",
     ];
+    let selected = Selected {
+        first: wanted("partitions_first_run_ms") || wanted("partman_first_run_ms"),
+        moving: wanted("partitions_first_run_move_10k_ms"),
+        noop: wanted("partitions_noop_ms") || wanted("partman_noop_ms"),
+        ensure: wanted("partitions_ensure_noop_ms"),
+    };
     if !names.iter().any(|n| wanted(n)) {
         return;
     }
@@ -73,14 +81,23 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(run(&wanted));
+    rt.block_on(run(selected));
 }
 
-async fn run(wanted: &dyn Fn(&str) -> bool) {
+/// Which figures run; each of ours comes with its pg_partman baseline.
+#[derive(Clone, Copy)]
+struct Selected {
+    first: bool,
+    moving: bool,
+    noop: bool,
+    ensure: bool,
+}
+
+async fn run(selected: Selected) {
     let db = TestDb::new().await;
     let mut client = db.client().await;
 
-    if wanted("partitions_first_run_ms") {
+    if selected.first {
         let mut times = Vec::new();
         for _ in 0..21 {
             client.batch_execute(RESET_OURS).await.unwrap();
@@ -94,7 +111,7 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
         println!("partitions_first_run_ms: {:.3}", median(times));
     }
 
-    if wanted("partitions_first_run_move_10k_ms") {
+    if selected.moving {
         let mut times = Vec::new();
         for _ in 0..7 {
             client.batch_execute(RESET_OURS).await.unwrap();
@@ -116,7 +133,7 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
         println!("partitions_first_run_move_10k_ms: {:.3}", median(times));
     }
 
-    if wanted("partitions_noop_ms") || wanted("partitions_ensure_noop_ms") {
+    if selected.noop || selected.ensure {
         partitions::maintain(&mut client, Utc::now(), 3, 12, false)
             .await
             .unwrap();
@@ -136,20 +153,20 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
             ensure.push(ms(start));
             assert!(r.is_noop());
         }
-        if wanted("partitions_noop_ms") {
+        if selected.noop {
             println!("partitions_noop_ms: {:.3}", median(maintain));
         }
-        if wanted("partitions_ensure_noop_ms") {
+        if selected.ensure {
             println!("partitions_ensure_noop_ms: {:.3}", median(ensure));
         }
     }
 
-    if wanted("partman_first_run_ms") || wanted("partman_noop_ms") {
-        partman(&client, wanted).await;
+    if selected.first || selected.noop {
+        partman(&client, selected).await;
     }
 }
 
-async fn partman(client: &Client, wanted: &dyn Fn(&str) -> bool) {
+async fn partman(client: &Client, selected: Selected) {
     let available: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_partman'",
@@ -159,8 +176,11 @@ async fn partman(client: &Client, wanted: &dyn Fn(&str) -> bool) {
         .unwrap()
         .get(0);
     if available == 0 {
-        for name in ["partman_first_run_ms", "partman_noop_ms"] {
-            if wanted(name) {
+        for (name, on) in [
+            ("partman_first_run_ms", selected.first),
+            ("partman_noop_ms", selected.noop),
+        ] {
+            if on {
                 println!(
                     "{name}: unavailable (pg_partman is not installed; `cargo xtask bench` installs it as root)"
                 );
@@ -174,7 +194,9 @@ async fn partman(client: &Client, wanted: &dyn Fn(&str) -> bool) {
         .unwrap();
 
     let mut first = Vec::new();
-    for _ in 0..21 {
+    // Only the noop wanted: one setup run is enough.
+    let rounds = if selected.first { 21 } else { 1 };
+    for _ in 0..rounds {
         client.batch_execute(RESET_PARTMAN).await.unwrap();
         let start = Instant::now();
         client.batch_execute(PARTMAN_CREATE).await.unwrap();
@@ -190,11 +212,11 @@ async fn partman(client: &Client, wanted: &dyn Fn(&str) -> bool) {
         .unwrap()
         .get(0);
     assert_eq!(parts, 5, "pg_partman: four months and its DEFAULT");
-    if wanted("partman_first_run_ms") {
+    if selected.first {
         println!("partman_first_run_ms: {:.3}", median(first));
     }
 
-    if wanted("partman_noop_ms") {
+    if selected.noop {
         let mut noop = Vec::new();
         for _ in 0..101 {
             let start = Instant::now();
