@@ -18,12 +18,17 @@ pub fn ensure_installed() -> Result<bool> {
     let bin = match pg::bin_dir() {
         Ok(bin) => bin,
         Err(e) => {
-            eprintln!("\n!!! pg_partman: cannot tell the PostgreSQL version ({e:#}); not installing it.");
+            eprintln!(
+                "\n!!! pg_partman: cannot tell the PostgreSQL version ({e:#}); not installing it."
+            );
             return Ok(false);
         }
     };
     let Some(major) = server_major(&bin) else {
-        eprintln!("\n!!! pg_partman: cannot read the version of {}; not installing it.", bin.join("postgres").display());
+        eprintln!(
+            "\n!!! pg_partman: cannot read the version of {}; not installing it.",
+            bin.join("postgres").display()
+        );
         return Ok(false);
     };
     if present(&bin, major) {
@@ -39,26 +44,37 @@ pub fn ensure_installed() -> Result<bool> {
         );
         return Ok(false);
     }
-    for args in [vec!["update"], vec!["install", "-y", "--no-install-recommends", &package]] {
+    for args in [
+        vec!["update"],
+        vec!["install", "-y", "--no-install-recommends", &package],
+    ] {
         let mut cmd = Command::new("apt-get");
         cmd.args(&args).env("DEBIAN_FRONTEND", "noninteractive");
         eprintln!("\n==> pg_partman: {}", describe(&cmd));
         let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
         if !ok {
-            eprintln!("\n!!! pg_partman: `{}` failed; the partitions comparison test will fail.", describe(&cmd));
+            eprintln!(
+                "\n!!! pg_partman: `{}` failed; the partitions comparison test will fail.",
+                describe(&cmd)
+            );
             return Ok(false);
         }
     }
     let found = present(&bin, major);
     if !found {
-        eprintln!("\n!!! pg_partman: {package} installed, but no pg_partman.control was found for PostgreSQL {major}.");
+        eprintln!(
+            "\n!!! pg_partman: {package} installed, but no pg_partman.control was found for PostgreSQL {major}."
+        );
     }
     Ok(found)
 }
 
 /// `postgres --version` prints e.g. `postgres (PostgreSQL) 15.18 (Debian ...)`.
 fn server_major(bin: &Path) -> Option<u32> {
-    let out = Command::new(bin.join("postgres")).arg("--version").output().ok()?;
+    let out = Command::new(bin.join("postgres"))
+        .arg("--version")
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let version = text.split(')').nth(1)?.split_whitespace().next()?;
     version.split('.').next()?.parse().ok()
@@ -68,7 +84,9 @@ fn server_major(bin: &Path) -> Option<u32> {
 /// source install beside the server binaries would.
 fn present(bin: &Path, major: u32) -> bool {
     let candidates = [
-        PathBuf::from(format!("/usr/share/postgresql/{major}/extension/pg_partman.control")),
+        PathBuf::from(format!(
+            "/usr/share/postgresql/{major}/extension/pg_partman.control"
+        )),
         bin.join("../share/extension/pg_partman.control"),
         bin.join("../share/postgresql/extension/pg_partman.control"),
     ];
