@@ -12,7 +12,12 @@ use crate::util::{cargo, step};
 pub fn run(args: &[&str]) -> Result<()> {
     let target = pg::target()?;
     // partitions' benchmark prints pg_partman's figures beside its own.
-    crate::partman::ensure_installed()?;
+    if let Err(e) = crate::partman::ensure_installed() {
+        if target.owned {
+            pg::Server::stop()?;
+        }
+        return Err(e);
+    }
     let mut cmd = cargo();
     cmd.args([
         "bench",

@@ -24,14 +24,17 @@ pub fn run() -> Result<()> {
     )?;
 
     let target = pg::target()?;
-    // The partitions crate is tested beside pg_partman; a clean machine lacks it.
-    crate::partman::ensure_installed()?;
-    let tests = step(
-        "test",
-        cargo()
-            .args(["test", "--workspace", "--locked"])
-            .env("DATABASE_URL", &target.url),
-    );
+    let tests = (|| {
+        // The partitions crate is tested beside pg_partman; a clean machine lacks it.
+        crate::partman::ensure_installed()?;
+        step(
+            "test",
+            cargo()
+                .args(["test", "--workspace", "--locked"])
+                .env("DATABASE_URL", &target.url),
+        )
+    })();
+    // Stop the server we started whatever happened above.
     if target.owned {
         pg::Server::stop()?;
     }

@@ -32,13 +32,19 @@ pub fn run(args: &[&str]) -> Result<()> {
         bail!("unknown demo option {other}; the only one is --keep");
     }
     let start = Instant::now();
-    step("build runner", cargo().args(["build", "--release", "--locked", "-p", "runner"]))?;
+    step(
+        "build runner",
+        cargo().args(["build", "--release", "--locked", "-p", "runner"]),
+    )?;
     let target = pg::target()?;
     let result = demo(&target.url);
     if target.owned && !keep {
         pg::Server::stop()?;
     } else if target.owned {
-        eprintln!("xtask demo: server kept running: export DATABASE_URL={}", with_dbname(&target.url, DEMO_DB));
+        eprintln!(
+            "xtask demo: server kept running: export DATABASE_URL={}",
+            with_dbname(&target.url, DEMO_DB)
+        );
     }
     let elapsed = result?;
     eprintln!(
@@ -56,13 +62,22 @@ fn demo(server: &str) -> Result<f64> {
     let runner = root().join("target/release/runner");
     let r = |args: &[&str]| {
         let mut cmd = Command::new(&runner);
-        cmd.args(args).env("DATABASE_URL", &url).env("RUST_LOG", "warn").current_dir(root());
+        cmd.args(args)
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .current_dir(root());
         cmd
     };
     step("migrate", &mut r(&["migrate"]))?;
     step("check schema", &mut r(&["check-schema"]))?;
-    step("ingest the real AIS sample", &mut r(&["ingest", "--csv", SAMPLE]))?;
-    step("register the reference models", &mut r(&["models", "add-reference"]))?;
+    step(
+        "ingest the real AIS sample",
+        &mut r(&["ingest", "--csv", SAMPLE]),
+    )?;
+    step(
+        "register the reference models",
+        &mut r(&["models", "add-reference"]),
+    )?;
     step(
         "add a SHADOW of spoofing_score",
         &mut r(&[
@@ -106,7 +121,10 @@ fn demo(server: &str) -> Result<f64> {
         .env("PREDICTION_USE_MODEL_REGISTRY", "on"),
     )?;
     // The hour before 00:25:01 holds every cycle of the replay, the last included.
-    step("hourly snapshot of the last cycle", &mut r(&["snapshot", "hourly", "--at", "2022-01-03T00:25:01Z"]))?;
+    step(
+        "hourly snapshot of the last cycle",
+        &mut r(&["snapshot", "hourly", "--at", "2022-01-03T00:25:01Z"]),
+    )?;
     Ok(start.elapsed().as_secs_f64())
 }
 
@@ -116,7 +134,13 @@ fn fresh_database(server: &str) -> Result<()> {
     let bin = pg::client_bin_dir();
     let tool = |name: &str| bin.as_ref().map_or_else(|| name.into(), |b| b.join(name));
     let mut drop = Command::new(tool("dropdb"));
-    drop.args(["--if-exists", "--force", "--maintenance-db", server, DEMO_DB]);
+    drop.args([
+        "--if-exists",
+        "--force",
+        "--maintenance-db",
+        server,
+        DEMO_DB,
+    ]);
     let mut create = Command::new(tool("createdb"));
     create.args(["--maintenance-db", server, DEMO_DB]);
     for cmd in [&mut drop, &mut create] {
@@ -127,7 +151,11 @@ fn fresh_database(server: &str) -> Result<()> {
             )
         })?;
         if !out.status.success() {
-            bail!("{} failed: {}", describe(cmd), String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "{} failed: {}",
+                describe(cmd),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     eprintln!("xtask demo: fresh database {DEMO_DB}");
@@ -141,7 +169,13 @@ fn with_dbname(server: &str, db: &str) -> String {
     }
     let (base, query) = server.split_once('?').map_or((server, ""), |(b, q)| (b, q));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
-    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
     format!("{}/{db}{query}", &base[..authority_end])
 }
