@@ -92,6 +92,10 @@ fn median(mut xs: Vec<Duration>) -> Duration {
 }
 
 fn measure(label: &str, plan: &Plan) {
+    println!(
+        "# {label}: {MODELS} models, {} worker threads (the cores), median of {RUNS} runs",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -134,10 +138,6 @@ fn measure(label: &str, plan: &Plan) {
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-    println!(
-        "workers: {} (cores), runs: {RUNS}, medians",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
     if wanted("exec_overhead_us_per_model") {
         measure("exec_overhead_us_per_model", &plan(100));
     }
