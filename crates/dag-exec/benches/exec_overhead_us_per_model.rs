@@ -93,7 +93,7 @@ fn median(mut xs: Vec<Duration>) -> Duration {
 
 fn measure(label: &str, plan: &Plan) {
     println!(
-        "# {label}: {MODELS} models, {} worker threads (the cores), median of {RUNS} runs",
+        "# {label} ({MODELS} models, {} worker threads = the cores, median of {RUNS} runs)",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let rt = tokio::runtime::Builder::new_current_thread()
