@@ -312,9 +312,16 @@ impl<R: Read> Read for Counting<'_, R> {
 }
 
 fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
     Ok(hasher
         .finalize()
         .iter()
