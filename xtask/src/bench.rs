@@ -24,7 +24,8 @@ pub fn run(args: &[&str]) -> Result<()> {
         "--workspace",
         "--locked",
         "--quiet",
-        "--benches",
+        "--bench",
+        "*",
         "--",
     ]);
     cmd.args(args);
