@@ -2,6 +2,7 @@
 //! over the library crates; nothing clever lives here. Every command reads
 //! `DATABASE_URL` (or `--database-url`) and never prints the password.
 
+mod args;
 mod catalog;
 mod cmd;
 mod db;

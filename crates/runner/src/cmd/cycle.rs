@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pipeline::{CycleOutcome, Pipeline, PipelineConfig};
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use crate::args::{parse_duration, parse_ts};
 use crate::db::Url;
 
 /// Options every cycle command shares.
@@ -69,20 +70,6 @@ pub struct ServeArgs {
     every: Duration,
     #[command(flatten)]
     opts: CycleOpts,
-}
-
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 5m, 1h)"))?;
-    if d.is_zero() {
-        return Err("must be longer than zero".into());
-    }
-    Ok(d)
-}
-
-pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{e}: expected RFC 3339, e.g. 2022-01-03T00:10:00Z"))
 }
 
 fn delta(d: Duration) -> Result<TimeDelta> {
@@ -320,6 +307,14 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        if control.is_closed() {
+            // The session held the leader lock and the LISTEN: without it
+            // another replica may already lead, and promotions go unheard.
+            bail!(
+                "lost the control connection to {}; stopping so a supervisor can restart cleanly",
+                url.redacted()
+            );
+        }
         if !leader {
             leader = control
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
@@ -362,13 +357,5 @@ mod tests {
             next_tick(t("2022-01-03T23:59:59Z"), TimeDelta::hours(1)),
             t("2022-01-04T00:00:00Z")
         );
-    }
-
-    #[test]
-    fn durations_and_times_are_parsed_strictly() {
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("five").is_err());
-        assert!(parse_ts("2022-01-03 00:10").is_err());
     }
 }

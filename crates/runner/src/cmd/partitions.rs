@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::args::parse_ts;
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -43,12 +44,6 @@ struct MaintainOpts {
     /// Plan under the lock and print what would change; change nothing.
     #[arg(long)]
     dry_run: bool,
-}
-
-fn parse_ts(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.to_utc())
-        .map_err(|e| format!("not an RFC 3339 timestamp (e.g. 2026-01-31T23:30:00Z): {e}"))
 }
 
 pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {

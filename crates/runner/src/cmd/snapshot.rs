@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use crate::args::parse_ts;
 use crate::db::Url;
 
 /// Exit code of `--fail-on-alarm` when a section is in alarm.
@@ -31,7 +32,7 @@ enum KindArg {
 struct Opts {
     /// End of the window (exclusive), RFC 3339, e.g. 2022-01-03T01:00:00Z.
     /// Defaults to now.
-    #[arg(long, value_name = "TS", value_parser = parse_at)]
+    #[arg(long, value_name = "TS", value_parser = parse_ts)]
     at: Option<DateTime<Utc>>,
 
     /// Output format.
@@ -54,12 +55,6 @@ enum Format {
     Text,
     /// JSON (schema documented in the snapshot crate, `schema_version`).
     Json,
-}
-
-fn parse_at(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time such as 2022-01-03T01:00:00Z: {e}"))
 }
 
 pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
