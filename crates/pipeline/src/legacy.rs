@@ -75,12 +75,17 @@ const COLLISIONS: &str = "kcg.gear_identity_collisions";
 /// One OPEN row per identity (the partial unique index): a recurrence moves
 /// `last_seen` forward, keeps the worst severity and the largest distance,
 /// and counts an occurrence only when it is later than what was recorded, so
-/// rerunning a cycle changes nothing.
+/// rerunning a cycle changes nothing. For the same reason a sighting no later
+/// than a RESOLVED row's `last_seen` belongs to that episode (an earlier
+/// cycle run again) and opens nothing, and only the latest sighting's
+/// details are kept.
 const UPSERT_COLLISIONS: &str = "INSERT INTO kcg.gear_identity_collisions AS g \
      (mmsi, first_seen, last_seen, severity, status, max_distance_km, occurrences, details) \
      SELECT u.mmsi, u.first_seen, u.last_seen, u.severity, 'OPEN', u.km, 1, u.details \
      FROM unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::float8[], $6::jsonb[]) \
           AS u(mmsi, first_seen, last_seen, severity, km, details) \
+     WHERE NOT EXISTS (SELECT 1 FROM kcg.gear_identity_collisions r \
+                       WHERE r.mmsi = u.mmsi AND r.status = 'RESOLVED' AND r.last_seen >= u.last_seen) \
      ON CONFLICT (mmsi) WHERE status = 'OPEN' DO UPDATE SET \
        occurrences = g.occurrences + (EXCLUDED.last_seen > g.last_seen)::int, \
        first_seen = LEAST(g.first_seen, EXCLUDED.first_seen), \
@@ -89,7 +94,7 @@ const UPSERT_COLLISIONS: &str = "INSERT INTO kcg.gear_identity_collisions AS g \
                           > array_position(ARRAY['LOW','MEDIUM','HIGH','CRITICAL'], g.severity::text) \
                        THEN EXCLUDED.severity ELSE g.severity END, \
        max_distance_km = GREATEST(g.max_distance_km, EXCLUDED.max_distance_km), \
-       details = EXCLUDED.details";
+       details = CASE WHEN EXCLUDED.last_seen >= g.last_seen THEN EXCLUDED.details ELSE g.details END";
 
 const RESOLVE_COLLISIONS: &str = "UPDATE kcg.gear_identity_collisions \
      SET status = 'RESOLVED', resolved_at = $1 \

@@ -344,3 +344,55 @@ async fn a_failing_stage_is_recorded_and_ends_the_cycle_cleanly() {
         .collect();
     assert_eq!(statuses, expected);
 }
+
+#[tokio::test]
+async fn rerunning_an_earlier_cycle_leaves_later_collision_state_alone() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    // One MMSI alternately off California and in the Gulf of Mexico, every
+    // minute from 00:01 to 00:14, then never again.
+    client
+        .batch_execute(
+            "INSERT INTO kcg.ais_positions (mmsi, ts, lat, lon, sog, source_file_id)
+             SELECT 211000099, '2022-01-03T00:00:00Z'::timestamptz + m * interval '1 minute',
+                    CASE WHEN m % 2 = 1 THEN 34.41 ELSE 30.28 END,
+                    CASE WHEN m % 2 = 1 THEN -119.69 ELSE -87.54 END, 0, 0
+             FROM generate_series(1, 14) m",
+        )
+        .await
+        .unwrap();
+    let p = pipeline(false);
+    let state = "SELECT count(*) * 10 + count(*) FILTER (WHERE status = 'OPEN') \
+                 FROM kcg.gear_identity_collisions";
+    let row = "SELECT hashtext(concat_ws('|', status, first_seen, last_seen, severity, \
+                 max_distance_km, occurrences, resolved_at, details))::bigint \
+               FROM kcg.gear_identity_collisions";
+    for at in ["2022-01-03T00:10:00Z", "2022-01-03T00:15:00Z"] {
+        p.run_cycle(&mut client, ts(at)).await.unwrap();
+    }
+    assert_eq!(one(&client, state).await, 11, "one OPEN collision");
+    let open = one(&client, row).await;
+    // Rerunning the earlier cycle while it is OPEN changes nothing.
+    p.run_cycle(&mut client, ts("2022-01-03T00:10:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(one(&client, state).await, 11);
+    assert_eq!(one(&client, row).await, open, "OPEN row changed by a rerun");
+
+    p.run_cycle(&mut client, ts("2022-01-03T00:50:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(one(&client, state).await, 10, "resolved, not recurring");
+    let resolved = one(&client, row).await;
+    // Nor once it is RESOLVED: the rerun must not open it again.
+    for at in ["2022-01-03T00:10:00Z", "2022-01-03T00:55:00Z"] {
+        let o = p.run_cycle(&mut client, ts(at)).await.unwrap();
+        assert!(o.failed.is_none());
+        assert_eq!(
+            one(&client, state).await,
+            10,
+            "reopened by the rerun of {at}"
+        );
+    }
+    assert_eq!(one(&client, row).await, resolved);
+}
