@@ -22,7 +22,7 @@ pub struct CycleOpts {
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     window: Duration,
     /// Connections in the pool (a cycle checks out exactly one).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pool_size: u32,
     /// Worker threads for models (default: the number of cores).
     #[arg(long)]
@@ -340,6 +340,22 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Opts {
+        #[command(flatten)]
+        opts: CycleOpts,
+    }
+
+    #[test]
+    fn a_pool_of_no_connections_is_a_usage_error_not_a_panic() {
+        use clap::Parser as _;
+        let err = Opts::try_parse_from(["t", "--pool-size", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--pool-size"), "{err}");
+        let ok = Opts::try_parse_from(["t", "--pool-size", "1"]).unwrap();
+        assert_eq!(ok.opts.pool_size, 1);
+        assert_eq!(Opts::try_parse_from(["t"]).unwrap().opts.pool_size, 5);
+    }
 
     #[test]
     fn ticks_align_to_the_clock() {
