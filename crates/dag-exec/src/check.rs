@@ -11,6 +11,12 @@ use model_api::{MetricKey, ModelOutput, Role};
 /// would recurse that deep on the persisting task's stack.
 pub(crate) const MAX_PAYLOAD_DEPTH: usize = 128;
 
+/// An `entity_key` longer than this (in bytes) is refused. It is part of the
+/// output table's primary key, and PostgreSQL refuses a B-tree entry over
+/// 2704 bytes (`index row size exceeds btree version 4 maximum`), which
+/// would abort the COPY and with it the whole cycle's transaction.
+pub(crate) const MAX_ENTITY_KEY_BYTES: usize = 2048;
+
 /// Which version a message is about.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct VersionLabel<'a> {
@@ -70,6 +76,12 @@ pub(crate) fn check_output(
     let rows = output.rows();
     let mut check = OutputCheck::default();
     for (i, row) in rows.iter().enumerate() {
+        if row.entity_key.len() > MAX_ENTITY_KEY_BYTES {
+            return Err(format!(
+                "row {i}: entity_key is {} bytes long, over {MAX_ENTITY_KEY_BYTES} (it is part of the primary key)",
+                row.entity_key.len()
+            ));
+        }
         if row.entity_key.as_bytes().contains(&0) {
             return Err(format!(
                 "row {i}: entity_key {:?} contains a NUL character",
@@ -205,6 +217,19 @@ mod tests {
             check_output(&payload, &label())
                 .unwrap_err()
                 .contains("NUL")
+        );
+
+        let mut long = ModelOutput::new();
+        long.push(OutputRow::new("k".repeat(MAX_ENTITY_KEY_BYTES), 1.0));
+        assert!(check_output(&long, &label()).is_ok());
+        long.push(OutputRow::new(
+            "é".repeat(MAX_ENTITY_KEY_BYTES / 2 + 1),
+            1.0,
+        ));
+        assert!(
+            check_output(&long, &label())
+                .unwrap_err()
+                .contains("row 1: entity_key is 2050 bytes long")
         );
 
         let mut key = ModelOutput::new();

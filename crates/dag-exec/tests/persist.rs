@@ -721,3 +721,47 @@ async fn no_free_connection_is_an_error_that_still_reports_what_ran() {
     assert_eq!(err.report().unwrap().count(RunStatus::Ok), 4);
     assert_eq!(counts(&held, cycle(0)).await, (0, 0, 0));
 }
+
+/// `len` characters that pglz cannot compress (an LCG's hex digits).
+fn incompressible(len: usize) -> String {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            char::from_digit(((x >> 60) & 0xf) as u32, 16).unwrap_or('0')
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_shadow_entity_key_too_long_for_the_primary_key_index_fails_only_that_shadow() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let key = incompressible(6000);
+    let long = model("a", move |_, _, _| {
+        let mut out = ModelOutput::new();
+        out.push(OutputRow::new("fine", 0.5));
+        out.push(OutputRow::new(key.clone(), 0.9));
+        Ok(out)
+    });
+    let plan = plan(vec![vec![planned(
+        "a",
+        version(1, Role::Primary, rows_model("a", 5, 1.0)),
+        vec![version(2, Role::Shadow, long)],
+        &[],
+    )]]);
+    register(&client, &plan).await;
+    let report = Executor::default()
+        .execute(&mut client, cycle(0), &plan, base(0))
+        .await
+        .unwrap_or_else(|e| panic!("the SHADOW broke the cycle's transaction: {e}"));
+    assert_eq!(report.version(1).unwrap().status, RunStatus::Ok);
+    let shadow = report.version(2).unwrap();
+    assert_eq!(shadow.status, RunStatus::Failed);
+    let reason = shadow.reason.as_deref().unwrap_or("");
+    assert!(reason.contains("entity_key"), "{reason}");
+    // The PRIMARY's rows, and the SHADOW's run record, are stored.
+    assert_eq!(counts(&client, cycle(0)).await, (5, 1, 2));
+}
