@@ -185,3 +185,41 @@ async fn a_missing_file_is_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/ais.csv"), "{err}");
 }
+
+#[tokio::test]
+async fn a_row_that_is_not_utf8_is_a_bad_row_not_a_failed_file() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let mut bytes = format!(
+        "{HEADER}\n368007760,2022-01-03T00:00:09,47.99793,-122.21675,0.0,216.3,511,ROXIA,,WDJ7542,37,0,20,6,2.0,37,A\n"
+    )
+    .into_bytes();
+    // A Latin-1 vessel name ("PEÑA"): one byte that is not UTF-8.
+    bytes.extend_from_slice(
+        b"338347057,2022-01-03T00:00:10,33.72603,-118.07364,0.0,358.8,511,PE\xd1A,,,37,,17,5,,,B\n",
+    );
+    bytes.extend_from_slice(
+        b"368124350,2022-01-03T00:00:10,31.16711,-81.41555,0.0,346.8,275,POSITIVE LATITUDE,,WDL3719,37,,14,5,,,B\n",
+    );
+    let dir = std::env::temp_dir().join(format!("kcg-ingest-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("latin1.csv");
+    std::fs::write(&path, &bytes).unwrap();
+    let file = TempFile(path);
+
+    let report = ingest_file(&mut client, &file.0, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.rows_read, report.rows_loaded, report.rows_skipped),
+        (3, 2, 1)
+    );
+    assert_eq!(report.bad_rows.len(), 1);
+    assert_eq!(report.bad_rows[0].line, 3);
+    assert!(
+        report.bad_rows[0].reason.starts_with("VesselName:"),
+        "{}",
+        report.bad_rows[0]
+    );
+    assert_eq!(count(&client, "kcg.ais_positions").await, 2);
+}

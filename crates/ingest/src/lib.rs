@@ -5,8 +5,9 @@
 //! the same transaction as its rows, so a second ingest of the same bytes adds
 //! nothing, and a failed ingest leaves neither rows nor a ledger entry. A
 //! wrong header is refused before anything is written. A row with an
-//! unparseable number or time is skipped, counted and reported with its line
-//! number; the rest lands. This crate never cleans or judges positions (the
+//! unparseable number or time, a number beyond its column's range or a field
+//! that is not UTF-8 is skipped, counted and reported with its line number;
+//! the rest lands. This crate never cleans or judges positions (the
 //! 91/181 and 102.3 sentinels are stored as reported): cleaning is the
 //! cycle's job.
 
@@ -203,6 +204,19 @@ pub async fn ingest_file(
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
+            // One field that is not UTF-8 (a Latin-1 vessel name, say) is a
+            // bad row: the reader has moved past it, the rest of the file
+            // still loads.
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                report.rows_read += 1;
+                report.rows_skipped += 1;
+                let bad = parse::not_utf8(&e);
+                tracing::debug!(line = bad.line, reason = %bad.reason, "skipping bad row");
+                if report.bad_rows.len() < MAX_REPORTED_BAD_ROWS {
+                    report.bad_rows.push(bad);
+                }
+                continue;
+            }
             Err(e) => {
                 let line = e.position().map_or(0, csv::Position::line);
                 return Err(IngestError::Csv {

@@ -83,6 +83,26 @@ pub struct Position {
     pub transceiver_class: Option<String>,
 }
 
+/// The bad row for a record the CSV reader refused as invalid UTF-8,
+/// naming its line and column.
+pub(crate) fn not_utf8(e: &csv::Error) -> BadRow {
+    let (line, field) = match e.kind() {
+        csv::ErrorKind::Utf8 { pos, err } => (
+            pos.as_ref().map_or(0, csv::Position::line),
+            Some(err.field()),
+        ),
+        _ => (e.position().map_or(0, csv::Position::line), None),
+    };
+    let column = field.and_then(|f| HEADER.get(f).copied()).map_or_else(
+        || format!("field {}", field.map_or(0, |f| f + 1)),
+        str::to_owned,
+    );
+    BadRow {
+        line,
+        reason: format!("{column}: not valid UTF-8"),
+    }
+}
+
 pub(crate) fn check_header<R: Read>(
     reader: &mut csv::Reader<R>,
     path: &Path,
@@ -139,8 +159,15 @@ impl Position {
                 },
             }
         };
-        #[allow(clippy::cast_possible_truncation)] // REAL columns: f32 is the stored precision
-        let real = |col: usize| float(col).map(|v| v.map(|v| v as f32));
+        // REAL columns: f32 is the stored precision. A value beyond f32's
+        // range would become Infinity; PostgreSQL refuses it as REAL, so do we.
+        #[allow(clippy::cast_possible_truncation)]
+        let real = |col: usize| -> Result<Option<f32>, BadRow> {
+            match float(col)?.map(|v| v as f32) {
+                Some(v) if !v.is_finite() => Err(bad(col, "out of range for a REAL")),
+                v => Ok(v),
+            }
+        };
         let int = |col: usize| -> Result<Option<i32>, BadRow> {
             field(col)
                 .map(|s| s.parse::<i32>().map_err(|_| bad(col, "not an integer")))
@@ -218,5 +245,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.reason.starts_with("BaseDateTime:"), "{err}");
+    }
+
+    #[test]
+    fn a_number_too_large_for_its_real_column_is_a_bad_row() {
+        // Finite as f64 but not as f32: PostgreSQL itself refuses '1e39'::real;
+        // it must not be stored as Infinity.
+        let err = Position::parse(
+            &rec("338347057,2022-01-03T00:00:10,33.7,-118.0,1e39,358.8,511,X,,,37,,17,5,,,B"),
+            9,
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 9);
+        assert!(err.reason.starts_with("SOG:"), "{err}");
     }
 }
