@@ -217,3 +217,37 @@ async fn run_outputs_are_range_partitioned_with_a_default() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn check_schema_refuses_a_check_that_allows_more_values_than_the_code_knows() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // A widened CHECK still lists every expected value, but lets in a role
+    // the code cannot parse: rows would then fail one by one at load time.
+    client
+        .batch_execute(
+            "ALTER TABLE kcg.detection_model_versions DROP CONSTRAINT detection_model_versions_role_check;
+             ALTER TABLE kcg.detection_model_versions ADD CONSTRAINT detection_model_versions_role_check
+                 CHECK (role IN ('PRIMARY', 'SHADOW', 'CHALLENGER', 'CANARY'));
+             ALTER TABLE kcg.detection_model_runs DROP CONSTRAINT detection_model_runs_role_check;",
+        )
+        .await
+        .unwrap();
+    let err = schema::check_schema(&client).await.unwrap_err();
+    let schema::SchemaError::Mismatch(list) = &err else {
+        panic!("unexpected error {err}")
+    };
+    let named: Vec<String> = list
+        .iter()
+        .map(|m| format!("{}.{}", m.table, m.column.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "kcg.detection_model_versions.role",
+            "kcg.detection_model_runs.role"
+        ],
+        "{err}"
+    );
+    assert!(err.to_string().contains("CANARY"), "{err}");
+}

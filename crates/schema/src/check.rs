@@ -80,8 +80,18 @@ const CHECKS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "detection_model_runs",
+        "role",
+        &["PRIMARY", "SHADOW", "CHALLENGER"],
+    ),
+    (
+        "detection_model_runs",
         "status",
         &["OK", "FAILED", "TIMEOUT", "SKIPPED"],
+    ),
+    (
+        "detection_model_run_outputs",
+        "role",
+        &["PRIMARY", "SHADOW", "CHALLENGER"],
     ),
 ];
 
@@ -89,6 +99,33 @@ const PARTITIONED: (&str, &str) = ("detection_model_run_outputs", "cycle_ts");
 
 fn qualified(t: &str) -> String {
     format!("kcg.{t}")
+}
+
+/// The single-quoted literals of a constraint definition as
+/// `pg_get_constraintdef` prints it (`''` inside one is a quote).
+fn quoted_literals(def: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = def.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        let mut literal = String::new();
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                    literal.push('\'');
+                } else {
+                    break;
+                }
+            } else {
+                literal.push(c);
+            }
+        }
+        out.push(literal);
+    }
+    out
 }
 
 /// Compares the live schema with what the code assumes. `Ok(())` when they
@@ -186,9 +223,16 @@ pub async fn check_schema(client: &Client) -> Result<(), SchemaError> {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let ok = defs
-            .iter()
-            .any(|d| values.iter().all(|v| d.contains(&format!("'{v}'"))));
+        // Exactly these values: a CHECK that lets in one more lets in rows
+        // the code cannot read.
+        let ok = defs.iter().any(|d| {
+            let mut found = quoted_literals(d);
+            found.sort_unstable();
+            found.dedup();
+            let mut want: Vec<&str> = values.to_vec();
+            want.sort_unstable();
+            found == want
+        });
         if !ok {
             out.push(Mismatch {
                 table: qualified(t),
