@@ -207,7 +207,7 @@ impl Pipeline {
                 {
                     Ok(detail) => (StageStatus::Ok, Some(detail)),
                     Err(e) => {
-                        let msg = e.to_string();
+                        let msg = with_causes(&e);
                         tracing::error!(stage = stage.name(), error = %msg, "stage failed; the cycle ends here");
                         failed = Some((stage, msg.clone()));
                         (StageStatus::Failed, Some(msg))
@@ -384,14 +384,12 @@ impl Pipeline {
         cycle_ts: CycleTs,
         window: &AisWindow,
     ) -> Result<dag_exec::CycleReport, PipelineError> {
-        schema::check_schema(&*client)
-            .await
-            .map_err(|e| PipelineError::Registry(format!("schema pre-check: {e}")))?;
-        let snapshot = self
-            .cache
-            .get(&*client)
-            .await
-            .map_err(|e| PipelineError::Registry(format!("loading the registry: {e}")))?;
+        schema::check_schema(&*client).await.map_err(|e| {
+            PipelineError::Registry(format!("schema pre-check: {}", with_causes(&e)))
+        })?;
+        let snapshot = self.cache.get(&*client).await.map_err(|e| {
+            PipelineError::Registry(format!("loading the registry: {}", with_causes(&e)))
+        })?;
         let plan = registry::plan(&self.catalog, &snapshot);
         for cycle in &plan.cycles {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
@@ -400,6 +398,23 @@ impl Pipeline {
         self.executor
             .execute(client, cycle_ts, &plan, base)
             .await
-            .map_err(|e| PipelineError::Registry(e.to_string()))
+            .map_err(|e| PipelineError::Registry(with_causes(&e)))
     }
+}
+
+/// `e` and its causes on one line. `tokio_postgres::Error` displays only
+/// "db error" and keeps the server's message (which names the relation or
+/// column) in its source; a stage's recorded error must carry it.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -324,6 +324,17 @@ async fn a_failing_stage_is_recorded_and_ends_the_cycle_cleanly() {
     let (stage, error) = o.failed.clone().expect("stage 6 fails");
     assert_eq!(stage, Stage::Collisions);
     assert!(error.contains("kcg.gear_identity_collisions"), "{error}");
+    // The database's own message, not just "db error".
+    assert!(error.contains("does not exist"), "{error}");
+    let detail: String = client
+        .query_one(
+            "SELECT detail FROM kcg.prediction_stage_timings WHERE stage_no = 6",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(detail, error);
     let rows = client
         .query(
             "SELECT stage_no, status FROM kcg.prediction_stage_timings ORDER BY stage_no",
