@@ -6,7 +6,8 @@
 //! each version from its params, and builds the dependency DAG with daggy.
 //! A model is planned only with exactly one instantiable ACTIVE PRIMARY and
 //! available upstreams. An invalid or unknown model_id, bad params, a
-//! missing PRIMARY or a dependency cycle leave the model out with a reason,
+//! missing PRIMARY, two upstreams declared under one input key or a
+//! dependency cycle leave the model out with a reason,
 //! and every model downstream of it goes out too ("upstream X unavailable");
 //! a SHADOW or CHALLENGER whose params are refused is left out alone. A cycle
 //! is reported with its whole path (`a -> b -> c -> a`) while the rest of the

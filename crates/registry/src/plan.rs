@@ -88,8 +88,9 @@ pub struct Plan {
     /// (a whole model before its versions, versions by id). A model is
     /// listed once, with the first of these that applies: it is on a
     /// dependency cycle; it has no ACTIVE version, an invalid id, no code in
-    /// the catalog, not exactly one ACTIVE PRIMARY, or a PRIMARY whose
-    /// params its constructor refuses; an upstream is unavailable.
+    /// the catalog, not exactly one ACTIVE PRIMARY, a PRIMARY whose
+    /// params its constructor refuses, or two upstreams declared under one
+    /// input key; an upstream is unavailable.
     pub excluded: Vec<Excluded>,
     /// Every dependency cycle found, in the order of their first model. Each
     /// model of a strongly connected group of models lies on at least one

@@ -46,7 +46,10 @@ pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
             continue;
         }
         match primary(catalog, graph.names[node], &graph.versions[node]) {
-            Ok(found) => primaries[node] = Some(found),
+            Ok(found) => match key_conflict(&graph, node) {
+                None => primaries[node] = Some(found),
+                Some(reason) => out[node] = Some(reason),
+            },
             Err(reason) => out[node] = Some(reason),
         }
     }
@@ -229,6 +232,28 @@ impl<'a> Graph<'a> {
             dependents,
         }
     }
+}
+
+/// Why `node` cannot be fed, if two of its upstreams are declared under one
+/// input key: the model reads one result per key, so one of them would be
+/// lost without a word.
+fn key_conflict(graph: &Graph<'_>, node: usize) -> Option<String> {
+    let inputs = &graph.inputs[node];
+    if inputs.len() < 2 {
+        return None;
+    }
+    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // `inputs` is sorted by upstream and free of duplicates, so each list
+    // holds distinct upstreams in model_id order.
+    for &(upstream, key) in inputs {
+        by_key.entry(key).or_default().push(upstream);
+    }
+    let (key, upstreams) = by_key.into_iter().find(|(_, ups)| ups.len() > 1)?;
+    let names: Vec<&str> = upstreams.iter().map(|&u| graph.names[u]).collect();
+    Some(format!(
+        "input key {key:?} is declared for more than one upstream ({})",
+        names.join(", ")
+    ))
 }
 
 /// Every strongly connected group of models (or model depending on itself)

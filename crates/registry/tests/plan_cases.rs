@@ -133,6 +133,35 @@ fn a_model_depending_on_itself_is_a_cycle() {
 }
 
 #[test]
+fn two_upstreams_under_one_input_key_leave_the_model_out() {
+    // The executor hands a model one result per input key: with two
+    // upstreams under "in" one of them would be dropped without a word.
+    let catalog = catalog(["a", "b", "both", "after", "fine"]);
+    let snap = snapshot(
+        ["a", "b", "both", "after", "fine"]
+            .iter()
+            .enumerate()
+            .map(|(i, m)| version(i as i64 + 1, m, "1", Role::Primary, good()))
+            .collect(),
+        vec![
+            edge("both", "a", "in"),
+            edge("both", "b", "in"),
+            edge("after", "both", "x"),
+            // One upstream under two keys is fine.
+            edge("fine", "a", "left"),
+            edge("fine", "a", "right"),
+        ],
+    );
+    let p = plan(&catalog, &snap);
+    assert_eq!(
+        reason(&p, "both"),
+        "input key \"in\" is declared for more than one upstream (a, b)"
+    );
+    assert_eq!(reason(&p, "after"), "upstream both unavailable");
+    assert_eq!(level_names(&p), vec![vec!["a", "b"], vec!["fine"]]);
+}
+
+#[test]
 fn own_problems_leave_the_model_and_its_dependents_out() {
     let catalog = catalog([
         "bad_params",

@@ -232,12 +232,18 @@ proptest! {
         let pairs = reg.pairs();
         let (order, _) = kahn(&nodes, &pairs);
 
-        // Independent availability: own params fine and every upstream available.
+        // Independent availability: own params fine, no input key declared
+        // for two upstreams, and every upstream available.
         let kind_of: BTreeMap<&str, Kind> = reg.names.iter().map(String::as_str).zip(reg.kinds.iter().copied()).collect();
+        let mut upstreams_by_key: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+        for e in &snap.edges {
+            upstreams_by_key.entry((e.model_id.as_str(), e.input_key.as_str())).or_default().insert(e.depends_on.as_str());
+        }
         let mut available: BTreeSet<&str> = BTreeSet::new();
         for n in &order {
             let ups_ok = pairs.iter().filter(|(d, _)| d == n).all(|(_, u)| available.contains(u));
-            if kind_of[n].own_ok() && ups_ok {
+            let keys_ok = upstreams_by_key.iter().filter(|((d, _), _)| d == n).all(|(_, ups)| ups.len() == 1);
+            if kind_of[n].own_ok() && keys_ok && ups_ok {
                 available.insert(n);
             }
         }
