@@ -93,8 +93,9 @@ impl ParamsCache {
     }
 
     /// Marks the cached snapshot stale: the next [`get`](Self::get) reloads.
-    /// A load in flight while this is called is handed to its waiters but
-    /// not kept. Never blocks and does no I/O.
+    /// A load in flight while this is called is returned to the caller that
+    /// started it but not kept: callers queued behind it load again. Never
+    /// blocks and does no I/O.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
