@@ -363,14 +363,14 @@ impl Executor {
             run_duration,
             self.config.default_timeout,
         );
-        if std::env::var_os("DAG_PHASES").is_some() {
-            eprintln!(
-                "prepare {:?} run {:?} assemble {:?}",
-                tp,
-                run_duration,
-                ta.elapsed()
+        span.in_scope(|| {
+            tracing::debug!(
+                prepare_us = tp.as_micros(),
+                run_us = run_duration.as_micros(),
+                assemble_us = ta.elapsed().as_micros(),
+                "cycle phases"
             );
-        }
+        });
         let report = &run.report;
         span.in_scope(|| {
             tracing::info!(
