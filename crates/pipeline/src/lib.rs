@@ -119,6 +119,20 @@ pub struct CycleOutcome {
 
 pub use legacy::CollisionChanges;
 
+/// First key of the session advisory lock held while a cycle runs ("kcgc").
+const CYCLE_LOCK_CLASS: i32 = 0x6b63_6763;
+const CYCLE_LOCK: &str = "SELECT pg_advisory_lock($1::int4, $2::int4)";
+const CYCLE_UNLOCK: &str = "SELECT pg_advisory_unlock($1::int4, $2::int4)";
+
+/// The second key: the cycle's time in whole seconds, folded into 32 bits
+/// (a collision only makes two different cycles take turns).
+fn cycle_lock_key(cycle_ts: CycleTs) -> i32 {
+    let s = cycle_ts.timestamp();
+    #[allow(clippy::cast_possible_truncation)] // folding is the point
+    let folded = (s ^ (s >> 32)) as i32;
+    folded
+}
+
 /// Runs cycles. One per process; cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -177,7 +191,26 @@ impl Pipeline {
         cycle_ts: CycleTs,
     ) -> Result<CycleOutcome, PipelineError> {
         let span = tracing::info_span!("cycle", %cycle_ts, registry = self.config.use_registry);
-        self.run_cycle_in(client, cycle_ts).instrument(span).await
+        async {
+            // Two runs of the same cycle (a manual `runner cycle` beside the
+            // `serve` leader, say) take turns instead of interleaving their
+            // delete-then-insert stages.
+            let key = cycle_lock_key(cycle_ts);
+            client
+                .execute(CYCLE_LOCK, &[&CYCLE_LOCK_CLASS, &key])
+                .await
+                .map_err(|e| PipelineError::db("pg_advisory_lock (cycle)", e))?;
+            let result = self.run_cycle_in(client, cycle_ts).await;
+            let unlocked = client
+                .execute(CYCLE_UNLOCK, &[&CYCLE_LOCK_CLASS, &key])
+                .await
+                .map_err(|e| PipelineError::db("pg_advisory_unlock (cycle)", e));
+            let outcome = result?;
+            unlocked?;
+            Ok(outcome)
+        }
+        .instrument(span)
+        .await
     }
 
     async fn run_cycle_in(

@@ -407,3 +407,20 @@ async fn rerunning_an_earlier_cycle_leaves_later_collision_state_alone() {
     }
     assert_eq!(one(&client, row).await, resolved);
 }
+
+#[tokio::test]
+async fn two_runs_of_the_same_cycle_at_once_take_turns() {
+    let (db, mut client) = with_sample().await;
+    let at = ts("2022-01-03T00:10:00Z");
+    let p = pipeline(false);
+    p.run_cycle(&mut client, at).await.unwrap();
+    let single = one(&client, COUNTS).await;
+    let mut other = db.client().await;
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(p.run_cycle(&mut client, at), p.run_cycle(&mut other, at));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a.failed.is_none(), "{:?}", a.failed);
+        assert!(b.failed.is_none(), "{:?}", b.failed);
+    }
+    assert_eq!(one(&client, COUNTS).await, single);
+}
