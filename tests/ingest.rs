@@ -147,6 +147,21 @@ async fn corrupted_rows_are_skipped_with_their_line_numbers_and_the_rest_lands()
         ),
         (5, 3, 2)
     );
+
+    // Again: nothing new, and the numbers still add up.
+    let again = ingest_file(&mut client, &file.0, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.rows_read,
+            again.rows_loaded,
+            again.rows_skipped,
+            again.rows_already_present
+        ),
+        (5, 0, 2, 3)
+    );
+    assert_eq!(count(&client, "kcg.ais_positions").await, 3);
 }
 
 #[tokio::test]

@@ -251,3 +251,21 @@ async fn check_schema_refuses_a_check_that_allows_more_values_than_the_code_know
     );
     assert!(err.to_string().contains("CANARY"), "{err}");
 }
+
+#[tokio::test]
+async fn one_input_key_names_one_upstream() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    for m in ["a", "b", "c"] {
+        insert_model(&client, m).await;
+    }
+    let edge = "INSERT INTO kcg.detection_model_dependencies (model_id, depends_on, input_key) VALUES ($1, $2, $3)";
+    client.execute(edge, &[&"c", &"a", &"in"]).await.unwrap();
+    client.execute(edge, &[&"c", &"b", &"other"]).await.unwrap();
+    let err = client
+        .execute(edge, &[&"c", &"b", &"in"])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "23505", "{err}");
+    assert!(format!("{err:?}").contains("detection_model_dependencies_one_upstream_per_key"));
+}

@@ -170,7 +170,7 @@ pub async fn ingest_file(
     let Some(ledger) = ledger else {
         let row = tx
             .query_one(
-                "SELECT rows_read, rows_loaded FROM kcg.ais_ingested_files WHERE sha256 = $1",
+                "SELECT rows_read, rows_loaded, rows_skipped FROM kcg.ais_ingested_files WHERE sha256 = $1",
                 &[&sha256],
             )
             .await
@@ -179,6 +179,9 @@ pub async fn ingest_file(
         return Ok(IngestReport {
             rows_read: row.get::<_, i64>(0).try_into().unwrap_or(0),
             rows_already_present: row.get::<_, i64>(1).try_into().unwrap_or(0),
+            // The rows skipped the first time are skipped again: read =
+            // loaded + skipped + already present, on every run.
+            rows_skipped: row.get::<_, i64>(2).try_into().unwrap_or(0),
             sha256,
             ..IngestReport::default()
         });

@@ -139,6 +139,24 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         )
         .contains("spoofing_score already depends on track_features as tracks")
     );
+    let taken = fails(
+        &db,
+        &[
+            "models",
+            "depend",
+            spoofing,
+            "--on",
+            "no_code_yet",
+            "--as",
+            "tracks",
+        ],
+    );
+    assert!(
+        taken.contains(
+            "spoofing_score already reads track_features's result under input key tracks"
+        ),
+        "{taken}"
+    );
     let cycle = fails(
         &db,
         &["models", "depend", tracks, "--on", spoofing, "--as", "back"],

@@ -370,6 +370,24 @@ async fn depend(url: &Url, model: &str, upstream: &str, input_key: &str) -> Resu
             path.join(" -> ")
         );
     }
+    let taken: Option<String> = tx
+        .query_opt(
+            "SELECT depends_on::text FROM kcg.detection_model_dependencies \
+             WHERE model_id = $1 AND input_key = $2",
+            &[&model, &input_key],
+        )
+        .await?
+        .map(|r| r.get(0));
+    match taken {
+        Some(other) if other == upstream => {
+            bail!("{model} already depends on {upstream} as {input_key}; nothing was changed")
+        }
+        Some(other) => bail!(
+            "{model} already reads {other}'s result under input key {input_key}; one key names one \
+             upstream, choose another key; nothing was changed"
+        ),
+        None => {}
+    }
     let inserted = tx
         .query_opt(
             "INSERT INTO kcg.detection_model_dependencies (model_id, depends_on, input_key) VALUES ($1, $2, $3) \
