@@ -192,3 +192,62 @@ async fn serve_picks_up_a_registry_change_at_the_next_tick_not_after_the_ttl() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_a_replay_after_the_current_cycle() {
+    use std::io::{BufRead, BufReader, Read};
+
+    let db = TestDb::new().await;
+    let mut child = runner()
+        .args([
+            "replay",
+            "--from",
+            "2022-01-03T00:00:00Z",
+            "--to",
+            "2022-01-05T00:00:00Z",
+            "--every",
+            "1m",
+        ])
+        .env("DATABASE_URL", db.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(
+        first.starts_with("cycle 2022-01-03T00:00:00Z ok"),
+        "{first}"
+    );
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{rest}");
+    let ran = 1 + rest.lines().filter(|l| l.starts_with("cycle ")).count();
+    assert!(ran < 2881, "all 2,881 cycles ran despite Ctrl-C:\n{rest}");
+    assert!(
+        rest.contains(&format!("replayed {ran} of 2881 cycles")),
+        "{rest}"
+    );
+    assert!(
+        rest.contains(&format!(
+            "interrupted: the remaining {} cycles were not run",
+            2881 - ran
+        )),
+        "{rest}"
+    );
+    // Every cycle that was reported ran whole: ten stages each.
+    let stages: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM kcg.prediction_stage_timings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stages, 10 * i64::try_from(ran).unwrap());
+}

@@ -157,26 +157,23 @@ pub async fn cycle(url: &Url, args: CycleArgs, use_registry: bool) -> Result<Exi
 }
 
 /// Set by Ctrl-C / SIGTERM; loops stop after the cycle in progress.
-fn stop_flag() -> Arc<AtomicBool> {
+fn stop_flag() -> Result<Arc<AtomicBool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Registered here, before any cycle starts: a signal that arrives before
+    // the watcher task first runs is still caught, never the default "die".
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     tokio::spawn(async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = term => {}
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
         eprintln!("stopping after the current cycle");
         flag.store(true, Ordering::SeqCst);
     });
-    stop
+    Ok(stop)
 }
 
 pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<ExitCode> {
@@ -192,7 +189,7 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
     }
     let pipeline = pipeline(&args.opts, use_registry)?;
     let pool = url.pool(args.opts.pool_size).await?;
-    let stop = stop_flag();
+    let stop = stop_flag()?;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let bar =
             ProgressBar::with_draw_target(Some(ticks.len() as u64), ProgressDrawTarget::stderr());
@@ -250,7 +247,7 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
     let every = delta(args.every)?;
     let pipeline = Arc::new(pipeline(&args.opts, use_registry)?);
     let pool = url.pool(args.opts.pool_size).await?;
-    let stop = stop_flag();
+    let stop = stop_flag()?;
 
     // A dedicated session: it holds the leader lock for the life of the
     // process and LISTENs for registry changes.
