@@ -108,3 +108,59 @@ fn migrations_have_flyway_names_and_unique_versions() {
     assert_eq!(versions.len(), n, "two migrations share a version");
     assert!(versions.contains(&"V030".to_owned()) && versions.contains(&"V034".to_owned()));
 }
+
+/// `major.minor` of a `rust-version` string (`1.92`, `1.92.0`).
+fn minor_version(v: &str) -> (u32, u32) {
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// The toolchain README promises is the one the locked dependencies need:
+/// the workspace's `rust-version` is at least every locked package's
+/// `rust-version`, and README names exactly that version. A dependency
+/// update that needs a newer Rust fails here, not on a user's machine.
+#[test]
+fn readme_states_the_toolchain_the_lockfile_needs() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut needed = ((0, 0), String::new());
+    let mut ours = None;
+    for p in meta["packages"].as_array().unwrap() {
+        let Some(v) = p["rust_version"].as_str() else {
+            continue;
+        };
+        if p["name"] == "model-api" {
+            ours = Some(v.to_owned());
+        }
+        if p["source"].is_null() {
+            continue; // a crate of this workspace
+        }
+        let v = minor_version(v);
+        if v > needed.0 {
+            needed = (v, format!("{} {}", p["name"], p["version"]));
+        }
+    }
+    let ours = ours.expect("model-api has a rust-version");
+    assert!(
+        minor_version(&ours) >= needed.0,
+        "the workspace says rust-version {ours}, but {} needs {}.{}",
+        needed.1,
+        needed.0.0,
+        needed.0.1
+    );
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let promise = format!("Rust** (stable, {ours}+)");
+    assert!(
+        readme.contains(&promise),
+        "README must state the toolchain as `{promise}`"
+    );
+}

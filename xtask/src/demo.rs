@@ -59,7 +59,7 @@ fn demo(server: &str) -> Result<f64> {
     let start = Instant::now();
     fresh_database(server)?;
     let url = with_dbname(server, DEMO_DB);
-    let runner = root().join("target/release/runner");
+    let runner = crate::util::target_dir()?.join("release/runner");
     let r = |args: &[&str]| {
         let mut cmd = Command::new(&runner);
         cmd.args(args)

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{describe, is_root, on_path, root};
+use crate::util::{describe, is_root, on_path};
 
 const RUN_AS: &str = "postgres";
 
@@ -140,9 +140,7 @@ pub fn status() -> Result<()> {
 
 /// `target/pg`: where the port and the data location are recorded.
 fn state_dir() -> Result<PathBuf> {
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root().join("target"), PathBuf::from)
-        .join("pg");
+    let dir = crate::util::target_dir()?.join("pg");
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }

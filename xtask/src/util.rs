@@ -12,6 +12,34 @@ pub fn root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
+/// Cargo's target directory, as cargo itself resolves it (`CARGO_TARGET_DIR`,
+/// `build.target-dir` in a config file, or `target/` under the workspace), so
+/// xtask finds the binaries cargo built wherever they went.
+pub fn target_dir() -> Result<PathBuf> {
+    let out = cargo()
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .output()
+        .context("cannot run cargo metadata to find the target directory")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("cargo metadata printed no JSON")?;
+    let dir = meta["target_directory"]
+        .as_str()
+        .context("cargo metadata printed no target_directory")?;
+    Ok(PathBuf::from(dir))
+}
+
 /// The `cargo` that runs us.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
