@@ -7,6 +7,7 @@
 //! applied migration's checksum differs from the embedded one.
 
 mod check;
+pub mod locks;
 
 pub use check::{Mismatch, check_schema};
 
