@@ -139,7 +139,7 @@ pub const RAW_ROW_LIMIT: i64 = 200;
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// A section's query failed (missing table, permissions, connection).
-    #[error("snapshot section {section}: query on {table} failed: {source}")]
+    #[error("snapshot section {section}: query on {table} failed")]
     Query {
         /// Section key (`spoofing`, `models`, ...).
         section: &'static str,
@@ -150,9 +150,7 @@ pub enum SnapshotError {
         source: tokio_postgres::Error,
     },
     /// A column had a type this build does not expect (schema drift).
-    #[error(
-        "snapshot section {section}: column {column} of a query on {table} cannot be read: {source}"
-    )]
+    #[error("snapshot section {section}: column {column} of a query on {table} cannot be read")]
     Column {
         /// Section key.
         section: &'static str,
@@ -171,7 +169,7 @@ pub enum SnapshotError {
         at: DateTime<Utc>,
     },
     /// The report could not be serialised (not expected to happen).
-    #[error("cannot serialise the snapshot report as JSON: {0}")]
+    #[error("cannot serialise the snapshot report as JSON")]
     Json(#[from] serde_json::Error),
 }
 

@@ -127,10 +127,12 @@ async fn run_one(
     pool: &crate::db::Pool,
     at: DateTime<Utc>,
 ) -> Result<CycleOutcome> {
-    let mut conn = pool
-        .get()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot check out a connection: {e}"))?;
+    let mut conn = pool.get().await.map_err(|e| match e {
+        bb8::RunError::User(e) => anyhow::Error::new(e).context("cannot check out a connection"),
+        bb8::RunError::TimedOut => {
+            anyhow::anyhow!("cannot check out a connection: timed out waiting for a free one")
+        }
+    })?;
     Ok(pipeline.run_cycle(&mut conn, at).await?)
 }
 
