@@ -110,6 +110,7 @@ pub mod drift;
 pub mod models;
 mod query;
 pub mod spoofing;
+pub mod table;
 mod text;
 pub mod timing;
 mod window;
@@ -161,6 +162,19 @@ pub enum SnapshotError {
         /// The driver's error.
         #[source]
         source: tokio_postgres::Error,
+    },
+    /// A column holds a role this build does not know (schema drift).
+    #[error("snapshot section {section}: column {column} of a query on {table} cannot be decoded")]
+    Role {
+        /// Section key.
+        section: &'static str,
+        /// The main table of the query.
+        table: &'static str,
+        /// The result column.
+        column: String,
+        /// What is wrong with the value.
+        #[source]
+        source: model_api::RoleParseError,
     },
     /// `at` is so far from now that the window cannot be computed.
     #[error("snapshot time {at} is out of range")]
