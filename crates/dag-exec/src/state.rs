@@ -494,7 +494,11 @@ mod tests {
 
     /// Random DAGs: per model its upstreams (earlier models), its number of
     /// candidates, and how each version ends; and how many workers.
-    fn cases() -> impl Strategy<Value = (Vec<(Vec<usize>, usize)>, Vec<Sim>, usize, Vec<usize>)> {
+    /// Per model (upstreams, candidates); how each version ends; workers;
+    /// which running version finishes next.
+    type Case = (Vec<(Vec<usize>, usize)>, Vec<Sim>, usize, Vec<usize>);
+
+    fn cases() -> impl Strategy<Value = Case> {
         (1_usize..12).prop_flat_map(|n| {
             let models = (0..n)
                 .map(|m| {

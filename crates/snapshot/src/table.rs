@@ -33,7 +33,7 @@ impl Table {
     /// Columns as `(header, right_aligned)`.
     pub fn new(columns: &[(&str, bool)]) -> Table {
         Table {
-            headers: columns.iter().map(|c| one_line(c.0)).collect(),
+            headers: columns.iter().map(|c| one_line(c.0.to_owned())).collect(),
             right: columns.iter().map(|c| c.1).collect(),
             rows: Vec::new(),
             indent: String::new(),
@@ -48,7 +48,7 @@ impl Table {
 
     /// Adds a row; control characters are escaped.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells.iter().map(|c| one_line(c)).collect());
+        self.rows.push(cells.into_iter().map(one_line).collect());
     }
 
     /// Appends the header line and the rows to `out`.
@@ -94,11 +94,11 @@ impl Table {
     }
 }
 
-fn one_line(s: &str) -> String {
+fn one_line(s: String) -> String {
     if s.chars().any(char::is_control) {
         s.chars().flat_map(char::escape_default).collect()
     } else {
-        s.to_owned()
+        s
     }
 }
 
