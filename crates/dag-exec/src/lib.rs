@@ -13,7 +13,8 @@
 //! # Entry points
 //!
 //! - [`Executor::execute`] runs and persists on a connection the caller has
-//!   checked out for the whole cycle (the pipeline's way).
+//!   checked out for the whole cycle, or on a transaction on it (the
+//!   pipeline's way: its cycle is one transaction, the persist a savepoint).
 //! - [`Executor::execute_pooled`] checks out exactly one connection from a
 //!   bb8 pool, after the models ran, and persists on it.
 //! - [`Executor::run`] runs without persisting (tests, benchmarks, dry runs);
