@@ -16,38 +16,17 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use model_api::{CycleTs, ModelError, ModelInstance, ModelOutput, Upstream};
+use model_api::{CycleTs, ModelInstance, ModelOutput, Upstream};
 use registry::{PlannedModel, PlannedVersion};
 
 use crate::check::{OutputCheck, VersionLabel, check_output};
+use crate::report::RunReason;
 
 /// What a model run sees; the same value for a PRIMARY and its candidates.
 pub(crate) struct RunInput<'a> {
     pub(crate) cycle_ts: CycleTs,
     pub(crate) base: &'a (dyn Any + Send + Sync),
     pub(crate) upstream: &'a Upstream,
-}
-
-/// Why a run produced nothing to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// The model returned an error.
-    Model(ModelError),
-    /// The model panicked, with this message.
-    Panic(String),
-    /// The model returned rows the database would refuse.
-    Unstorable(String),
-}
-
-impl Failure {
-    /// The text of the run record's `error`.
-    pub(crate) fn reason(&self) -> String {
-        match self {
-            Failure::Model(e) => format!("model error: {e}"),
-            Failure::Panic(msg) => format!("panicked: {msg}"),
-            Failure::Unstorable(msg) => format!("output cannot be stored: {msg}"),
-        }
-    }
 }
 
 /// A checked result of either kind.
@@ -101,7 +80,7 @@ impl PrimaryJob {
         &self,
         input: &RunInput<'_>,
         label: &VersionLabel<'_>,
-    ) -> Result<Checked<PrimaryResult>, Failure> {
+    ) -> Result<Checked<PrimaryResult>, RunReason> {
         let (output, check) = run_checked(self.instance.as_ref(), input, label)?;
         Ok(Checked {
             result: PrimaryResult {
@@ -130,7 +109,7 @@ impl CandidateJob {
         &self,
         input: &RunInput<'_>,
         label: &VersionLabel<'_>,
-    ) -> Result<Checked<PersistOnly>, Failure> {
+    ) -> Result<Checked<PersistOnly>, RunReason> {
         let (output, check) = run_checked(self.instance.as_ref(), input, label)?;
         Ok(Checked {
             result: PersistOnly { output },
@@ -165,12 +144,13 @@ impl SharedResults {
     }
 }
 
-/// Runs a model, turning a panic into a [`Failure`], then checks its output.
+/// Runs a model, turning an error or a panic into a [`RunReason`], then
+/// checks its output.
 fn run_checked(
     instance: &dyn ModelInstance,
     input: &RunInput<'_>,
     label: &VersionLabel<'_>,
-) -> Result<(ModelOutput, OutputCheck), Failure> {
+) -> Result<(ModelOutput, OutputCheck), RunReason> {
     // The model only gets shared references to immutable inputs, and a
     // panicking run's partial state is discarded, so unwind safety holds.
     let ran = catch_unwind(AssertUnwindSafe(|| {
@@ -178,14 +158,22 @@ fn run_checked(
     }));
     let output = match ran {
         Ok(Ok(output)) => output,
-        Ok(Err(e)) => return Err(Failure::Model(e)),
-        Err(payload) => return Err(Failure::Panic(panic_message(payload.as_ref()))),
+        Ok(Err(e)) => return Err(RunReason::ModelError(e)),
+        Err(payload) => return Err(RunReason::Panicked(panic_message(payload.as_ref()))),
     };
-    let check = check_output(&output, label).map_err(Failure::Unstorable)?;
+    let check = check_output(&output, label).map_err(RunReason::Unstorable)?;
     Ok((output, check))
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The message of a panic's payload (what `catch_unwind` returns): the
+/// text of `panic!("...")` with or without arguments, or a fixed text for
+/// a payload that is not a string.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("boom at {}", 42)).unwrap_err();
+/// assert_eq!(dag_exec::panic_message(payload.as_ref()), "boom at 42");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -13,7 +13,8 @@
 //! # Entry points
 //!
 //! - [`Executor::execute`] runs and persists on a connection the caller has
-//!   checked out for the whole cycle (the pipeline's way).
+//!   checked out for the whole cycle, or on a transaction on it (the
+//!   pipeline's way: its cycle is one transaction, the persist a savepoint).
 //! - [`Executor::execute_pooled`] checks out exactly one connection from a
 //!   bb8 pool, after the models ran, and persists on it.
 //! - [`Executor::run`] runs without persisting (tests, benchmarks, dry runs);
@@ -76,11 +77,14 @@
 //! subscriber.
 
 mod check;
+mod coordinator;
 mod isolation;
 mod persist;
 mod pool;
+mod prepare;
 mod report;
-mod schedule;
+mod state;
+mod worker;
 
 use std::any::Any;
 use std::num::NonZeroUsize;
@@ -90,14 +94,17 @@ use std::time::{Duration, Instant};
 
 use model_api::{CycleTs, ModelOutput};
 use registry::Plan;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 use tracing::Instrument as _;
 
-pub use report::{CycleReport, PersistStats, RunStatus, VersionReport};
+pub use isolation::panic_message;
+pub use report::{CycleReport, PersistStats, RunReason, RunStatus, VersionReport};
 
 use crate::check::OutputCheck;
 use crate::isolation::{PersistOnly, PrimaryResult};
-use crate::schedule::{Done, Outcome, Prepared, Skip};
+use crate::prepare::Prepared;
+use crate::state::{Done, End, Skip};
+use crate::worker::Outcome;
 
 /// A version's timeout when the plan does not override it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -125,25 +132,16 @@ impl Default for ExecConfig {
 /// lines of the [`CycleReport`].
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    /// The plan breaks the registry's contract (a model planned twice, an
-    /// input from a model not planned in an earlier level, a PRIMARY that is
-    /// not `PRIMARY`, a version id used twice). Nothing ran.
-    #[error("invalid plan for cycle {cycle_ts}: {message}; nothing ran")]
-    InvalidPlan {
-        /// The cycle.
-        cycle_ts: CycleTs,
-        /// What is wrong.
-        message: String,
-    },
     /// No connection could be checked out of the pool after the models ran.
     #[error(
-        "cannot check out a database connection to persist cycle {cycle_ts}: {message}; nothing was stored"
+        "cannot check out a database connection to persist cycle {cycle_ts}; nothing was stored"
     )]
     Checkout {
         /// The cycle.
         cycle_ts: CycleTs,
-        /// The pool's error.
-        message: String,
+        /// The pool's error (or that it timed out).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
         /// What ran.
         report: Box<CycleReport>,
     },
@@ -152,7 +150,7 @@ pub enum ExecError {
     /// and nothing of this run is stored. If the connection broke during
     /// `COMMIT` itself, the outcome is unknown; rerunning the cycle replaces
     /// it either way.
-    #[error("persisting cycle {cycle_ts} failed at {step}: {source}; {outcome}")]
+    #[error("persisting cycle {cycle_ts} failed at {step}; {outcome}")]
     Persist {
         /// The cycle.
         cycle_ts: CycleTs,
@@ -172,7 +170,6 @@ impl ExecError {
     /// The report of the models that ran, when they did.
     pub fn report(&self) -> Option<&CycleReport> {
         match self {
-            ExecError::InvalidPlan { .. } => None,
             ExecError::Checkout { report, .. } | ExecError::Persist { report, .. } => Some(report),
         }
     }
@@ -331,8 +328,7 @@ impl Executor {
         span: tracing::Span,
     ) -> Result<CycleRun, ExecError> {
         let tp = Instant::now();
-        let prepared = Prepared::new(plan, self.config.default_timeout)
-            .map_err(|message| ExecError::InvalidPlan { cycle_ts, message })?;
+        let prepared = Prepared::new(plan, self.config.default_timeout);
         let tp = tp.elapsed();
         let wall = chrono::Utc::now();
         let t0 = Instant::now();
@@ -340,7 +336,7 @@ impl Executor {
             Vec::new()
         } else {
             let workers = self.config.workers.get();
-            schedule::run(
+            coordinator::run(
                 prepared,
                 cycle_ts,
                 base,
@@ -385,13 +381,17 @@ impl Executor {
         Ok(run)
     }
 
-    /// Stores `run` on `client` in one transaction, replacing whatever was
-    /// stored for its cycle.
-    pub async fn persist(
+    /// Stores `run` on `client` in one transaction (a savepoint when
+    /// `client` is itself a transaction), replacing whatever was stored for
+    /// its cycle.
+    pub async fn persist<C>(
         &self,
-        client: &mut Client,
+        client: &mut C,
         run: &CycleRun,
-    ) -> Result<PersistStats, ExecError> {
+    ) -> Result<PersistStats, ExecError>
+    where
+        C: GenericClient + Send + Sync,
+    {
         let cycle_ts = run.report.cycle_ts;
         let span = tracing::info_span!("dag_exec_persist", cycle_ts = %cycle_ts);
         let stats = persist::persist(client, run).instrument(span.clone()).await.map_err(|f| {
@@ -423,14 +423,18 @@ impl Executor {
     }
 
     /// Runs `plan` for `cycle_ts` and persists it on `client`, a connection
-    /// the caller holds for the whole cycle. No other connection is used.
-    pub async fn execute(
+    /// (or a transaction on one) the caller holds for the whole cycle. No
+    /// other connection is used.
+    pub async fn execute<C>(
         &self,
-        client: &mut Client,
+        client: &mut C,
         cycle_ts: CycleTs,
         plan: &Plan,
         base: Arc<dyn Any + Send + Sync>,
-    ) -> Result<CycleReport, ExecError> {
+    ) -> Result<CycleReport, ExecError>
+    where
+        C: GenericClient + Send + Sync,
+    {
         let run = self.run(cycle_ts, plan, base).await?;
         let stats = self.persist(client, &run).await?;
         let mut report = run.into_report();
@@ -450,24 +454,26 @@ impl Executor {
     ) -> Result<CycleReport, ExecError>
     where
         M: bb8::ManageConnection<Connection = Client>,
-        M::Error: std::error::Error + 'static,
+        M::Error: std::error::Error + Send + Sync + 'static,
     {
         let run = self.run(cycle_ts, plan, base).await?;
         let mut conn = match pool.get().await {
             Ok(conn) => conn,
             Err(e) => {
-                let message = match e {
-                    bb8::RunError::User(e) => e.to_string(),
-                    bb8::RunError::TimedOut => "timed out waiting for a free connection".to_owned(),
+                let source = match e {
+                    bb8::RunError::User(e) => {
+                        Box::new(e) as Box<dyn std::error::Error + Send + Sync>
+                    }
+                    bb8::RunError::TimedOut => "timed out waiting for a free connection".into(),
                 };
                 return Err(ExecError::Checkout {
                     cycle_ts,
-                    message,
+                    source,
                     report: Box::new(run.into_report()),
                 });
             }
         };
-        let stats = self.persist(&mut conn, &run).await?;
+        let stats = self.persist(&mut *conn, &run).await?;
         let mut report = run.into_report();
         report.persisted = Some(stats);
         Ok(report)
@@ -479,7 +485,7 @@ impl Executor {
 fn assemble(
     cycle_ts: CycleTs,
     plan: &Plan,
-    done: Vec<Done>,
+    done: Vec<Done<Outcome>>,
     wall: CycleTs,
     t0: Instant,
     run_duration: Duration,
@@ -511,49 +517,53 @@ fn assemble(
             null_scores: 0,
             reason: None,
         };
-        let kept = match done.outcome {
-            Outcome::Primary(Ok(c)) => Some(Stored {
-                output: StoredOutput::Primary(c.result),
-                check: c.check,
-            }),
-            Outcome::Candidate(Ok(c)) => Some(Stored {
-                output: StoredOutput::Candidate(c.result),
-                check: c.check,
-            }),
-            Outcome::Primary(Err(f)) | Outcome::Candidate(Err(f)) => {
-                line.status = RunStatus::Failed;
-                line.reason = Some(f.reason());
-                None
+        let (status, reason, kept) = match done.end {
+            End::Ran(Outcome::Primary(Ok(c))) => (
+                RunStatus::Ok,
+                None,
+                Some(Stored {
+                    output: StoredOutput::Primary(c.result),
+                    check: c.check,
+                }),
+            ),
+            End::Ran(Outcome::Candidate(Ok(c))) => (
+                RunStatus::Ok,
+                None,
+                Some(Stored {
+                    output: StoredOutput::Candidate(c.result),
+                    check: c.check,
+                }),
+            ),
+            End::Ran(Outcome::Primary(Err(reason)) | Outcome::Candidate(Err(reason))) => {
+                (RunStatus::Failed, Some(reason), None)
             }
-            Outcome::TimedOut => {
-                line.status = RunStatus::Timeout;
+            End::TimedOut => {
                 let timeout = version.timeout.unwrap_or(default_timeout);
-                line.reason = Some(format!(
-                    "no result within the timeout of {timeout:?}; the thread was abandoned and its result is discarded"
-                ));
-                None
+                (
+                    RunStatus::Timeout,
+                    Some(RunReason::TimedOut { timeout }),
+                    None,
+                )
             }
-            Outcome::Skipped(skip) => {
-                line.status = RunStatus::Skipped;
-                line.reason = Some(match skip {
-                    Skip::Upstream { root, via } if root == via => {
-                        format!("upstream {} failed", names[root])
-                    }
-                    Skip::Upstream { root, via } => {
-                        format!("upstream {} failed (via {})", names[root], names[via])
-                    }
-                    Skip::NoResult { upstream } => {
-                        format!("upstream {} produced no result", names[upstream])
-                    }
-                });
-                None
-            }
-            Outcome::NoWorker(reason) => {
-                line.status = RunStatus::Failed;
-                line.reason = Some(reason);
-                None
-            }
+            End::Skipped(Skip::Upstream { root, via }) => (
+                RunStatus::Skipped,
+                Some(RunReason::UpstreamFailed {
+                    root: names[root].clone(),
+                    via: names[via].clone(),
+                }),
+                None,
+            ),
+            End::Skipped(Skip::NoResult { upstream }) => (
+                RunStatus::Skipped,
+                Some(RunReason::UpstreamNoResult {
+                    upstream: names[upstream].clone(),
+                }),
+                None,
+            ),
+            End::NoWorker(error) => (RunStatus::Failed, Some(RunReason::NoWorker { error }), None),
         };
+        line.status = status;
+        line.reason = reason;
         if let Some(s) = &kept {
             line.output_count = s.output().rows().len();
             line.dropped_metrics = s.check.dropped_metrics.len();
@@ -574,7 +584,7 @@ fn assemble(
             output_count: 0,
             dropped_metrics: 0,
             null_scores: 0,
-            reason: Some(excluded.reason.clone()),
+            reason: Some(RunReason::Excluded(excluded.reason.clone())),
         });
         stored.push(None);
     }

@@ -10,17 +10,14 @@ use std::time::Instant;
 
 use futures_util::pin_mut;
 use model_api::MAX_ID_CHARS;
-use tokio_postgres::Client;
+use tokio_postgres::GenericClient;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::CycleRun;
 use crate::report::PersistStats;
 
-/// The first key of the transaction-scoped advisory lock that serializes two
-/// executors persisting the same `cycle_ts` ("kcgd").
-const LOCK_CLASS: i32 = 0x6b63_6764;
-const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock($1::int4, $2::int4)";
+use schema::locks;
 
 const DELETE_OUTPUTS: &str = "DELETE FROM kcg.detection_model_run_outputs WHERE cycle_ts = $1";
 const DELETE_METRICS: &str = "DELETE FROM kcg.detection_model_metrics WHERE cycle_ts = $1";
@@ -70,16 +67,24 @@ fn at(step: &'static str) -> impl Fn(tokio_postgres::Error) -> PersistFailure {
 }
 
 /// Replaces everything stored for `run`'s cycle with `run`, atomically.
-pub(crate) async fn persist(
-    client: &mut Client,
+pub(crate) async fn persist<C>(
+    client: &mut C,
     run: &CycleRun,
-) -> Result<PersistStats, PersistFailure> {
+) -> Result<PersistStats, PersistFailure>
+where
+    C: GenericClient + Send + Sync,
+{
     let started = Instant::now();
     let ts = run.report.cycle_ts;
     let tx = client.transaction().await.map_err(at("BEGIN"))?;
-    tx.execute(LOCK_SQL, &[&LOCK_CLASS, &lock_key(ts)])
-        .await
-        .map_err(at("advisory lock on the cycle"))?;
+    // The rerun guard of the cycle, the same lock a pipeline cycle holds
+    // (re-taking it in the pipeline's transaction is free).
+    tx.execute(
+        locks::CYCLE_LOCK_SQL,
+        &[&locks::CYCLE, &locks::cycle_key(ts)],
+    )
+    .await
+    .map_err(at("advisory lock on the cycle"))?;
 
     let mut replaced = tx
         .execute(DELETE_OUTPUTS, &[&ts])
@@ -147,7 +152,10 @@ pub(crate) async fn persist(
     for line in &run.report.versions {
         let model_id = storable_id(&line.model_id);
         let role = line.role.map(model_api::Role::as_str);
-        let error = line.reason.as_deref().map(storable_text);
+        let error = line
+            .reason
+            .as_ref()
+            .map(|r| storable_text(&r.to_string()).into_owned());
         let duration_ms = line.duration.as_secs_f64() * 1000.0;
         let output_count = i32::try_from(line.output_count).unwrap_or(i32::MAX);
         let dropped = i32::try_from(line.dropped_metrics).unwrap_or(i32::MAX);
@@ -175,13 +183,6 @@ pub(crate) async fn persist(
         replaced_rows: replaced,
         duration: started.elapsed(),
     })
-}
-
-/// The second advisory-lock key: the cycle's microseconds folded to 32 bits
-/// (two cycles sharing a key merely serialize).
-fn lock_key(ts: model_api::CycleTs) -> i32 {
-    let micros = ts.timestamp_micros();
-    (micros ^ (micros >> 32)) as i32
 }
 
 /// PostgreSQL text cannot hold NUL; error texts come from models.

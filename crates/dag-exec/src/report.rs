@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use model_api::{CycleTs, Role};
+use model_api::{CycleTs, ModelError, ModelId, Role};
 
 /// The outcome of one version in one cycle, as stored in
 /// `kcg.detection_model_runs.status`.
@@ -67,8 +67,77 @@ pub struct VersionReport {
     pub dropped_metrics: usize,
     /// Rows whose score was NaN or infinite and is stored as `NULL`.
     pub null_scores: usize,
-    /// Why it is not `OK` (the run record's `error`), `None` when `OK`.
-    pub reason: Option<String>,
+    /// Why it is not `OK`, `None` when `OK`. Its text is the run
+    /// record's `error`.
+    pub reason: Option<RunReason>,
+}
+
+/// Why a version is not `OK`. Its `Display` is the text stored in
+/// `kcg.detection_model_runs.error`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunReason {
+    /// `FAILED`: the model returned an error.
+    ModelError(ModelError),
+    /// `FAILED`: the model panicked, with this message.
+    Panicked(String),
+    /// `FAILED`: the model returned rows the database would refuse (what
+    /// is wrong with them); see the crate docs.
+    Unstorable(String),
+    /// `TIMEOUT`: no result within `timeout`; the thread was abandoned.
+    TimedOut {
+        /// The version's timeout.
+        timeout: Duration,
+    },
+    /// `SKIPPED`: the PRIMARY of `root` failed; `via` is the direct
+    /// upstream that failed or was skipped for it (`via == root` when the
+    /// direct upstream failed itself).
+    UpstreamFailed {
+        /// The model whose PRIMARY failed.
+        root: ModelId,
+        /// The direct upstream through which the failure arrived.
+        via: ModelId,
+    },
+    /// `SKIPPED`: `upstream` counted as done but published nothing (not
+    /// expected to happen: the executor never runs a model blind).
+    UpstreamNoResult {
+        /// The upstream model.
+        upstream: ModelId,
+    },
+    /// `FAILED`: no worker thread could be started.
+    NoWorker {
+        /// The operating system's error.
+        error: String,
+    },
+    /// `SKIPPED`: the registry left the model or version out of the plan,
+    /// with its reason.
+    Excluded(String),
+}
+
+impl fmt::Display for RunReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunReason::ModelError(e) => write!(f, "model error: {e}"),
+            RunReason::Panicked(message) => write!(f, "panicked: {message}"),
+            RunReason::Unstorable(what) => write!(f, "output cannot be stored: {what}"),
+            RunReason::TimedOut { timeout } => write!(
+                f,
+                "no result within the timeout of {timeout:?}; the thread was abandoned and its result is discarded"
+            ),
+            RunReason::UpstreamFailed { root, via } if root == via => {
+                write!(f, "upstream {root} failed")
+            }
+            RunReason::UpstreamFailed { root, via } => {
+                write!(f, "upstream {root} failed (via {via})")
+            }
+            RunReason::UpstreamNoResult { upstream } => {
+                write!(f, "upstream {upstream} produced no result")
+            }
+            RunReason::NoWorker { error } => {
+                write!(f, "no worker thread could be started: {error}")
+            }
+            RunReason::Excluded(reason) => f.write_str(reason),
+        }
+    }
 }
 
 /// Statistics of a cycle's persistence.

@@ -8,7 +8,7 @@ mod common;
 use std::num::NonZeroUsize;
 
 use common::*;
-use dag_exec::{CycleRun, ExecConfig, Executor, RunStatus};
+use dag_exec::{CycleRun, ExecConfig, Executor, RunReason, RunStatus};
 use model_api::Role;
 use proptest::prelude::*;
 
@@ -16,7 +16,7 @@ use proptest::prelude::*;
 type PrimaryLine = (
     String,
     RunStatus,
-    Option<String>,
+    Option<RunReason>,
     String,
     Vec<(String, f64)>,
 );

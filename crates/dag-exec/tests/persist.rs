@@ -438,7 +438,7 @@ async fn a_100_model_cycle_checks_out_exactly_one_connection_from_a_pool_of_5_or
     let pool = db.pool(1).await;
     let before = pool.state().statistics;
     let mut conn = pool.get().await.unwrap();
-    exec.execute(&mut conn, cycle(9), &plan, base(0))
+    exec.execute(&mut *conn, cycle(9), &plan, base(0))
         .await
         .unwrap();
     drop(conn);
@@ -760,7 +760,11 @@ async fn a_shadow_entity_key_too_long_for_the_primary_key_index_fails_only_that_
     assert_eq!(report.version(1).unwrap().status, RunStatus::Ok);
     let shadow = report.version(2).unwrap();
     assert_eq!(shadow.status, RunStatus::Failed);
-    let reason = shadow.reason.as_deref().unwrap_or("");
+    let reason = shadow
+        .reason
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     assert!(reason.contains("entity_key"), "{reason}");
     // The PRIMARY's rows, and the SHADOW's run record, are stored.
     assert_eq!(counts(&client, cycle(0)).await, (5, 1, 2));

@@ -12,10 +12,10 @@ use crate::month::Month;
 use crate::plan::{DefaultRows, Plan, Policy, plan_ensure, plan_maintain};
 use crate::report::{Created, MonthPartition, Report};
 
-/// The `pg_advisory_xact_lock` key (`"kcg_part"` in ASCII) that every run
-/// which may change anything takes before it reads the catalog, so
-/// concurrent runners serialize. Visible in `pg_locks` as `classid = 1801676639, objid = 1885434484, objsubid = 1`.
-pub const LOCK_KEY: i64 = 0x6b63_675f_7061_7274;
+/// The `pg_advisory_xact_lock` key that every run that may change
+/// anything takes first, so concurrent runners serialize (one of the keys
+/// of [`schema::locks`]).
+pub use schema::locks::PARTITIONS as LOCK_KEY;
 
 /// The temporary table that holds rows on their way out of DEFAULT.
 const MOVING: &str = "kcg_partitions_moving";

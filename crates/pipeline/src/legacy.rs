@@ -6,7 +6,7 @@ use std::fmt;
 
 use chrono::TimeDelta;
 use detectors::{Collisions, Event, VesselSummary};
-use tokio_postgres::Client;
+use tokio_postgres::Transaction;
 
 use crate::{CycleTs, PipelineError};
 
@@ -32,7 +32,7 @@ impl fmt::Display for CollisionChanges {
 const VESSEL_ANALYSIS: &str = "kcg.vessel_analysis";
 
 pub(crate) async fn write_vessel_analysis(
-    client: &mut Client,
+    client: &mut Transaction<'_>,
     cycle_ts: CycleTs,
     vessels: &[VesselSummary],
 ) -> Result<usize, PipelineError> {
@@ -101,7 +101,7 @@ const RESOLVE_COLLISIONS: &str = "UPDATE kcg.gear_identity_collisions \
      WHERE status = 'OPEN' AND last_seen < $2";
 
 pub(crate) async fn write_collisions(
-    client: &mut Client,
+    client: &mut Transaction<'_>,
     cycle_ts: CycleTs,
     collisions: &Collisions,
     resolve_after: TimeDelta,
@@ -147,7 +147,7 @@ const EVENTS: &str = "kcg.prediction_events";
 /// Replaces the cycle's events; returns how many were written and every UTC
 /// hour whose counts may have changed (of the old and the new events).
 pub(crate) async fn write_events(
-    client: &mut Client,
+    client: &mut Transaction<'_>,
     cycle_ts: CycleTs,
     events: &[Event],
 ) -> Result<(usize, Vec<CycleTs>), PipelineError> {
@@ -186,7 +186,7 @@ pub(crate) async fn write_events(
 /// itself, so the two always agree (hour = `date_trunc('hour', event_ts,
 /// 'UTC')`, as the snapshot's drift section reads it).
 pub(crate) async fn refresh_stats(
-    client: &mut Client,
+    client: &mut Transaction<'_>,
     hours: &[CycleTs],
 ) -> Result<u64, PipelineError> {
     let db = |e| PipelineError::db("kcg.prediction_stats_hourly", e);

@@ -13,6 +13,8 @@
 //! cycle ends cleanly), and never uses more than the one connection its
 //! caller hands it for the cycle.
 
+mod cancel;
+mod failure;
 mod flag;
 mod legacy;
 mod reference;
@@ -24,9 +26,10 @@ use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use detectors::{AisWindow, CleanStats, Identities, TrackFeatures, Typed, WindowBounds};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Transaction};
 use tracing::Instrument;
 
+pub use failure::{StageFailure, error_chain};
 pub use flag::{FlagError, REGISTRY_FLAG, parse_registry_flag, registry_flag_from_env};
 pub use reference::{REFERENCE_VERSION, Registered, register_reference_models};
 pub use stage::{Stage, StageStatus, StageTiming};
@@ -35,12 +38,13 @@ pub use stage::{Stage, StageStatus, StageTiming};
 pub type CycleTs = chrono::DateTime<chrono::Utc>;
 
 /// Errors at this crate's boundary: the cycle could not even record what
-/// happened (a stage's own failure is not an error, it is in the
-/// [`CycleOutcome`]).
+/// happened, or (inside a [`StageFailure`]) why a stage failed. Each
+/// message names this layer's context only; the cause is its `source()`,
+/// and [`error_chain`] renders the whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// A query on `table` failed.
-    #[error("database error on {table}: {source}")]
+    #[error("database error on {table}")]
     Db {
         /// The table involved.
         table: &'static str,
@@ -48,15 +52,36 @@ pub enum PipelineError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// The cycle's own transaction (`BEGIN`, its lock, `COMMIT`) failed.
+    #[error("the cycle's transaction failed at {step}")]
+    Transaction {
+        /// The statement.
+        step: &'static str,
+        /// The cause.
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// A detector failed on the cycle's window.
-    #[error("{0}")]
+    #[error(transparent)]
     Detector(#[from] detectors::DetectorError),
     /// Partition maintenance failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Partitions(#[from] partitions::PartitionError),
-    /// The registry path failed before any model ran.
-    #[error("{0}")]
-    Registry(String),
+    /// Stage 10: the live schema is not what this build expects.
+    #[error("schema pre-check")]
+    Schema(#[source] schema::SchemaError),
+    /// Stage 10: the registry could not be loaded.
+    #[error("loading the registry")]
+    Registry(#[source] params_cache::CacheError),
+    /// Stage 10: the executor could not store the cycle.
+    #[error(transparent)]
+    Exec(#[from] dag_exec::ExecError),
+    /// A stage ran without what an earlier stage hands it (a bug).
+    #[error("internal: {what} missing")]
+    Missing {
+        /// What is missing.
+        what: &'static str,
+    },
 }
 
 impl PipelineError {
@@ -112,26 +137,12 @@ pub struct CycleOutcome {
     /// Stage 10's report, when it ran.
     pub registry: Option<dag_exec::CycleReport>,
     /// The stage that failed, with its error.
-    pub failed: Option<(Stage, String)>,
+    pub failed: Option<StageFailure>,
     /// Wall time of the whole cycle.
     pub duration: Duration,
 }
 
 pub use legacy::CollisionChanges;
-
-/// First key of the session advisory lock held while a cycle runs ("kcgc").
-const CYCLE_LOCK_CLASS: i32 = 0x6b63_6763;
-const CYCLE_LOCK: &str = "SELECT pg_advisory_lock($1::int4, $2::int4)";
-const CYCLE_UNLOCK: &str = "SELECT pg_advisory_unlock($1::int4, $2::int4)";
-
-/// The second key: the cycle's time in whole seconds, folded into 32 bits
-/// (a collision only makes two different cycles take turns).
-fn cycle_lock_key(cycle_ts: CycleTs) -> i32 {
-    let s = cycle_ts.timestamp();
-    #[allow(clippy::cast_possible_truncation)] // folding is the point
-    let folded = (s ^ (s >> 32)) as i32;
-    folded
-}
 
 /// Runs cycles. One per process; cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -182,9 +193,17 @@ impl Pipeline {
         &self.cache
     }
 
-    /// Runs one cycle on `client`, the one connection the cycle uses.
+    /// Runs one cycle on `client`, the one connection the cycle uses, in
+    /// one transaction: no reader sees a partial cycle, and running the
+    /// same `cycle_ts` again replaces that cycle's rows.
     ///
-    /// Running the same `cycle_ts` again replaces that cycle's rows.
+    /// Two runs of the same cycle (a manual `runner cycle` beside the
+    /// `serve` leader, say) take turns: the transaction starts with the
+    /// cycle lock of [`schema::locks`]. Being transaction-scoped, the lock
+    /// ends with the transaction on every path: `COMMIT`, an error, or this
+    /// future being dropped (tokio-postgres rolls a dropped transaction
+    /// back, and a statement still running is cancelled so the rollback
+    /// does not wait for it).
     pub async fn run_cycle(
         &self,
         client: &mut Client,
@@ -192,40 +211,50 @@ impl Pipeline {
     ) -> Result<CycleOutcome, PipelineError> {
         let span = tracing::info_span!("cycle", %cycle_ts, registry = self.config.use_registry);
         async {
-            // Two runs of the same cycle (a manual `runner cycle` beside the
-            // `serve` leader, say) take turns instead of interleaving their
-            // delete-then-insert stages.
-            let key = cycle_lock_key(cycle_ts);
-            client
-                .execute(CYCLE_LOCK, &[&CYCLE_LOCK_CLASS, &key])
-                .await
-                .map_err(|e| PipelineError::db("pg_advisory_lock (cycle)", e))?;
-            let result = self.run_cycle_in(client, cycle_ts).await;
-            let unlocked = client
-                .execute(CYCLE_UNLOCK, &[&CYCLE_LOCK_CLASS, &key])
-                .await
-                .map_err(|e| PipelineError::db("pg_advisory_unlock (cycle)", e));
-            let outcome = result?;
-            unlocked?;
-            Ok(outcome)
+            let cancel = cancel::CancelOnDrop::new(client);
+            let result = self.run_cycle_tx(client, cycle_ts).await;
+            cancel.disarm();
+            result
         }
         .instrument(span)
         .await
     }
 
-    async fn run_cycle_in(
+    async fn run_cycle_tx(
         &self,
         client: &mut Client,
+        cycle_ts: CycleTs,
+    ) -> Result<CycleOutcome, PipelineError> {
+        let step = |step| move |source| PipelineError::Transaction { step, source };
+        let mut tx = client.transaction().await.map_err(step("BEGIN"))?;
+        let key = schema::locks::cycle_key(cycle_ts);
+        tx.execute(
+            schema::locks::CYCLE_LOCK_SQL,
+            &[&schema::locks::CYCLE, &key],
+        )
+        .await
+        .map_err(step("the cycle lock"))?;
+        let outcome = self.run_stages(&mut tx, cycle_ts).await?;
+        tx.commit().await.map_err(step("COMMIT"))?;
+        Ok(outcome)
+    }
+
+    async fn run_stages(
+        &self,
+        tx: &mut Transaction<'_>,
         cycle_ts: CycleTs,
     ) -> Result<CycleOutcome, PipelineError> {
         let start = Instant::now();
         let mut work = Work::default();
         let mut stages = Vec::with_capacity(Stage::ALL.len());
-        let mut failed: Option<(Stage, String)> = None;
+        let mut failed: Option<StageFailure> = None;
         for stage in Stage::ALL {
             let t0 = Instant::now();
-            let (status, detail) = if let Some((f, _)) = &failed {
-                (StageStatus::Skipped, Some(format!("stage {} failed", f)))
+            let (status, detail) = if let Some(f) = &failed {
+                (
+                    StageStatus::Skipped,
+                    Some(format!("stage {} failed", f.stage)),
+                )
             } else if stage == Stage::ModelRegistry && !self.config.use_registry {
                 (
                     StageStatus::Skipped,
@@ -234,16 +263,17 @@ impl Pipeline {
             } else {
                 let span = tracing::info_span!("stage", no = stage.number(), name = stage.name());
                 match self
-                    .run_stage(stage, client, cycle_ts, &mut work)
+                    .run_stage_savepoint(stage, tx, cycle_ts, &mut work)
                     .instrument(span)
                     .await
                 {
                     Ok(detail) => (StageStatus::Ok, Some(detail)),
                     Err(e) => {
-                        let msg = with_causes(&e);
-                        tracing::error!(stage = stage.name(), error = %msg, "stage failed; the cycle ends here");
-                        failed = Some((stage, msg.clone()));
-                        (StageStatus::Failed, Some(msg))
+                        let f = StageFailure::new(stage, e);
+                        let detail = f.detail();
+                        tracing::error!(stage = stage.name(), error = %detail, "stage failed; the cycle ends here");
+                        failed = Some(f);
+                        (StageStatus::Failed, Some(detail))
                     }
                 }
             };
@@ -259,7 +289,7 @@ impl Pipeline {
                 ms = timing.duration.as_secs_f64() * 1e3,
                 "stage done"
             );
-            stage::record(&*client, cycle_ts, &timing).await?;
+            stage::record(&*tx, cycle_ts, &timing).await?;
             stages.push(timing);
         }
         let outcome = CycleOutcome {
@@ -276,21 +306,48 @@ impl Pipeline {
         tracing::info!(
             vessels = outcome.vessels,
             events = outcome.events,
-            failed = outcome.failed.as_ref().map(|(s, _)| s.name()),
+            failed = outcome.failed.as_ref().map(|f| f.stage.name()),
             ms = outcome.duration.as_secs_f64() * 1e3,
             "cycle done"
         );
         Ok(outcome)
     }
 
-    async fn run_stage(
+    /// Runs `stage` in a savepoint of the cycle's transaction, so that a
+    /// failing stage leaves none of its writes and the transaction usable
+    /// for recording the failure.
+    async fn run_stage_savepoint(
         &self,
         stage: Stage,
-        client: &mut Client,
+        tx: &mut Transaction<'_>,
         cycle_ts: CycleTs,
         w: &mut Work,
     ) -> Result<String, PipelineError> {
-        let missing = |what: &str| PipelineError::Registry(format!("internal: {what} missing"));
+        let db = |e| PipelineError::Transaction {
+            step: "a stage's savepoint",
+            source: e,
+        };
+        let mut sp = tx.transaction().await.map_err(db)?;
+        match self.run_stage(stage, &mut sp, cycle_ts, w).await {
+            Ok(detail) => {
+                sp.commit().await.map_err(db)?;
+                Ok(detail)
+            }
+            Err(e) => {
+                sp.rollback().await.map_err(db)?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn run_stage(
+        &self,
+        stage: Stage,
+        client: &mut Transaction<'_>,
+        cycle_ts: CycleTs,
+        w: &mut Work,
+    ) -> Result<String, PipelineError> {
+        let missing = |what: &'static str| PipelineError::Missing { what };
         match stage {
             Stage::LoadWindow => {
                 let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
@@ -413,41 +470,23 @@ impl Pipeline {
 
     async fn registry_path(
         &self,
-        client: &mut Client,
+        client: &mut Transaction<'_>,
         cycle_ts: CycleTs,
         window: &AisWindow,
     ) -> Result<dag_exec::CycleReport, PipelineError> {
-        schema::check_schema(&*client).await.map_err(|e| {
-            PipelineError::Registry(format!("schema pre-check: {}", with_causes(&e)))
-        })?;
-        let snapshot = self.cache.get(&*client).await.map_err(|e| {
-            PipelineError::Registry(format!("loading the registry: {}", with_causes(&e)))
-        })?;
+        schema::check_schema(client.client())
+            .await
+            .map_err(PipelineError::Schema)?;
+        let snapshot = self
+            .cache
+            .get(client.client())
+            .await
+            .map_err(PipelineError::Registry)?;
         let plan = registry::plan(&self.catalog, &snapshot);
         for cycle in &plan.cycles {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
         }
         let base: Arc<dyn std::any::Any + Send + Sync> = Arc::new(window.clone());
-        self.executor
-            .execute(client, cycle_ts, &plan, base)
-            .await
-            .map_err(|e| PipelineError::Registry(with_causes(&e)))
+        Ok(self.executor.execute(client, cycle_ts, &plan, base).await?)
     }
-}
-
-/// `e` and its causes on one line. `tokio_postgres::Error` displays only
-/// "db error" and keeps the server's message (which names the relation or
-/// column) in its source; a stage's recorded error must carry it.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -1,7 +1,7 @@
 //! Stage 1: the positions of one window.
 
 use detectors::{Fix, WindowBounds};
-use tokio_postgres::Client;
+use tokio_postgres::GenericClient;
 
 use crate::PipelineError;
 
@@ -13,7 +13,10 @@ const WINDOW_SQL: &str = "SELECT mmsi, ts, lat, lon, sog, cog, heading, vessel_n
 
 /// Loads every position with `start < ts <= end`, as reported (cleaning is
 /// stage 2).
-pub(crate) async fn load(client: &Client, bounds: WindowBounds) -> Result<Vec<Fix>, PipelineError> {
+pub(crate) async fn load(
+    client: &impl GenericClient,
+    bounds: WindowBounds,
+) -> Result<Vec<Fix>, PipelineError> {
     let rows = client
         .query(WINDOW_SQL, &[&bounds.start, &bounds.end])
         .await

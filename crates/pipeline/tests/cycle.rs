@@ -321,8 +321,27 @@ async fn a_failing_stage_is_recorded_and_ends_the_cycle_cleanly() {
         .run_cycle(&mut client, ts("2022-01-03T00:10:00Z"))
         .await
         .unwrap();
-    let (stage, error) = o.failed.clone().expect("stage 6 fails");
-    assert_eq!(stage, Stage::Collisions);
+    let failed = o.failed.clone().expect("stage 6 fails");
+    assert_eq!(failed.stage, Stage::Collisions);
+    assert!(
+        matches!(
+            *failed.error,
+            pipeline::PipelineError::Db {
+                table: "kcg.gear_identity_collisions",
+                ..
+            }
+        ),
+        "{:?}",
+        failed.error
+    );
+    let error = failed.detail();
+    // Each cause once: the relation named by the server, "db error" from
+    // the driver, this layer's table.
+    assert_eq!(
+        error,
+        "database error on kcg.gear_identity_collisions: db error: \
+         ERROR: relation \"kcg.gear_identity_collisions\" does not exist",
+    );
     assert!(error.contains("kcg.gear_identity_collisions"), "{error}");
     // The database's own message, not just "db error".
     assert!(error.contains("does not exist"), "{error}");
@@ -423,4 +442,69 @@ async fn two_runs_of_the_same_cycle_at_once_take_turns() {
         assert!(b.failed.is_none(), "{:?}", b.failed);
     }
     assert_eq!(one(&client, COUNTS).await, single);
+}
+
+/// Sessions other than the cycle's: may they take the cycle's lock now?
+async fn cycle_lock_is_free(client: &Client, at: DateTime<Utc>) -> bool {
+    let tx_free: bool = client
+        .query_one(
+            "SELECT pg_try_advisory_xact_lock($1::int4, $2::int4)",
+            &[&schema::locks::CYCLE, &schema::locks::cycle_key(at)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    tx_free
+}
+
+#[tokio::test]
+async fn a_cycle_dropped_mid_way_releases_its_lock_at_once() {
+    let (db, mut client) = with_sample().await;
+    let at = ts("2022-01-03T00:10:00Z");
+    let p = pipeline(false);
+    // Another session holds a table stage 5 writes: the cycle blocks there,
+    // holding the cycle lock.
+    let mut blocker = db.client().await;
+    let hold = blocker.transaction().await.unwrap();
+    hold.batch_execute("LOCK TABLE kcg.vessel_analysis IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let observer = db.client().await;
+    let given_up = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        p.run_cycle(&mut client, at),
+    )
+    .await;
+    assert!(
+        given_up.is_err(),
+        "the cycle should be blocked on the table lock"
+    );
+    // The table lock is still held, yet the dropped cycle's lock is free
+    // within moments (its statement cancelled, its transaction rolled back).
+    let mut free = false;
+    for _ in 0..100 {
+        if cycle_lock_is_free(&observer, at).await {
+            free = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(free, "the dropped cycle still holds its lock");
+    // Nothing of the dropped cycle is stored: it ran in one transaction.
+    assert_eq!(
+        one(
+            &observer,
+            "SELECT count(*) FROM kcg.prediction_stage_timings"
+        )
+        .await,
+        0
+    );
+    hold.rollback().await.unwrap();
+    // Another session runs the same cycle, and so does the first
+    // connection, which went back to being usable.
+    let mut other = db.client().await;
+    let o = p.run_cycle(&mut other, at).await.unwrap();
+    assert!(o.failed.is_none(), "{:?}", o.failed);
+    let again = p.run_cycle(&mut client, at).await.unwrap();
+    assert!(again.failed.is_none(), "{:?}", again.failed);
 }

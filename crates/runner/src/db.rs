@@ -16,9 +16,10 @@ impl Url {
     pub fn new(raw: Option<String>) -> Result<Url> {
         let config = match raw.filter(|s| !s.is_empty()) {
             None => None,
-            Some(raw) => Some(raw.parse::<Config>().map_err(|e| {
-                anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL connection string: {e}")
-            })?),
+            Some(raw) => Some(
+                raw.parse::<Config>()
+                    .context("DATABASE_URL is not a valid PostgreSQL connection string")?,
+            ),
         };
         Ok(Url { config })
     }

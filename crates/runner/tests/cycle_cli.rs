@@ -251,3 +251,71 @@ async fn ctrl_c_stops_a_replay_after_the_current_cycle() {
         .get(0);
     assert_eq!(stages, 10 * i64::try_from(ran).unwrap());
 }
+
+/// How often `needle` occurs in `haystack`.
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[tokio::test]
+async fn a_failed_stage_and_a_failed_command_print_each_cause_once() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute("DROP TABLE kcg.gear_identity_collisions")
+        .await
+        .unwrap();
+    let server = "ERROR: relation \"kcg.gear_identity_collisions\" does not exist";
+
+    // A failed stage: the cycle's summary line and the stored detail.
+    let out = runner()
+        .args(["cycle", "--at", "2022-01-03T00:10:00Z"])
+        .env("DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("FAILED at stage 6 collisions"))
+        .unwrap_or_else(|| panic!("no failed-stage line in {stdout}"));
+    let detail: String = client
+        .query_one(
+            "SELECT detail FROM kcg.prediction_stage_timings WHERE stage_no = 6",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        detail,
+        format!("database error on kcg.gear_identity_collisions: db error: {server}")
+    );
+    assert!(
+        line.contains(&format!("collisions: {detail}: 0 fixes")),
+        "{line}"
+    );
+    for text in [line, detail.as_str()] {
+        assert_eq!(occurrences(text, server), 1, "{text}");
+        assert_eq!(occurrences(text, "db error"), 1, "{text}");
+    }
+
+    // A failed command: the runner's own report of an error chain.
+    let out = runner()
+        .args(["snapshot", "hourly", "--at", "2022-01-03T01:00:00Z"])
+        .env("DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in {stderr}"));
+    assert_eq!(
+        error,
+        format!(
+            "error: snapshot section collisions: query on kcg.gear_identity_collisions failed: db error: {server}"
+        )
+    );
+}

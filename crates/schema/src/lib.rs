@@ -7,6 +7,7 @@
 //! applied migration's checksum differs from the embedded one.
 
 mod check;
+pub mod locks;
 
 pub use check::{Mismatch, check_schema};
 
@@ -20,10 +21,10 @@ mod embedded {
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     /// refinery could not apply the migrations.
-    #[error("migration failed: {0}")]
+    #[error("applying the migrations failed")]
     Migrate(#[from] refinery::Error),
     /// A catalog query failed.
-    #[error("database error while checking the schema: {0}")]
+    #[error("database error while checking the schema")]
     Db(#[from] tokio_postgres::Error),
     /// The live schema differs from what the code assumes.
     #[error("the live schema does not match what this build expects:\n{}", render(.0))]

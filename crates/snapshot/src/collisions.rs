@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use crate::text::{self, Table};
+use crate::text;
 use crate::{RAW_ROW_LIMIT, SnapshotError, Window, query};
 
 const TABLE: &str = "kcg.gear_identity_collisions";
@@ -196,7 +196,7 @@ impl Collisions {
                 ("CRITICAL OPEN", self.critical_open.to_string()),
             ],
         );
-        let mut t = Table::new(&[("severity", false), ("open", true), ("resolved", true)]);
+        let mut t = text::table(&[("severity", false), ("open", true), ("resolved", true)]);
         for c in &self.by_severity {
             t.row(vec![
                 c.severity.clone(),
@@ -210,7 +210,7 @@ impl Collisions {
             if rows.is_empty() {
                 text::line(out, "(none)");
             } else {
-                let mut t = Table::new(&[
+                let mut t = text::table(&[
                     ("id", true),
                     ("mmsi", true),
                     ("first_seen", false),

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use crate::text::{self, Table};
+use crate::text;
 use crate::{SnapshotError, Window, query};
 
 const STATS: &str = "kcg.prediction_stats_hourly";
@@ -163,7 +163,7 @@ impl Drift {
             ],
         );
         let table = |out: &mut String, rows: &[DriftRow]| {
-            let mut t = Table::new(&[
+            let mut t = text::table(&[
                 ("hour", false),
                 ("category", false),
                 ("stats", true),

@@ -110,6 +110,7 @@ pub mod drift;
 pub mod models;
 mod query;
 pub mod spoofing;
+pub mod table;
 mod text;
 pub mod timing;
 mod window;
@@ -139,7 +140,7 @@ pub const RAW_ROW_LIMIT: i64 = 200;
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// A section's query failed (missing table, permissions, connection).
-    #[error("snapshot section {section}: query on {table} failed: {source}")]
+    #[error("snapshot section {section}: query on {table} failed")]
     Query {
         /// Section key (`spoofing`, `models`, ...).
         section: &'static str,
@@ -150,9 +151,7 @@ pub enum SnapshotError {
         source: tokio_postgres::Error,
     },
     /// A column had a type this build does not expect (schema drift).
-    #[error(
-        "snapshot section {section}: column {column} of a query on {table} cannot be read: {source}"
-    )]
+    #[error("snapshot section {section}: column {column} of a query on {table} cannot be read")]
     Column {
         /// Section key.
         section: &'static str,
@@ -164,6 +163,19 @@ pub enum SnapshotError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// A column holds a role this build does not know (schema drift).
+    #[error("snapshot section {section}: column {column} of a query on {table} cannot be decoded")]
+    Role {
+        /// Section key.
+        section: &'static str,
+        /// The main table of the query.
+        table: &'static str,
+        /// The result column.
+        column: String,
+        /// What is wrong with the value.
+        #[source]
+        source: model_api::RoleParseError,
+    },
     /// `at` is so far from now that the window cannot be computed.
     #[error("snapshot time {at} is out of range")]
     TimeOutOfRange {
@@ -171,7 +183,7 @@ pub enum SnapshotError {
         at: DateTime<Utc>,
     },
     /// The report could not be serialised (not expected to happen).
-    #[error("cannot serialise the snapshot report as JSON: {0}")]
+    #[error("cannot serialise the snapshot report as JSON")]
     Json(#[from] serde_json::Error),
 }
 

@@ -1,6 +1,10 @@
 //! Running a section's SQL and reading its columns, with the section and
 //! table named in every error.
 
+use std::fmt;
+
+use model_api::{Role, RoleParseError};
+use tokio_postgres::row::RowIndex;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{GenericClient, Row};
 
@@ -40,6 +44,27 @@ pub(crate) async fn one(
         })
 }
 
+/// How a column is addressed: by name (what new code does), or by
+/// position.
+pub(crate) trait Col: RowIndex + fmt::Display + Copy {
+    /// The column's name, for errors.
+    fn column_name(self, row: &Row) -> String;
+}
+
+impl Col for &str {
+    fn column_name(self, _: &Row) -> String {
+        self.to_owned()
+    }
+}
+
+impl Col for usize {
+    fn column_name(self, row: &Row) -> String {
+        row.columns()
+            .get(self)
+            .map_or_else(|| format!("#{self}"), |c| c.name().to_owned())
+    }
+}
+
 /// A row's columns, read with the section and table at hand for errors.
 #[derive(Clone, Copy)]
 pub(crate) struct Cols<'a> {
@@ -57,28 +82,52 @@ impl<'a> Cols<'a> {
         }
     }
 
-    pub(crate) fn get<T: FromSql<'a>>(self, idx: usize) -> Result<T, SnapshotError> {
+    /// Column `idx`: a position, or (preferred) a name.
+    pub(crate) fn get<T: FromSql<'a>>(self, idx: impl Col) -> Result<T, SnapshotError> {
         self.row
             .try_get(idx)
             .map_err(|source| SnapshotError::Column {
                 section: self.section,
                 table: self.table,
-                column: self
-                    .row
-                    .columns()
-                    .get(idx)
-                    .map_or_else(|| format!("#{idx}"), |c| c.name().to_owned()),
+                column: self.name(idx),
                 source,
             })
     }
 
+    /// Column `idx`, a role as stored (`PRIMARY`, `SHADOW`, `CHALLENGER`).
+    pub(crate) fn role(self, idx: impl Col) -> Result<Role, SnapshotError> {
+        self.get::<&str>(idx)?
+            .parse()
+            .map_err(|source| self.undecodable(idx, source))
+    }
+
+    /// Column `idx`, a nullable role.
+    pub(crate) fn opt_role(self, idx: impl Col) -> Result<Option<Role>, SnapshotError> {
+        self.get::<Option<&str>>(idx)?
+            .map(|s| s.parse().map_err(|source| self.undecodable(idx, source)))
+            .transpose()
+    }
+
+    fn undecodable(self, idx: impl Col, source: RoleParseError) -> SnapshotError {
+        SnapshotError::Role {
+            section: self.section,
+            table: self.table,
+            column: self.name(idx),
+            source,
+        }
+    }
+
+    fn name(self, idx: impl Col) -> String {
+        idx.column_name(self.row)
+    }
+
     /// A nullable `double precision` of milliseconds, rounded to 3 decimals.
-    pub(crate) fn ms(self, idx: usize) -> Result<Option<f64>, SnapshotError> {
+    pub(crate) fn ms(self, idx: impl Col) -> Result<Option<f64>, SnapshotError> {
         Ok(self.get::<Option<f64>>(idx)?.map(|v| round(v, MS_DECIMALS)))
     }
 
     /// A nullable `double precision` ratio or mean, rounded to 6 decimals.
-    pub(crate) fn ratio(self, idx: usize) -> Result<Option<f64>, SnapshotError> {
+    pub(crate) fn ratio(self, idx: impl Col) -> Result<Option<f64>, SnapshotError> {
         Ok(self
             .get::<Option<f64>>(idx)?
             .map(|v| round(v, RATIO_DECIMALS)))

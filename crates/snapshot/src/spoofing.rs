@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use crate::text::{self, Table};
+use crate::text;
 use crate::{RAW_ROW_LIMIT, SnapshotError, Window, query};
 
 const TABLE: &str = "kcg.vessel_analysis";
@@ -250,7 +250,7 @@ impl Spoofing {
             if top.is_empty() {
                 text::line(out, "(none)");
             } else {
-                let mut t = Table::new(&[
+                let mut t = text::table(&[
                     ("mmsi", true),
                     ("max_score", true),
                     ("rows", true),

@@ -1,78 +1,20 @@
-//! Aligned plain-text building blocks: tables, key/value blocks and the
-//! number formats every section shares.
+//! Aligned plain-text building blocks of the reports: section tables (on
+//! [`crate::table`]), key/value blocks, headings and the number formats
+//! every section shares.
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::table::Table;
+
 /// Indentation of everything inside a section.
 pub(crate) const INDENT: &str = "  ";
 
-/// A table whose columns are padded to their widest cell; numeric columns
-/// are right-aligned.
-pub(crate) struct Table {
-    headers: Vec<&'static str>,
-    right: Vec<bool>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    /// Columns as `(header, right_aligned)`.
-    pub(crate) fn new(columns: &[(&'static str, bool)]) -> Table {
-        Table {
-            headers: columns.iter().map(|c| c.0).collect(),
-            right: columns.iter().map(|c| c.1).collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    /// Adds a row; control characters (a panic message's newlines, say)
-    /// are escaped so that one row stays one line.
-    pub(crate) fn row(&mut self, cells: Vec<String>) {
-        self.rows
-            .push(cells.into_iter().map(|c| one_line(&c)).collect());
-    }
-
-    pub(crate) fn write(&self, out: &mut String) {
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
-            for (i, cell) in row.iter().enumerate() {
-                if let Some(w) = widths.get_mut(i) {
-                    *w = (*w).max(cell.chars().count());
-                }
-            }
-        }
-        let header: Vec<String> = self.headers.iter().map(|h| (*h).to_owned()).collect();
-        self.write_row(out, &header, &widths);
-        for row in &self.rows {
-            self.write_row(out, row, &widths);
-        }
-    }
-
-    fn write_row(&self, out: &mut String, cells: &[String], widths: &[usize]) {
-        let mut line = String::from(INDENT);
-        for (i, cell) in cells.iter().enumerate() {
-            let width = widths.get(i).copied().unwrap_or(0);
-            if i > 0 {
-                line.push_str("  ");
-            }
-            if self.right.get(i).copied().unwrap_or(false) {
-                let _ = write!(line, "{cell:>width$}");
-            } else {
-                let _ = write!(line, "{cell:<width$}");
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-}
-
-fn one_line(s: &str) -> String {
-    if s.chars().any(char::is_control) {
-        s.chars().flat_map(char::escape_default).collect()
-    } else {
-        s.to_owned()
-    }
+/// A section's table: columns as `(header, right_aligned)`, indented
+/// with [`INDENT`].
+pub(crate) fn table(columns: &[(&str, bool)]) -> Table {
+    Table::new(columns).indented(INDENT)
 }
 
 /// `key  value` lines with the keys padded to the longest one.
@@ -134,16 +76,6 @@ pub(crate) fn opt(v: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_aligns_columns() {
-        let mut t = Table::new(&[("name", false), ("n", true)]);
-        t.row(vec!["a".into(), "1000".into()]);
-        t.row(vec!["longer".into(), "2".into()]);
-        let mut out = String::new();
-        t.write(&mut out);
-        assert_eq!(out, "  name       n\n  a       1000\n  longer     2\n");
-    }
 
     #[test]
     fn pairs_pad_keys_and_trim() {

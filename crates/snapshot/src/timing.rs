@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use crate::text::{self, Table};
+use crate::text;
 use crate::{RAW_ROW_LIMIT, SnapshotError, Window, query};
 
 const TABLE: &str = "kcg.prediction_stage_timings";
@@ -341,7 +341,7 @@ impl Timing {
             ],
         );
         if !self.stages.is_empty() {
-            let mut t = Table::new(&[
+            let mut t = text::table(&[
                 ("no", true),
                 ("stage", false),
                 ("runs", true),
@@ -369,7 +369,7 @@ impl Timing {
         }
         if !self.over_budget.is_empty() {
             text::line(out, "cycles over budget:");
-            let mut t = Table::new(&[
+            let mut t = text::table(&[
                 ("cycle_ts", false),
                 ("total_ms", true),
                 ("slowest_stage", false),
@@ -390,7 +390,7 @@ impl Timing {
             if rows.is_empty() {
                 text::line(out, "(none)");
             } else {
-                let mut t = Table::new(&[
+                let mut t = text::table(&[
                     ("cycle_ts", false),
                     ("no", true),
                     ("stage", false),

@@ -571,3 +571,29 @@ async fn critical_open_collision_is_an_alarm_with_raw_rows_in_the_diagnostic() {
     insta::assert_snapshot!("collisions_diagnostic_text", report.render_text());
     insta::assert_snapshot!("collisions_diagnostic_json", json(&report));
 }
+
+#[tokio::test]
+async fn a_role_this_build_does_not_know_is_an_error_naming_the_column() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "ALTER TABLE kcg.detection_model_versions DROP CONSTRAINT detection_model_versions_role_check;
+             INSERT INTO kcg.detection_models (model_id) VALUES ('m');
+             INSERT INTO kcg.detection_model_versions (model_id, version, role, status)
+             VALUES ('m', '1', 'CANARY', 'ACTIVE');",
+        )
+        .await
+        .unwrap();
+    let err = snapshot::hourly(&client, at()).await.unwrap_err();
+    assert!(
+        matches!(&err, snapshot::SnapshotError::Role { column, .. } if column == "role"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "snapshot section models: column role of a query on kcg.detection_model_versions cannot be decoded"
+    );
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    assert!(cause.contains("\"CANARY\""), "{cause}");
+}

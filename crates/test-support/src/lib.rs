@@ -17,8 +17,8 @@ use tokio_postgres::{Client, Config, NoTls};
 /// A pool of connections to one test database.
 pub type Pool = bb8::Pool<PostgresConnectionManager<NoTls>>;
 
-/// Advisory lock key that serializes template creation across processes.
-const TEMPLATE_LOCK: i64 = 0x6b63_675f_746d_706c; // "kcg_tmpl"
+/// Serializes template creation across processes.
+const TEMPLATE_LOCK: i64 = schema::locks::TEST_TEMPLATE;
 
 /// The server every test database lives on, from `DATABASE_URL`.
 pub fn server_url() -> String {

@@ -98,7 +98,7 @@ fn pipeline(opts: &CycleOpts, use_registry: bool) -> Result<Pipeline> {
 fn summary(o: &CycleOutcome) -> String {
     let status = match &o.failed {
         None => "ok".to_owned(),
-        Some((stage, e)) => format!("FAILED at stage {stage}: {e}"),
+        Some(f) => format!("FAILED at stage {}: {}", f.stage, f.detail()),
     };
     let registry = match &o.registry {
         None => "registry off".to_owned(),
@@ -127,10 +127,12 @@ async fn run_one(
     pool: &crate::db::Pool,
     at: DateTime<Utc>,
 ) -> Result<CycleOutcome> {
-    let mut conn = pool
-        .get()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot check out a connection: {e}"))?;
+    let mut conn = pool.get().await.map_err(|e| match e {
+        bb8::RunError::User(e) => anyhow::Error::new(e).context("cannot check out a connection"),
+        bb8::RunError::TimedOut => {
+            anyhow::anyhow!("cannot check out a connection: timed out waiting for a free one")
+        }
+    })?;
     Ok(pipeline.run_cycle(&mut conn, at).await?)
 }
 
@@ -232,9 +234,6 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
     })
 }
 
-/// Session-level advisory lock key that makes one `serve` the leader.
-const LEADER_LOCK: i64 = 0x6b63_675f_7365_7276; // "kcg_serv"
-
 /// The next wall-clock multiple of `every` strictly after `now`.
 pub fn next_tick(now: DateTime<Utc>, every: TimeDelta) -> DateTime<Utc> {
     let step = every.num_milliseconds().max(1);
@@ -314,7 +313,10 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
         }
         if !leader {
             leader = control
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1)",
+                    &[&schema::locks::SERVE_LEADER],
+                )
                 .await
                 .context("cannot try the leader lock")?
                 .get(0);

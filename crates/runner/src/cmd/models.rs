@@ -446,32 +446,18 @@ pub(crate) fn header(names: &[&str]) -> Vec<String> {
 }
 
 /// Rows as left-aligned columns separated by two spaces, trailing spaces
-/// trimmed.
+/// trimmed, control characters escaped (the first row is the header), by
+/// the workspace's one table renderer.
 pub(crate) fn table(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c > 0 {
-                line.push_str("  ");
-            }
-            line.push_str(cell);
-            line.extend(std::iter::repeat_n(' ', widths[c] - cell.chars().count()));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
+    let Some((head, body)) = rows.split_first() else {
+        return String::new();
+    };
+    let columns: Vec<(&str, bool)> = head.iter().map(|h| (h.as_str(), false)).collect();
+    let mut t = snapshot::table::Table::new(&columns);
+    for row in body {
+        t.row(row.clone());
     }
-    out
+    t.render()
 }
 
 /// `key=value, ...` in at most 60 characters.
