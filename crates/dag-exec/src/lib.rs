@@ -125,16 +125,6 @@ impl Default for ExecConfig {
 /// lines of the [`CycleReport`].
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    /// The plan breaks the registry's contract (a model planned twice, an
-    /// input from a model not planned in an earlier level, a PRIMARY that is
-    /// not `PRIMARY`, a version id used twice). Nothing ran.
-    #[error("invalid plan for cycle {cycle_ts}: {message}; nothing ran")]
-    InvalidPlan {
-        /// The cycle.
-        cycle_ts: CycleTs,
-        /// What is wrong.
-        message: String,
-    },
     /// No connection could be checked out of the pool after the models ran.
     #[error(
         "cannot check out a database connection to persist cycle {cycle_ts}: {message}; nothing was stored"
@@ -172,7 +162,6 @@ impl ExecError {
     /// The report of the models that ran, when they did.
     pub fn report(&self) -> Option<&CycleReport> {
         match self {
-            ExecError::InvalidPlan { .. } => None,
             ExecError::Checkout { report, .. } | ExecError::Persist { report, .. } => Some(report),
         }
     }
@@ -331,8 +320,7 @@ impl Executor {
         span: tracing::Span,
     ) -> Result<CycleRun, ExecError> {
         let tp = Instant::now();
-        let prepared = Prepared::new(plan, self.config.default_timeout)
-            .map_err(|message| ExecError::InvalidPlan { cycle_ts, message })?;
+        let prepared = Prepared::new(plan, self.config.default_timeout);
         let tp = tp.elapsed();
         let wall = chrono::Utc::now();
         let t0 = Instant::now();
@@ -485,8 +473,8 @@ fn assemble(
     run_duration: Duration,
     default_timeout: Duration,
 ) -> CycleRun {
-    let mut versions = Vec::with_capacity(done.len() + plan.excluded.len());
-    let mut stored = Vec::with_capacity(done.len() + plan.excluded.len());
+    let mut versions = Vec::with_capacity(done.len() + plan.excluded().len());
+    let mut stored = Vec::with_capacity(done.len() + plan.excluded().len());
     let names: Vec<&model_api::ModelId> = plan.models().map(|m| &m.model_id).collect();
     let planned = plan.models().flat_map(|m| {
         std::iter::once(&m.primary)
@@ -562,7 +550,7 @@ fn assemble(
         versions.push(line);
         stored.push(kept);
     }
-    for excluded in &plan.excluded {
+    for excluded in plan.excluded() {
         versions.push(VersionReport {
             model_id: excluded.model_id.clone(),
             version_id: excluded.version_id,
@@ -574,7 +562,7 @@ fn assemble(
             output_count: 0,
             dropped_metrics: 0,
             null_scores: 0,
-            reason: Some(excluded.reason.clone()),
+            reason: Some(excluded.reason.to_string()),
         });
         stored.push(None);
     }

@@ -55,7 +55,7 @@ use crate::pool::{Pool, Work};
 /// that has not started yet (keeps a zero timeout from spinning).
 const MIN_WAKE: Duration = Duration::from_millis(1);
 
-/// A plan turned into indices, validated, with everything a worker needs,
+/// A plan turned into indices, with everything a worker needs,
 /// in a handful of allocations (the executor's overhead per model is mostly
 /// allocation): names live in one string, edges in flat arrays.
 pub(crate) struct Prepared {
@@ -139,9 +139,12 @@ fn intern(text: &mut String, s: &str) -> Range<usize> {
 }
 
 impl Prepared {
-    /// Validates and indexes `plan`; the error says what is wrong with it.
-    pub(crate) fn new(plan: &Plan, default_timeout: Duration) -> Result<Self, String> {
-        let mut index: HashMap<&str, (usize, usize), FxBuild> =
+    /// Indexes `plan`. A [`Plan`] only comes from the planner, so it is
+    /// valid by construction (each model once, every input from an earlier
+    /// level, the PRIMARY first, version ids distinct): nothing is checked
+    /// again here.
+    pub(crate) fn new(plan: &Plan, default_timeout: Duration) -> Self {
+        let mut index: HashMap<&str, usize, FxBuild> =
             HashMap::with_capacity_and_hasher(plan.model_count(), FxBuild::default());
         let mut models = Vec::with_capacity(plan.model_count());
         let mut versions = Vec::with_capacity(plan.version_count());
@@ -149,88 +152,48 @@ impl Prepared {
         let mut inputs = Vec::new();
         // (upstream, dependent), distinct, in dependent order.
         let mut edges: Vec<(usize, usize)> = Vec::new();
-        for (level, planned_models) in plan.levels.iter().enumerate() {
-            for planned in planned_models {
-                let m = models.len();
-                if index
-                    .insert(planned.model_id.as_str(), (m, level))
-                    .is_some()
-                {
-                    return Err(format!("model {} is planned twice", planned.model_id));
+        for planned in plan.models() {
+            let m = models.len();
+            index.insert(planned.model_id.as_str(), m);
+            let first_input = inputs.len();
+            for edge in &planned.inputs {
+                // Always found: every upstream is planned in an earlier level.
+                if let Some(&u) = index.get(edge.upstream.as_str()) {
+                    inputs.push((u, intern(&mut text, &edge.input_key)));
                 }
-                let first_input = inputs.len();
-                for edge in &planned.inputs {
-                    match index.get(edge.upstream.as_str()) {
-                        Some(&(u, up_level)) if up_level < level => {
-                            inputs.push((u, intern(&mut text, &edge.input_key)));
-                        }
-                        _ => {
-                            return Err(format!(
-                                "model {} (level {level}) reads input {:?} from {}, which is not planned in an earlier level",
-                                planned.model_id, edge.input_key, edge.upstream
-                            ));
-                        }
-                    }
+            }
+            let own = &mut inputs[first_input..];
+            own.sort_unstable_by_key(|(u, _)| *u);
+            let before = edges.len();
+            for (i, (u, _)) in own.iter().enumerate() {
+                if i == 0 || own[i - 1].0 != *u {
+                    edges.push((*u, m));
                 }
-                let own = &mut inputs[first_input..];
-                own.sort_unstable_by_key(|(u, _)| *u);
-                let before = edges.len();
-                for (i, (u, _)) in own.iter().enumerate() {
-                    if i == 0 || own[i - 1].0 != *u {
-                        edges.push((*u, m));
-                    }
-                }
-                let first = versions.len();
-                let all = std::iter::once(&planned.primary).chain(&planned.others);
-                for (i, v) in all.enumerate() {
-                    let is_primary = i == 0;
-                    if is_primary != (v.role == Role::Primary) {
-                        return Err(format!(
-                            "model {}: version {} (id {}) has role {} as {}",
-                            planned.model_id,
-                            v.version,
-                            v.version_id,
-                            v.role,
-                            if is_primary {
-                                "the PRIMARY"
-                            } else {
-                                "one of the others"
-                            }
-                        ));
-                    }
-                    let job = if is_primary {
-                        Job::Primary(PrimaryJob::of(m, planned))
-                    } else {
-                        Job::Candidate(CandidateJob::of(v))
-                    };
-                    versions.push(VersionNode {
-                        model: m,
-                        job,
-                        version: intern(&mut text, &v.version),
-                        version_id: v.version_id,
-                        role: v.role,
-                        timeout: v.timeout.unwrap_or(default_timeout),
-                    });
-                }
-                models.push(ModelNode {
-                    id: intern(&mut text, planned.model_id.as_str()),
-                    versions: first..versions.len(),
-                    inputs: first_input..inputs.len(),
-                    dependents: 0..0,
-                    upstream_count: edges.len() - before,
+            }
+            let first = versions.len();
+            let all = std::iter::once(&planned.primary).chain(&planned.others);
+            for (i, v) in all.enumerate() {
+                let job = if i == 0 {
+                    Job::Primary(PrimaryJob::of(m, planned))
+                } else {
+                    Job::Candidate(CandidateJob::of(v))
+                };
+                versions.push(VersionNode {
+                    model: m,
+                    job,
+                    version: intern(&mut text, &v.version),
+                    version_id: v.version_id,
+                    role: v.role,
+                    timeout: v.timeout.unwrap_or(default_timeout),
                 });
             }
-        }
-        let mut ids: Vec<(i64, usize)> = versions.iter().map(|v| (v.version_id, v.model)).collect();
-        ids.sort_unstable();
-        if let Some(w) = ids.windows(2).find(|w| w[0].0 == w[1].0) {
-            let name = |m: usize| &text[models[m].id.clone()];
-            return Err(format!(
-                "version id {} is planned twice (models {} and {})",
-                w[0].0,
-                name(w[0].1),
-                name(w[1].1)
-            ));
+            models.push(ModelNode {
+                id: intern(&mut text, planned.model_id.as_str()),
+                versions: first..versions.len(),
+                inputs: first_input..inputs.len(),
+                dependents: 0..0,
+                upstream_count: edges.len() - before,
+            });
         }
         // Group the edges by upstream (a counting sort keeps dependents in
         // plan order).
@@ -250,13 +213,13 @@ impl Prepared {
         for (m, node) in models.iter_mut().enumerate() {
             node.dependents = start[m]..start[m + 1];
         }
-        Ok(Self {
+        Self {
             models,
             versions,
             text,
             inputs,
             dependents,
-        })
+        }
     }
 
     pub(crate) fn version_count(&self) -> usize {
