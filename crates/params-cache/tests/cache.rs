@@ -6,38 +6,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use model_api::{ModelId, Role, VersionLabel};
 use params_cache::{CacheError, NOTIFY_CHANNEL, ParamsCache};
-use registry_store::StoreError;
+use registry::Catalog;
+use registry_store::{NewVersion, StoreError};
 use test_support::TestDb;
 use tokio_postgres::Client;
 
-async fn model(client: &Client, id: &str, enabled: bool) {
-    client
-        .execute(
-            "INSERT INTO kcg.detection_models (model_id, is_enabled) VALUES ($1, $2)",
-            &[&id, &enabled],
-        )
+/// Registers `id` through the library, as an operator would.
+async fn model(client: &Client, id: &str) {
+    registry_store::add_model(client, &ModelId::new(id).unwrap(), None)
         .await
         .unwrap();
 }
 
-async fn version(
-    client: &Client,
-    model: &str,
-    version: &str,
-    role: &str,
-    status: &str,
-    params: &str,
-) -> i64 {
-    client
-        .query_one(
-            "INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params) \
-             VALUES ($1, $2, $3, $4, $5::text::jsonb) RETURNING id",
-            &[&model, &version, &role, &status, &params],
-        )
+/// An ACTIVE version of `model` with empty params.
+async fn version(client: &mut Client, model: &str, version: &str, role: Role) {
+    let new = NewVersion {
+        model: ModelId::new(model).unwrap(),
+        version: VersionLabel::new(version).unwrap(),
+        role,
+        params: Default::default(),
+        activate: true,
+        timeout_ms: None,
+    };
+    registry_store::add_version(client, &Catalog::new(), &new)
         .await
-        .unwrap()
-        .get(0)
+        .unwrap();
 }
 
 /// Number of sessions of this test's database waiting for a lock.
@@ -67,9 +62,9 @@ async fn wait_for_lock_waiters(client: &Client, at_least: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_callers_on_a_stale_cache_cause_one_query() {
     let db = TestDb::new().await;
-    let setup = db.client().await;
-    model(&setup, "m", true).await;
-    version(&setup, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let mut setup = db.client().await;
+    model(&setup, "m").await;
+    version(&mut setup, "m", "1", Role::Primary).await;
 
     // Hold the registry locked so the first load stays in flight while every
     // other caller arrives.
@@ -120,14 +115,14 @@ async fn many_callers_on_a_stale_cache_cause_one_query() {
 #[tokio::test]
 async fn a_fresh_snapshot_is_served_without_a_query_and_expires_after_the_ttl() {
     let db = TestDb::new().await;
-    let c = db.client().await;
-    model(&c, "m", true).await;
-    version(&c, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let mut c = db.client().await;
+    model(&c, "m").await;
+    version(&mut c, "m", "1", Role::Primary).await;
 
     let long = ParamsCache::default();
     assert_eq!(long.ttl(), Duration::from_secs(300));
     let first = long.get(&c).await.unwrap();
-    version(&c, "m", "2", "SHADOW", "ACTIVE", "{}").await;
+    version(&mut c, "m", "2", Role::Shadow).await;
     let second = long.get(&c).await.unwrap();
     assert!(
         Arc::ptr_eq(&first, &second),
@@ -142,7 +137,7 @@ async fn a_fresh_snapshot_is_served_without_a_query_and_expires_after_the_ttl() 
 
     let short = ParamsCache::new(Duration::from_millis(50));
     assert_eq!(short.get(&c).await.unwrap().versions.len(), 2);
-    version(&c, "m", "3", "SHADOW", "ACTIVE", "{}").await;
+    version(&mut c, "m", "3", Role::Shadow).await;
     tokio::time::sleep(Duration::from_millis(120)).await;
     assert_eq!(
         short.get(&c).await.unwrap().versions.len(),
@@ -155,19 +150,19 @@ async fn a_fresh_snapshot_is_served_without_a_query_and_expires_after_the_ttl() 
 #[tokio::test]
 async fn invalidate_and_force_reload_make_changes_visible_at_once() {
     let db = TestDb::new().await;
-    let c = db.client().await;
-    model(&c, "m", true).await;
-    version(&c, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let mut c = db.client().await;
+    model(&c, "m").await;
+    version(&mut c, "m", "1", Role::Primary).await;
     let cache = ParamsCache::default();
     assert_eq!(cache.get(&c).await.unwrap().versions.len(), 1);
 
-    version(&c, "m", "2", "SHADOW", "ACTIVE", "{}").await;
+    version(&mut c, "m", "2", Role::Shadow).await;
     assert_eq!(cache.get(&c).await.unwrap().versions.len(), 1);
     cache.invalidate();
     assert_eq!(cache.get(&c).await.unwrap().versions.len(), 2);
     assert_eq!(cache.load_count(), 2);
 
-    version(&c, "m", "3", "SHADOW", "ACTIVE", "{}").await;
+    version(&mut c, "m", "3", Role::Shadow).await;
     assert_eq!(cache.force_reload(&c).await.unwrap().versions.len(), 3);
     assert_eq!(cache.get(&c).await.unwrap().versions.len(), 3);
     assert_eq!(cache.load_count(), 3);
@@ -176,9 +171,9 @@ async fn invalidate_and_force_reload_make_changes_visible_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalidation_during_a_load_is_not_lost() {
     let db = TestDb::new().await;
-    let setup = db.client().await;
-    model(&setup, "m", true).await;
-    version(&setup, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let mut setup = db.client().await;
+    model(&setup, "m").await;
+    version(&mut setup, "m", "1", Role::Primary).await;
 
     let locker = db.client().await;
     locker
@@ -251,7 +246,7 @@ async fn every_registry_change_is_announced_on_the_notify_channel() {
         .await
         .unwrap();
     let c = db.client().await;
-    model(&c, "m", true).await;
+    model(&c, "m").await;
     let (channel, payload) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
         .unwrap()

@@ -4,6 +4,7 @@
 use model_api::{ParamsError, Role};
 use registry::VersionStatus;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::{GenericClient, Transaction};
 
 /// Why a registry operation changed nothing.
 ///
@@ -257,6 +258,28 @@ pub(crate) fn write_error(
             source: e,
         },
     }
+}
+
+/// A transaction on the caller's connection (a savepoint when the caller
+/// is in a transaction itself).
+pub(crate) async fn begin<C: GenericClient + Send + Sync>(
+    client: &mut C,
+) -> Result<Transaction<'_>, StoreError> {
+    client
+        .transaction()
+        .await
+        .map_err(db("begin a transaction"))
+}
+
+/// Commits `tx`; `what` names the change for the error.
+pub(crate) async fn commit(
+    tx: Transaction<'_>,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    tx.commit().await.map_err(|source| StoreError::Db {
+        operation: format!("commit {}", what()),
+        source,
+    })
 }
 
 /// A failed statement that is not a write of a lifecycle rule.

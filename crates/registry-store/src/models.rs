@@ -5,7 +5,7 @@ use registry::Dependency;
 use tokio_postgres::GenericClient;
 
 use crate::StoreError;
-use crate::error::{Subject, db, write_error};
+use crate::error::{Subject, begin, commit, db, write_error};
 
 /// `model` consumes `upstream`'s PRIMARY result under `input_key`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -127,10 +127,7 @@ pub async fn depend(
             model: model.to_owned(),
         });
     }
-    let tx = client
-        .transaction()
-        .await
-        .map_err(db("begin a transaction"))?;
+    let tx = begin(client).await?;
     // SHARE ROW EXCLUSIVE conflicts with itself: concurrent `depend`s take
     // turns, while the planner's reads go on.
     tx.batch_execute("LOCK TABLE kcg.detection_model_dependencies IN SHARE ROW EXCLUSIVE MODE")
@@ -185,10 +182,7 @@ pub async fn depend(
             input_key: key.to_owned(),
         });
     }
-    tx.commit().await.map_err(|e| StoreError::Db {
-        operation: format!("commit the dependency of {model} on {upstream}"),
-        source: e,
-    })?;
+    commit(tx, || format!("the dependency of {model} on {upstream}")).await?;
     tracing::info!(
         model_id = model,
         upstream,

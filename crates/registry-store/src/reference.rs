@@ -5,7 +5,7 @@ use model_api::{ModelId, VersionLabel};
 use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
-use crate::error::{Subject, db, write_error};
+use crate::error::{Subject, begin, commit, write_error};
 use crate::models::{INSERT_EDGE, INSERT_MODEL};
 use crate::{Edge, StoreError};
 
@@ -45,10 +45,7 @@ pub async fn register_reference(
     models: &[ReferenceModel],
     edges: &[Edge],
 ) -> Result<Registered, StoreError> {
-    let tx = client
-        .transaction()
-        .await
-        .map_err(db("begin a transaction"))?;
+    let tx = begin(client).await?;
     let mut done = Registered::default();
     for m in models {
         let model = m.model.as_str();
@@ -102,9 +99,7 @@ pub async fn register_reference(
                 })
             })?;
     }
-    tx.commit()
-        .await
-        .map_err(db("commit the reference models"))?;
+    commit(tx, || "the reference models".to_owned()).await?;
     tracing::info!(
         models = done.models,
         edges = done.edges,

@@ -20,7 +20,7 @@ use tokio_postgres::GenericClient;
 
 use crate::StoreError;
 use crate::decode::VersionColumns;
-use crate::error::{Subject, db, write_error};
+use crate::error::{Subject, begin, commit, db, write_error};
 
 /// A version to add.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,10 +168,7 @@ pub async fn add_version(
         })
         .transpose()?;
 
-    let tx = client
-        .transaction()
-        .await
-        .map_err(db("begin a transaction"))?;
+    let tx = begin(client).await?;
     let known = tx
         .query_opt(LOCK_MODEL, &[&model])
         .await
@@ -233,10 +230,7 @@ pub async fn add_version(
             })
         })?;
     let id: i64 = row.get(0);
-    tx.commit().await.map_err(|e| StoreError::Db {
-        operation: format!("commit version {version} of model {model}"),
-        source: e,
-    })?;
+    commit(tx, || format!("version {version} of model {model}")).await?;
     tracing::info!(model_id = model, version, version_id = id, role = %new.role, %status, "version added");
     Ok(VersionSummary {
         id,
@@ -259,10 +253,7 @@ pub async fn promote(
     catalog: &Catalog,
     id: i64,
 ) -> Result<PromoteOutcome, StoreError> {
-    let tx = client
-        .transaction()
-        .await
-        .map_err(db("begin a transaction"))?;
+    let tx = begin(client).await?;
     let (target, params) = lock_version(&tx, id).await?;
     let model = target.model.as_str();
     tx.execute(LOCK_MODEL, &[&model])
@@ -305,10 +296,7 @@ pub async fn promote(
             || format!("promote {target}"),
         )
     })?;
-    tx.commit().await.map_err(|e| StoreError::Db {
-        operation: format!("commit the promotion of {target}"),
-        source: e,
-    })?;
+    commit(tx, || format!("the promotion of {target}")).await?;
     tracing::info!(
         model_id = model,
         version = %target.version,
@@ -331,10 +319,7 @@ pub async fn archive(
     client: &mut (impl GenericClient + Send + Sync),
     id: i64,
 ) -> Result<ArchiveOutcome, StoreError> {
-    let tx = client
-        .transaction()
-        .await
-        .map_err(db("begin a transaction"))?;
+    let tx = begin(client).await?;
     let (target, _) = lock_version(&tx, id).await?;
     if target.status == VersionStatus::Archived {
         return Ok(ArchiveOutcome::AlreadyArchived(target));
@@ -349,10 +334,7 @@ pub async fn archive(
         operation: format!("archive {target}"),
         source: e,
     })?;
-    tx.commit().await.map_err(|e| StoreError::Db {
-        operation: format!("commit archiving {target}"),
-        source: e,
-    })?;
+    commit(tx, || format!("archiving {target}")).await?;
     tracing::info!(model_id = %target.model, version = %target.version, version_id = id, "version archived");
     Ok(ArchiveOutcome::Archived(target))
 }
