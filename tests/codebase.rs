@@ -1,7 +1,16 @@
 //! Tests of the codebase itself: conventions that reviews would otherwise
-//! have to remember.
+//! have to remember, and the layering of ARCHITECTURE.md checked on what
+//! `cargo metadata` resolves (see `layering_violations`: model-api and
+//! detectors depend on model-api alone and pull no tokio-postgres; registry
+//! pulls no tokio-postgres or tokio; nothing depends on runner; only runner
+//! and xtask are binaries), with a test that the check does fail on a
+//! forbidden edge.
 
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde_json::Value;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -121,17 +130,7 @@ fn minor_version(v: &str) -> (u32, u32) {
 /// update that needs a newer Rust fails here, not on a user's machine.
 #[test]
 fn readme_states_the_toolchain_the_lockfile_needs() {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = metadata();
     let mut needed = ((0, 0), String::new());
     let mut ours = None;
     for p in meta["packages"].as_array().unwrap() {
@@ -163,4 +162,297 @@ fn readme_states_the_toolchain_the_lockfile_needs() {
         readme.contains(&promise),
         "README must state the toolchain as `{promise}`"
     );
+}
+
+/// `cargo metadata` of the workspace: every package, its targets, and the
+/// resolved dependency graph (with each edge's kinds).
+fn metadata() -> &'static Value {
+    static METADATA: OnceLock<Value> = OnceLock::new();
+    METADATA.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let out = std::process::Command::new(cargo)
+            .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+            .current_dir(root())
+            .output()
+            .expect("cannot run cargo metadata");
+        assert!(
+            out.status.success(),
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("cargo metadata printed no JSON")
+    })
+}
+
+/// The resolved graph by package name: `(name, kinds)` of each dependency,
+/// where a kind is `normal`, `dev` or `build`.
+struct Graph {
+    ours: BTreeSet<String>,
+    deps: BTreeMap<String, Vec<(String, Vec<String>)>>,
+    /// Binary targets by package, for our packages.
+    bins: BTreeMap<String, Vec<String>>,
+}
+
+impl Graph {
+    fn new(m: &Value) -> Graph {
+        let name_of: BTreeMap<&str, &str> = m["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap()))
+            .collect();
+        let ours: BTreeSet<String> = m["workspace_members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| name_of[id.as_str().unwrap()].to_owned())
+            .collect();
+        let mut deps = BTreeMap::new();
+        for node in m["resolve"]["nodes"].as_array().unwrap() {
+            let name = name_of[node["id"].as_str().unwrap()].to_owned();
+            let edges = node["deps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    let kinds = d["dep_kinds"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|k| k["kind"].as_str().unwrap_or("normal").to_owned())
+                        .collect();
+                    (name_of[d["pkg"].as_str().unwrap()].to_owned(), kinds)
+                })
+                .collect();
+            deps.insert(name, edges);
+        }
+        let mut bins = BTreeMap::new();
+        for p in m["packages"].as_array().unwrap() {
+            let name = p["name"].as_str().unwrap();
+            if !ours.contains(name) {
+                continue;
+            }
+            let targets: Vec<String> = p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .collect();
+            bins.insert(name.to_owned(), targets);
+        }
+        Graph { ours, deps, bins }
+    }
+
+    /// `package`'s direct normal dependencies.
+    fn normal(&self, package: &str) -> impl Iterator<Item = &str> {
+        self.deps
+            .get(package)
+            .into_iter()
+            .flatten()
+            .filter(|(_, kinds)| kinds.iter().any(|k| k == "normal"))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Everything `package` pulls in through normal dependencies,
+    /// transitively (what ships with it).
+    fn pulls(&self, package: &str) -> BTreeSet<&str> {
+        let mut seen = BTreeSet::new();
+        let mut queue = VecDeque::from([package]);
+        while let Some(p) = queue.pop_front() {
+            for d in self.normal(p) {
+                if seen.insert(d) {
+                    queue.push_back(d);
+                }
+            }
+        }
+        seen
+    }
+}
+
+/// Every way `m` (cargo metadata's JSON) breaks the layering that
+/// ARCHITECTURE.md documents:
+///
+/// - `model-api` and `detectors` depend (normal dependencies) on no crate
+///   of this workspace beyond `model-api`, and pull no `tokio-postgres`,
+///   transitively: a downstream team's model crate looks exactly like them.
+/// - `registry` depends on no crate of ours beyond `model-api`, and pulls no
+///   `tokio-postgres` and no `tokio`, transitively: planning is pure.
+/// - No crate depends on `runner` (of any kind: it is the edge).
+/// - Only `runner` and `xtask` have binary targets.
+fn layering_violations(m: &Value) -> Vec<String> {
+    let g = Graph::new(m);
+    let mut out = Vec::new();
+    let allowed_ours = |package: &str, allowed: &[&str], out: &mut Vec<String>| {
+        for d in g.normal(package) {
+            if g.ours.contains(d) && !allowed.contains(&d) {
+                out.push(format!("{package} depends on {d}"));
+            }
+        }
+    };
+    allowed_ours("model-api", &[], &mut out);
+    allowed_ours("detectors", &["model-api"], &mut out);
+    allowed_ours("registry", &["model-api"], &mut out);
+    for (package, forbidden) in [
+        ("model-api", &["tokio-postgres"][..]),
+        ("detectors", &["tokio-postgres"]),
+        ("registry", &["tokio-postgres", "tokio"]),
+    ] {
+        let pulled = g.pulls(package);
+        for f in forbidden {
+            if pulled.contains(f) {
+                out.push(format!("{package} pulls {f}"));
+            }
+        }
+    }
+    for (package, deps) in &g.deps {
+        if deps.iter().any(|(d, _)| d == "runner") {
+            out.push(format!("{package} depends on runner"));
+        }
+    }
+    for (package, bins) in &g.bins {
+        if !bins.is_empty() && package != "runner" && package != "xtask" {
+            out.push(format!("{package} has binary targets {bins:?}"));
+        }
+    }
+    out
+}
+
+/// The layering of ARCHITECTURE.md, on what cargo actually resolves (see
+/// [`layering_violations`] for the rules).
+#[test]
+fn the_crates_keep_their_documented_layers() {
+    let g = Graph::new(metadata());
+    for package in ["model-api", "detectors", "registry", "runner", "xtask"] {
+        assert!(
+            g.ours.contains(package),
+            "{package} is not a workspace member"
+        );
+    }
+    assert!(
+        g.pulls("runner").contains("tokio-postgres"),
+        "the graph is read wrongly: runner must pull tokio-postgres"
+    );
+    assert_eq!(layering_violations(metadata()), Vec::<String>::new());
+}
+
+/// The check fails when a forbidden edge is added: the real metadata with
+/// a database driver under `model-api` (so also under `detectors` and
+/// `registry`), a crate of ours under `detectors`, `runner` under
+/// `pipeline`, and a binary in `registry`.
+#[test]
+fn a_forbidden_dependency_is_reported() {
+    let mut m = metadata().clone();
+    let id_of = |m: &Value, name: &str| -> String {
+        m["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no package {name}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let add_edge = |m: &mut Value, from: &str, to: &str| {
+        let (from, to) = (id_of(m, from), id_of(m, to));
+        let node = m["resolve"]["nodes"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|n| n["id"] == from.as_str())
+            .unwrap();
+        node["deps"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "name": "forbidden",
+                "pkg": to,
+                "dep_kinds": [{ "kind": null, "target": null }],
+            }));
+    };
+    add_edge(&mut m, "model-api", "tokio-postgres");
+    add_edge(&mut m, "detectors", "params-cache");
+    add_edge(&mut m, "pipeline", "runner");
+    let registry = id_of(&m, "registry");
+    m["packages"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["id"] == registry.as_str())
+        .unwrap()["targets"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "name": "registry-cli", "kind": ["bin"] }));
+    let found: BTreeSet<String> = layering_violations(&m).into_iter().collect();
+    let expected: BTreeSet<String> = [
+        "model-api pulls tokio-postgres",
+        "detectors depends on params-cache",
+        "detectors pulls tokio-postgres",
+        "registry pulls tokio-postgres",
+        "registry pulls tokio",
+        "pipeline depends on runner",
+        "registry has binary targets [\"registry-cli\"]",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(found, expected);
+}
+
+/// Only `registry-store` writes the registry tables (`detection_models`,
+/// `detection_model_versions`, `detection_model_dependencies`): every
+/// lifecycle rule is checked in one place. Tests and benchmarks may set up
+/// rows by hand; shipped code (`src/`) may not.
+#[test]
+fn only_registry_store_writes_the_registry_tables() {
+    let tables = [
+        "kcg.detection_models",
+        "kcg.detection_model_versions",
+        "kcg.detection_model_dependencies",
+    ];
+    let verbs = ["INSERT INTO", "UPDATE", "DELETE FROM", "TRUNCATE"];
+    let mut dirs: Vec<PathBuf> = crates()
+        .into_iter()
+        .filter(|d| !d.ends_with("registry-store"))
+        .map(|d| d.join("src"))
+        .collect();
+    dirs.push(root().join("xtask/src"));
+    let mut found = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            // Statements are split over lines; compare on one line of
+            // single-spaced text.
+            let text = std::fs::read_to_string(&path).unwrap();
+            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            for verb in verbs {
+                for table in tables {
+                    let statement = format!("{verb} {table}");
+                    let at = flat.match_indices(&statement).any(|(i, _)| {
+                        // `kcg.detection_models` is a prefix of neither other
+                        // table, but `detection_model_versions_x` would be.
+                        flat[i + statement.len()..]
+                            .chars()
+                            .next()
+                            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+                    });
+                    if at {
+                        found.push(format!("{}: {statement}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
 }

@@ -18,7 +18,11 @@ use dag_exec::{Executor, RunStatus};
 use model_api::{
     CycleTs, ModelError, ModelId, ModelInstance, ModelOutput, OutputRow, Role, Upstream,
 };
-use registry::{InputEdge, Plan, PlannedModel, PlannedVersion};
+use registry::Plan;
+
+#[path = "../tests/common/builder.rs"]
+mod builder;
+use builder::PlanBuilder;
 
 const MODELS: usize = 1000;
 const RUNS: usize = 31;
@@ -42,48 +46,31 @@ impl ModelInstance for Trivial {
     }
 }
 
+/// The plan, built by the planner like every plan.
 fn plan(width: usize) -> Plan {
-    let name = |i: usize| ModelId::new(format!("m{i:04}")).unwrap();
-    let mut levels: Vec<Vec<PlannedModel>> = Vec::new();
+    let name = |i: usize| format!("m{i:04}");
+    let mut builder = PlanBuilder::new();
     for i in 0..MODELS {
         let (level, pos) = (i / width, i % width);
-        if levels.len() <= level {
-            levels.push(Vec::new());
-        }
-        let mut inputs = Vec::new();
         if level > 0 {
             let prev = (level - 1) * width;
-            inputs.push(InputEdge {
-                upstream: name(prev + pos),
-                input_key: "same".into(),
-            });
+            builder.input(&name(i), &name(prev + pos), "same");
             if width > 1 {
-                inputs.push(InputEdge {
-                    upstream: name(prev + (pos + 1) % width),
-                    input_key: "next".into(),
-                });
+                builder.input(&name(i), &name(prev + (pos + 1) % width), "next");
             }
-            inputs.sort();
         }
-        let id = name(i);
-        let primary = PlannedVersion {
-            version_id: i as i64,
-            version: "v1".into(),
-            role: Role::Primary,
-            timeout: None,
-            instance: Arc::new(Trivial(id.clone())),
-        };
-        levels[level].push(PlannedModel {
-            model_id: id,
-            primary,
-            others: Vec::new(),
-            inputs,
-        });
+        let id = ModelId::new(name(i)).unwrap();
+        builder.version(
+            &name(i),
+            i as i64,
+            Role::Primary,
+            None,
+            Arc::new(Trivial(id)),
+        );
     }
-    Plan {
-        levels,
-        ..Plan::default()
-    }
+    let plan = builder.build();
+    assert_eq!(plan.model_count(), MODELS, "{:?}", plan.excluded().first());
+    plan
 }
 
 fn median(mut xs: Vec<Duration>) -> Duration {

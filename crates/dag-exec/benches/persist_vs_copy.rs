@@ -23,10 +23,14 @@ use futures_util::pin_mut;
 use model_api::{
     CycleTs, ModelError, ModelId, ModelInstance, ModelOutput, OutputRow, Role, Upstream,
 };
-use registry::{Plan, PlannedModel, PlannedVersion};
+use registry::Plan;
 use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
+
+#[path = "../tests/common/builder.rs"]
+mod builder;
+use builder::PlanBuilder;
 
 const MODELS: usize = 5;
 const ROWS_PER_VERSION: usize = 100_000;
@@ -82,28 +86,25 @@ fn output(seed: usize) -> Arc<ModelOutput> {
     Arc::new(out)
 }
 
+/// The plan, built by the planner like every plan.
 fn plan() -> Plan {
-    let mut models = Vec::new();
+    let mut builder = PlanBuilder::new();
     for m in 0..MODELS {
-        let id = ModelId::new(format!("bench_model_{m}")).unwrap();
-        let version = |n: usize, role: Role| PlannedVersion {
-            version_id: (m * 2 + n + 1) as i64,
-            version: format!("v{n}"),
-            role,
-            timeout: None,
-            instance: Arc::new(Canned(id.clone(), output(m * 2 + n))),
-        };
-        models.push(PlannedModel {
-            model_id: id.clone(),
-            primary: version(0, Role::Primary),
-            others: vec![version(1, Role::Shadow)],
-            inputs: Vec::new(),
-        });
+        let name = format!("bench_model_{m}");
+        let id = ModelId::new(name.clone()).unwrap();
+        for (n, role) in [(0, Role::Primary), (1, Role::Shadow)] {
+            let instance = Arc::new(Canned(id.clone(), output(m * 2 + n)));
+            builder.version(&name, (m * 2 + n + 1) as i64, role, None, instance);
+        }
     }
-    Plan {
-        levels: vec![models],
-        ..Plan::default()
-    }
+    let plan = builder.build();
+    assert_eq!(
+        plan.version_count(),
+        MODELS * 2,
+        "{:?}",
+        plan.excluded().first()
+    );
+    plan
 }
 
 async fn register(client: &Client, plan: &Plan) {

@@ -159,26 +159,12 @@ fn run_checked(
     let output = match ran {
         Ok(Ok(output)) => output,
         Ok(Err(e)) => return Err(RunReason::ModelError(e)),
-        Err(payload) => return Err(RunReason::Panicked(panic_message(payload.as_ref()))),
+        Err(payload) => {
+            return Err(RunReason::Panicked(model_api::panic_message(
+                payload.as_ref(),
+            )));
+        }
     };
     let check = check_output(&output, label).map_err(RunReason::Unstorable)?;
     Ok((output, check))
-}
-
-/// The message of a panic's payload (what `catch_unwind` returns): the
-/// text of `panic!("...")` with or without arguments, or a fixed text for
-/// a payload that is not a string.
-///
-/// ```
-/// let payload = std::panic::catch_unwind(|| panic!("boom at {}", 42)).unwrap_err();
-/// assert_eq!(dag_exec::panic_message(payload.as_ref()), "boom at 42");
-/// ```
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a payload that is not a string".to_owned()
-    }
 }

@@ -97,7 +97,6 @@ use registry::Plan;
 use tokio_postgres::{Client, GenericClient};
 use tracing::Instrument as _;
 
-pub use isolation::panic_message;
 pub use report::{CycleReport, PersistStats, RunReason, RunStatus, VersionReport};
 
 use crate::check::OutputCheck;
@@ -491,8 +490,8 @@ fn assemble(
     run_duration: Duration,
     default_timeout: Duration,
 ) -> CycleRun {
-    let mut versions = Vec::with_capacity(done.len() + plan.excluded.len());
-    let mut stored = Vec::with_capacity(done.len() + plan.excluded.len());
+    let mut versions = Vec::with_capacity(done.len() + plan.excluded().len());
+    let mut stored = Vec::with_capacity(done.len() + plan.excluded().len());
     let names: Vec<&model_api::ModelId> = plan.models().map(|m| &m.model_id).collect();
     let planned = plan.models().flat_map(|m| {
         std::iter::once(&m.primary)
@@ -572,7 +571,7 @@ fn assemble(
         versions.push(line);
         stored.push(kept);
     }
-    for excluded in &plan.excluded {
+    for excluded in plan.excluded() {
         versions.push(VersionReport {
             model_id: excluded.model_id.clone(),
             version_id: excluded.version_id,

@@ -196,7 +196,7 @@ fn storable_text(s: &str) -> Cow<'_, str> {
 
 /// A model id as `VARCHAR(64)` takes it. Planned models have valid ids;
 /// an excluded model's stored id came from that very column, so this only
-/// guards against a hand-built plan.
+/// guards against a plan of a registry snapshot built by hand.
 fn storable_id(s: &str) -> Cow<'_, str> {
     let text = storable_text(s);
     if text.chars().count() <= MAX_ID_CHARS {

@@ -110,7 +110,7 @@ pub enum RunReason {
     },
     /// `SKIPPED`: the registry left the model or version out of the plan,
     /// with its reason.
-    Excluded(String),
+    Excluded(registry::Exclusion),
 }
 
 impl fmt::Display for RunReason {
@@ -135,7 +135,7 @@ impl fmt::Display for RunReason {
             RunReason::NoWorker { error } => {
                 write!(f, "no worker thread could be started: {error}")
             }
-            RunReason::Excluded(reason) => f.write_str(reason),
+            RunReason::Excluded(reason) => write!(f, "{reason}"),
         }
     }
 }

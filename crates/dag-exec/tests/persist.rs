@@ -13,7 +13,7 @@ use dag_exec::{ExecError, Executor, RunStatus};
 use model_api::{ModelOutput, OutputRow, Role};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use registry::{Excluded, Plan};
+use registry::Plan;
 use test_support::TestDb;
 use tokio_postgres::Client;
 
@@ -38,7 +38,7 @@ fn rows_model(id: &str, rows: usize, scale: f64) -> Arc<dyn model_api::ModelInst
 /// A plan of `models` models in levels of 10, each reading one model of the
 /// previous level, with a SHADOW on every third model.
 fn wide_plan(models: usize, rows: usize) -> Plan {
-    let mut levels: Vec<Vec<registry::PlannedModel>> = Vec::new();
+    let mut levels: Vec<Vec<TestModel>> = Vec::new();
     for i in 0..models {
         let (level, id) = (i / 10, format!("w{i:03}"));
         if levels.len() <= level {
@@ -89,51 +89,48 @@ async fn a_cycle_lands_whole_and_a_rerun_replaces_it() {
         out.metric("inf", f64::INFINITY);
         Ok(out)
     });
-    let mut plan = plan(vec![
+    let mut builder = PlanBuilder::new();
+    add_models(
+        &mut builder,
         vec![
-            planned(
-                "a",
-                version(1, Role::Primary, rows_model("a", 3, 1.0)),
-                vec![version(2, Role::Shadow, rows_model("a", 4, 9.0))],
-                &[],
-            ),
-            planned(
-                "c",
-                version(5, Role::Primary, model("c", |_, _, _| panic!("c breaks"))),
-                vec![],
-                &[],
-            ),
-            planned("odd", version(7, Role::Primary, odd), vec![], &[]),
+            vec![
+                planned(
+                    "a",
+                    version(1, Role::Primary, rows_model("a", 3, 1.0)),
+                    vec![version(2, Role::Shadow, rows_model("a", 4, 9.0))],
+                    &[],
+                ),
+                planned(
+                    "c",
+                    version(5, Role::Primary, model("c", |_, _, _| panic!("c breaks"))),
+                    vec![],
+                    &[],
+                ),
+                planned("odd", version(7, Role::Primary, odd), vec![], &[]),
+            ],
+            vec![
+                planned(
+                    "b",
+                    version(3, Role::Primary, rows_model("b", 2, 1.0)),
+                    vec![],
+                    &[("a", "in")],
+                ),
+                planned(
+                    "d",
+                    version(6, Role::Primary, rows_model("d", 2, 1.0)),
+                    vec![],
+                    &[("c", "in")],
+                ),
+            ],
         ],
-        vec![
-            planned(
-                "b",
-                version(3, Role::Primary, rows_model("b", 2, 1.0)),
-                vec![],
-                &[("a", "in")],
-            ),
-            planned(
-                "d",
-                version(6, Role::Primary, rows_model("d", 2, 1.0)),
-                vec![],
-                &[("c", "in")],
-            ),
-        ],
-    ]);
-    plan.excluded = vec![
-        Excluded {
-            model_id: "ghost".into(),
-            version_id: None,
-            role: None,
-            reason: "no code in the catalog".into(),
-        },
-        Excluded {
-            model_id: "a".into(),
-            version_id: Some(4),
-            role: Some(Role::Challenger),
-            reason: "bad params".into(),
-        },
-    ];
+    );
+    // Left out by the planner: a model without code, a CHALLENGER whose
+    // params are refused.
+    builder
+        .unknown("ghost", 8)
+        .refused("a", 4, Role::Challenger, "missing field `x`");
+    let plan = builder.build();
+    assert_eq!(plan.excluded().len(), 2);
     register(&client, &plan).await;
     // Rows of another cycle must survive this cycle's reruns.
     let exec = Executor::default();
@@ -212,7 +209,7 @@ async fn a_cycle_lands_whole_and_a_rerun_replaces_it() {
                 Some(4),
                 s("CHALLENGER"),
                 "SKIPPED".into(),
-                s("bad params"),
+                s("CHALLENGER version v4 (id 4): bad params for model a: missing field `x`"),
                 0,
                 0,
                 false
@@ -252,7 +249,7 @@ async fn a_cycle_lands_whole_and_a_rerun_replaces_it() {
                 None,
                 None,
                 "SKIPPED".into(),
-                s("no code in the catalog"),
+                s("unknown model_id ghost: no model kind of that name in this build's catalog"),
                 0,
                 0,
                 false

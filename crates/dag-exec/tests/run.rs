@@ -10,7 +10,6 @@ use std::time::Duration;
 use common::*;
 use dag_exec::{ExecConfig, Executor, RunReason, RunStatus};
 use model_api::{ModelError, ModelOutput, OutputRow, Role};
-use registry::Excluded;
 
 fn executor(workers: usize) -> Executor {
     Executor::new(ExecConfig {
@@ -443,47 +442,59 @@ async fn non_finite_scores_become_null_and_non_finite_metrics_are_dropped() {
 
 #[tokio::test]
 async fn excluded_entries_are_reported_as_skipped_with_the_registry_reason() {
-    let mut plan = plan(vec![vec![planned(
-        "a",
-        version(1, Role::Primary, constant("a", 1.0)),
-        vec![],
-        &[],
-    )]]);
-    plan.excluded = vec![
-        Excluded {
-            model_id: "ghost".into(),
-            version_id: None,
-            role: None,
-            reason: "no code in the catalog".into(),
-        },
-        Excluded {
-            model_id: "a".into(),
-            version_id: Some(9),
-            role: Some(Role::Shadow),
-            reason: "bad params for model a: missing field `x`".into(),
-        },
-    ];
+    let mut builder = PlanBuilder::new();
+    add_models(
+        &mut builder,
+        vec![vec![planned(
+            "a",
+            version(1, Role::Primary, constant("a", 1.0)),
+            vec![],
+            &[],
+        )]],
+    );
+    builder
+        .unknown("ghost", 8)
+        .refused("a", 9, Role::Shadow, "missing field `x`");
+    let plan = builder.build();
+    let reasons: Vec<(&str, Option<i64>, String)> = plan
+        .excluded()
+        .iter()
+        .map(|e| (e.model_id.as_str(), e.version_id, e.reason.to_string()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (
+                "a",
+                Some(9),
+                "SHADOW version v9 (id 9): bad params for model a: missing field `x`".to_owned()
+            ),
+            (
+                "ghost",
+                None,
+                "unknown model_id ghost: no model kind of that name in this build's catalog"
+                    .to_owned()
+            ),
+        ]
+    );
     let run = executor(1).run(cycle(0), &plan, base(0)).await.unwrap();
     let r = run.report();
     assert_eq!(r.versions.len(), 3);
-    assert_eq!(r.versions[1].model_id, "ghost");
+    let ghost = r.primary("ghost").unwrap();
+    assert_eq!((ghost.status, ghost.version_id), (RunStatus::Skipped, None));
     assert_eq!(
-        (r.versions[1].status, r.versions[1].version_id),
-        (RunStatus::Skipped, None)
+        ghost.reason.as_ref().map(ToString::to_string).as_deref(),
+        Some(reasons[1].2.as_str())
+    );
+    let shadow = r.version(9).unwrap();
+    assert_eq!(
+        (shadow.status, shadow.role),
+        (RunStatus::Skipped, Some(Role::Shadow))
     );
     assert_eq!(
-        r.versions[1]
-            .reason
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
-        Some("no code in the catalog")
+        shadow.reason.as_ref().map(ToString::to_string).as_deref(),
+        Some(reasons[0].2.as_str())
     );
-    assert_eq!(
-        (r.versions[2].version_id, r.versions[2].role),
-        (Some(9), Some(Role::Shadow))
-    );
-    assert_eq!(r.primary("ghost").unwrap().status, RunStatus::Skipped);
 }
 
 #[tokio::test]

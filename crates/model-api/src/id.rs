@@ -6,19 +6,21 @@ use std::str::FromStr;
 /// The longest id PostgreSQL accepts in a `VARCHAR(64)` column, in characters.
 pub const MAX_ID_CHARS: usize = 64;
 
-/// Why a [`ModelId`] or [`MetricKey`] could not be built.
+/// Why a [`ModelId`], [`MetricKey`], [`InputKey`] or [`VersionLabel`] could
+/// not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     /// The id was the empty string.
     #[error("{what} must not be empty")]
     Empty {
-        /// `"model id"` or `"metric key"`.
+        /// What was being built: `"model id"`, `"metric key"`, `"input key"`
+        /// or `"version label"`.
         what: &'static str,
     },
     /// The id had more characters than the database column allows.
     #[error("{what} {value:?} has {chars} characters; at most {MAX_ID_CHARS} are allowed")]
     TooLong {
-        /// `"model id"` or `"metric key"`.
+        /// What was being built, as in [`IdError::Empty`].
         what: &'static str,
         /// The offending value.
         value: String,
@@ -27,6 +29,9 @@ pub enum IdError {
     },
 }
 
+/// The one rule every bounded string of this module follows (1 to
+/// [`MAX_ID_CHARS`] characters). A stricter rule for all of them changes
+/// here, and only here.
 fn check(what: &'static str, value: &str) -> Result<(), IdError> {
     if value.is_empty() {
         return Err(IdError::Empty { what });
@@ -122,6 +127,39 @@ bounded_string!(
     "metric key"
 );
 
+bounded_string!(
+    /// The key under which a model reads one upstream's PRIMARY result: 1 to
+    /// 64 characters, as `kcg.detection_model_dependencies.input_key`
+    /// accepts.
+    ///
+    /// ```
+    /// use model_api::InputKey;
+    /// assert_eq!(InputKey::new("tracks")?.as_str(), "tracks");
+    /// assert!(InputKey::new("").is_err());
+    /// assert!(InputKey::new("k".repeat(65)).is_err());
+    /// # Ok::<(), model_api::IdError>(())
+    /// ```
+    InputKey,
+    "input key"
+);
+
+bounded_string!(
+    /// A version's label, e.g. `1.2.0`: 1 to 64 characters, as
+    /// `kcg.detection_model_versions.version` accepts. Labels are names, not
+    /// semver: any text of that length is a label.
+    ///
+    /// ```
+    /// use model_api::VersionLabel;
+    /// let label: VersionLabel = "1.2.0".parse()?;
+    /// assert_eq!(label.to_string(), "1.2.0");
+    /// assert!(VersionLabel::new("").is_err());
+    /// assert!(VersionLabel::new("9".repeat(65)).is_err());
+    /// # Ok::<(), model_api::IdError>(())
+    /// ```
+    VersionLabel,
+    "version label"
+);
+
 /// The role of a model version.
 ///
 /// Only the PRIMARY version's result feeds downstream models; SHADOW and
@@ -208,6 +246,23 @@ mod tests {
     fn metric_key_has_the_same_limit() {
         assert!(MetricKey::new("k".repeat(64)).is_ok());
         assert!(MetricKey::new("k".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn input_keys_and_version_labels_have_the_same_limit_and_name_themselves() {
+        assert!(InputKey::new("é".repeat(64)).is_ok());
+        assert_eq!(
+            InputKey::new("").unwrap_err(),
+            IdError::Empty { what: "input key" }
+        );
+        assert!(VersionLabel::new("v".repeat(64)).is_ok());
+        assert_eq!(
+            VersionLabel::new("v".repeat(65)).unwrap_err().to_string(),
+            format!(
+                "version label {:?} has 65 characters; at most 64 are allowed",
+                "v".repeat(65)
+            )
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The contract between detection models and the executor that runs them.
 //!
 //! This crate provides the small value types every model and the executor
-//! share ([`ModelId`], [`MetricKey`], [`Role`]), the [`Model`] trait a model
-//! author implements, the [`Context`] a model runs on, and the
-//! [`ModelOutput`] it returns. It must never do I/O and never depend on
+//! share ([`ModelId`], [`MetricKey`], [`InputKey`], [`VersionLabel`],
+//! [`Role`]), the [`Model`] trait a model author implements, the [`Context`]
+//! a model runs on, and the [`ModelOutput`] it returns. It must never do I/O and never depend on
 //! another crate of this workspace: model authors depend on it alone.
 //!
 //! **Key design decision: models are pure.** A model sees the cycle time,
@@ -88,8 +88,10 @@ mod model;
 mod output;
 
 pub use context::{Context, Upstream};
-pub use id::{IdError, MAX_ID_CHARS, MetricKey, ModelId, Role, RoleParseError};
-pub use model::{Model, ModelError, ModelInstance, ParamsError, instantiate};
+pub use id::{
+    IdError, InputKey, MAX_ID_CHARS, MetricKey, ModelId, Role, RoleParseError, VersionLabel,
+};
+pub use model::{Model, ModelError, ModelInstance, ParamsError, instantiate, panic_message};
 pub use output::{ModelOutput, OutputRow};
 
 /// The instant a cycle is computed for (UTC).

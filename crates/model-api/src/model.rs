@@ -113,6 +113,25 @@ impl<M: Model> ModelInstance for Bound<M> {
     }
 }
 
+/// The message of a panic's payload (what `catch_unwind` returns): the
+/// text of `panic!("...")` with or without arguments, or a fixed text for a
+/// payload that is not a string. The executor and the registry use it to
+/// turn a panicking model or constructor into a reason.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("boom at {}", 42)).unwrap_err();
+/// assert_eq!(model_api::panic_message(payload.as_ref()), "boom at 42");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a payload that is not a string".to_owned()
+    }
+}
+
 /// Builds a runnable instance of `kind` from a version's params JSON.
 ///
 /// The JSON is parsed into `M::Params`; an unknown field, a missing field or

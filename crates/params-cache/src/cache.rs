@@ -1,4 +1,4 @@
-//! The TTL cache in front of [`load`](crate::load).
+//! The TTL cache in front of [`registry_store::load`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -119,7 +119,7 @@ impl ParamsCache {
         let generation = self.generation.load(Ordering::Acquire);
         let loaded_at = Instant::now();
         self.loads.fetch_add(1, Ordering::AcqRel);
-        let snapshot = Arc::new(crate::load(client).await?);
+        let snapshot = Arc::new(registry_store::load(client).await?);
         tracing::debug!(
             versions = snapshot.versions.len(),
             edges = snapshot.edges.len(),

@@ -1,51 +1,36 @@
-//! params-cache against a real PostgreSQL: what is loaded, in which order,
-//! the TTL, invalidation and single-flight (counted loads).
+//! params-cache against a real PostgreSQL: the TTL, invalidation and
+//! single-flight (counted loads). What one load reads, and in which order,
+//! is `registry-store`'s (its `tests/load.rs`).
 
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use model_api::Role;
-use params_cache::{CacheError, Dependency, NOTIFY_CHANNEL, ParamsCache, load};
+use model_api::{ModelId, Role, VersionLabel};
+use params_cache::{CacheError, NOTIFY_CHANNEL, ParamsCache};
+use registry::Catalog;
+use registry_store::{NewVersion, StoreError};
 use test_support::TestDb;
 use tokio_postgres::Client;
 
-async fn model(client: &Client, id: &str, enabled: bool) {
-    client
-        .execute(
-            "INSERT INTO kcg.detection_models (model_id, is_enabled) VALUES ($1, $2)",
-            &[&id, &enabled],
-        )
+/// Registers `id` through the library, as an operator would.
+async fn model(client: &Client, id: &str) {
+    registry_store::add_model(client, &ModelId::new(id).unwrap(), None)
         .await
         .unwrap();
 }
 
-async fn version(
-    client: &Client,
-    model: &str,
-    version: &str,
-    role: &str,
-    status: &str,
-    params: &str,
-) -> i64 {
-    client
-        .query_one(
-            "INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params) \
-             VALUES ($1, $2, $3, $4, $5::text::jsonb) RETURNING id",
-            &[&model, &version, &role, &status, &params],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
-async fn depend(client: &Client, model: &str, on: &str, key: &str) {
-    client
-        .execute(
-            "INSERT INTO kcg.detection_model_dependencies (model_id, depends_on, input_key) VALUES ($1, $2, $3)",
-            &[&model, &on, &key],
-        )
+/// An ACTIVE version of `model` with empty params.
+async fn version(client: &mut Client, model: &str, version: &str, role: Role) {
+    let new = NewVersion {
+        model: ModelId::new(model).unwrap(),
+        version: VersionLabel::new(version).unwrap(),
+        role,
+        params: Default::default(),
+        activate: true,
+        timeout_ms: None,
+    };
+    registry_store::add_version(client, &Catalog::new(), &new)
         .await
         .unwrap();
 }
@@ -74,131 +59,12 @@ async fn wait_for_lock_waiters(client: &Client, at_least: i64) {
     }
 }
 
-#[tokio::test]
-async fn loads_active_versions_of_enabled_models_in_spec_order() {
-    let db = TestDb::new().await;
-    let c = db.client().await;
-    // Created out of order on purpose; "B" sorts before "a" byte-wise.
-    for m in ["b", "a", "B", "off"] {
-        model(&c, m, m != "off").await;
-    }
-    let b_shadow = version(&c, "b", "2", "SHADOW", "ACTIVE", r#"{"x": 2}"#).await;
-    let b_primary = version(&c, "b", "1", "PRIMARY", "ACTIVE", r#"{"x": 1}"#).await;
-    let b_chall = version(&c, "b", "3", "CHALLENGER", "ACTIVE", "{}").await;
-    let b_shadow2 = version(&c, "b", "4", "SHADOW", "ACTIVE", "{}").await;
-    version(&c, "b", "0", "PRIMARY", "ARCHIVED", "{}").await;
-    version(&c, "b", "5", "SHADOW", "DRAFT", "{}").await;
-    let a_primary = version(&c, "a", "1", "PRIMARY", "ACTIVE", "{}").await;
-    let big_primary = version(&c, "B", "1", "PRIMARY", "ACTIVE", "{}").await;
-    version(&c, "off", "1", "PRIMARY", "ACTIVE", "{}").await;
-    c.execute(
-        "UPDATE kcg.detection_model_versions SET timeout_ms = 250 WHERE id = $1",
-        &[&a_primary],
-    )
-    .await
-    .unwrap();
-    depend(&c, "b", "a", "in").await;
-    depend(&c, "a", "off", "z").await;
-    depend(&c, "a", "B", "y").await;
-
-    let snap = load(&c).await.unwrap();
-    let got: Vec<(i64, &str, Role)> = snap
-        .versions
-        .iter()
-        .map(|v| (v.id, v.model_id.as_str(), v.role))
-        .collect();
-    assert_eq!(
-        got,
-        vec![
-            (big_primary, "B", Role::Primary),
-            (a_primary, "a", Role::Primary),
-            (b_primary, "b", Role::Primary),
-            (b_chall, "b", Role::Challenger),
-            (b_shadow, "b", Role::Shadow),
-            (b_shadow2, "b", Role::Shadow),
-        ]
-    );
-    assert_eq!(snap.versions[1].timeout_ms, Some(250));
-    assert_eq!(snap.versions[0].timeout_ms, None);
-    assert_eq!(snap.versions[2].params, serde_json::json!({"x": 1}));
-    assert_eq!(snap.versions[2].version, "1");
-    // All edges, also those naming a disabled model.
-    let edge = |m: &str, d: &str, k: &str| Dependency {
-        model_id: m.into(),
-        depends_on: d.into(),
-        input_key: k.into(),
-    };
-    assert_eq!(
-        snap.edges,
-        vec![
-            edge("a", "B", "y"),
-            edge("a", "off", "z"),
-            edge("b", "a", "in")
-        ]
-    );
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn params_that_are_not_an_object_are_warned_about_and_read_as_empty() {
-    let db = TestDb::new().await;
-    let c = db.client().await;
-    model(&c, "listy", true).await;
-    model(&c, "texty", true).await;
-    let listy = version(&c, "listy", "1.0.0", "PRIMARY", "ACTIVE", "[1, 2]").await;
-    version(
-        &c,
-        "texty",
-        "2.0.0",
-        "PRIMARY",
-        "ACTIVE",
-        r#""threshold=3""#,
-    )
-    .await;
-
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let snap = {
-        let _guard = tracing::subscriber::set_default(subscriber);
-        load(&c).await.unwrap()
-    };
-    assert_eq!(snap.versions.len(), 2);
-    for v in &snap.versions {
-        assert_eq!(v.params, serde_json::json!({}), "{v:?}");
-    }
-    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains("WARN"), "{log}");
-    assert!(
-        log.contains(&format!(
-            "params of model listy version 1.0.0 (id {listy}) are not a JSON object (an array)"
-        )),
-        "{log}"
-    );
-    assert!(log.contains("params of model texty version 2.0.0"), "{log}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_callers_on_a_stale_cache_cause_one_query() {
     let db = TestDb::new().await;
-    let setup = db.client().await;
-    model(&setup, "m", true).await;
-    version(&setup, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let mut setup = db.client().await;
+    model(&setup, "m").await;
+    version(&mut setup, "m", "1", Role::Primary).await;
 
     // Hold the registry locked so the first load stays in flight while every
     // other caller arrives.
@@ -249,14 +115,14 @@ async fn many_callers_on_a_stale_cache_cause_one_query() {
 #[tokio::test]
 async fn a_fresh_snapshot_is_served_without_a_query_and_expires_after_the_ttl() {
     let db = TestDb::new().await;
-    let c = db.client().await;
-    model(&c, "m", true).await;
-    version(&c, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let mut c = db.client().await;
+    model(&c, "m").await;
+    version(&mut c, "m", "1", Role::Primary).await;
 
     let long = ParamsCache::default();
     assert_eq!(long.ttl(), Duration::from_secs(300));
     let first = long.get(&c).await.unwrap();
-    version(&c, "m", "2", "SHADOW", "ACTIVE", "{}").await;
+    version(&mut c, "m", "2", Role::Shadow).await;
     let second = long.get(&c).await.unwrap();
     assert!(
         Arc::ptr_eq(&first, &second),
@@ -271,7 +137,7 @@ async fn a_fresh_snapshot_is_served_without_a_query_and_expires_after_the_ttl() 
 
     let short = ParamsCache::new(Duration::from_millis(50));
     assert_eq!(short.get(&c).await.unwrap().versions.len(), 2);
-    version(&c, "m", "3", "SHADOW", "ACTIVE", "{}").await;
+    version(&mut c, "m", "3", Role::Shadow).await;
     tokio::time::sleep(Duration::from_millis(120)).await;
     assert_eq!(
         short.get(&c).await.unwrap().versions.len(),
@@ -284,19 +150,19 @@ async fn a_fresh_snapshot_is_served_without_a_query_and_expires_after_the_ttl() 
 #[tokio::test]
 async fn invalidate_and_force_reload_make_changes_visible_at_once() {
     let db = TestDb::new().await;
-    let c = db.client().await;
-    model(&c, "m", true).await;
-    version(&c, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let mut c = db.client().await;
+    model(&c, "m").await;
+    version(&mut c, "m", "1", Role::Primary).await;
     let cache = ParamsCache::default();
     assert_eq!(cache.get(&c).await.unwrap().versions.len(), 1);
 
-    version(&c, "m", "2", "SHADOW", "ACTIVE", "{}").await;
+    version(&mut c, "m", "2", Role::Shadow).await;
     assert_eq!(cache.get(&c).await.unwrap().versions.len(), 1);
     cache.invalidate();
     assert_eq!(cache.get(&c).await.unwrap().versions.len(), 2);
     assert_eq!(cache.load_count(), 2);
 
-    version(&c, "m", "3", "SHADOW", "ACTIVE", "{}").await;
+    version(&mut c, "m", "3", Role::Shadow).await;
     assert_eq!(cache.force_reload(&c).await.unwrap().versions.len(), 3);
     assert_eq!(cache.get(&c).await.unwrap().versions.len(), 3);
     assert_eq!(cache.load_count(), 3);
@@ -305,9 +171,9 @@ async fn invalidate_and_force_reload_make_changes_visible_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalidation_during_a_load_is_not_lost() {
     let db = TestDb::new().await;
-    let setup = db.client().await;
-    model(&setup, "m", true).await;
-    version(&setup, "m", "1", "PRIMARY", "ACTIVE", "{}").await;
+    let mut setup = db.client().await;
+    model(&setup, "m").await;
+    version(&mut setup, "m", "1", Role::Primary).await;
 
     let locker = db.client().await;
     locker
@@ -340,13 +206,24 @@ async fn a_failed_load_is_an_error_naming_the_tables_and_is_not_cached() {
     let c = db.client().await;
     let cache = ParamsCache::default();
     let err = cache.get(&c).await.unwrap_err();
-    assert!(matches!(err, CacheError::Query(_)));
+    assert!(
+        matches!(err, CacheError::Load(StoreError::Db { .. })),
+        "{err:?}"
+    );
     let message = err.to_string();
     assert!(
         message.contains("kcg.detection_model_versions"),
         "{message}"
     );
-    assert!(message.contains("does not exist"), "{message}");
+    // The server's reason is the cause, not repeated in the message.
+    let mut chain = message.clone();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        chain = format!("{chain}: {c}");
+        cause = c.source();
+    }
+    assert!(!message.contains("does not exist"), "{message}");
+    assert!(chain.contains("does not exist"), "{chain}");
     assert!(cache.get(&c).await.is_err());
     assert_eq!(cache.load_count(), 2);
 }
@@ -369,7 +246,7 @@ async fn every_registry_change_is_announced_on_the_notify_channel() {
         .await
         .unwrap();
     let c = db.client().await;
-    model(&c, "m", true).await;
+    model(&c, "m").await;
     let (channel, payload) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
         .unwrap()

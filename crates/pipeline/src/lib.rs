@@ -82,6 +82,13 @@ pub enum PipelineError {
         /// What is missing.
         what: &'static str,
     },
+    /// Registering models in the registry failed.
+    #[error(transparent)]
+    Store(#[from] registry_store::StoreError),
+    /// A reference model's spec does not fit the registry (an id or key
+    /// over 64 characters): a defect of this build.
+    #[error("a reference model's spec does not fit the registry")]
+    ReferenceSpec(#[source] model_api::IdError),
 }
 
 impl PipelineError {
@@ -483,7 +490,7 @@ impl Pipeline {
             .await
             .map_err(PipelineError::Registry)?;
         let plan = registry::plan(&self.catalog, &snapshot);
-        for cycle in &plan.cycles {
+        for cycle in plan.cycles() {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
         }
         let base: Arc<dyn std::any::Any + Send + Sync> = Arc::new(window.clone());

@@ -1,66 +1,67 @@
 //! Installing the reference detectors into the registry: what the demo, the
-//! tests and a fresh deployment start from.
+//! tests and a fresh deployment start from. The rows are written by
+//! `registry-store`; this module only says which.
 
+use model_api::{IdError, InputKey, ModelId, VersionLabel};
+use registry_store::{Edge, ReferenceModel};
 use tokio_postgres::Client;
 
 use crate::PipelineError;
 
+pub use registry_store::Registered;
+
 /// The version label the reference PRIMARY versions get.
 pub const REFERENCE_VERSION: &str = "1.0.0";
-
-/// What [`register_reference_models`] changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Registered {
-    /// Models inserted (existing ones are left as they are).
-    pub models: u64,
-    /// Dependency edges inserted.
-    pub edges: u64,
-    /// PRIMARY versions inserted and activated (a model that already has an
-    /// ACTIVE PRIMARY keeps it).
-    pub primaries: u64,
-}
 
 /// Registers every reference model with its description, its dependency
 /// edges, and an ACTIVE PRIMARY version [`REFERENCE_VERSION`] with the
 /// default (legacy) params, in one transaction. Idempotent: what exists is
 /// left alone, so an operator's promotions are never undone.
 pub async fn register_reference_models(client: &mut Client) -> Result<Registered, PipelineError> {
-    let db = |e| PipelineError::db("kcg.detection_models", e);
-    let tx = client.transaction().await.map_err(db)?;
-    let mut done = Registered::default();
+    let (models, edges) = reference_models().map_err(PipelineError::ReferenceSpec)?;
+    Ok(registry_store::register_reference(client, &models, &edges).await?)
+}
+
+/// `detectors`' specs as the store's plain data.
+fn reference_models() -> Result<(Vec<ReferenceModel>, Vec<Edge>), IdError> {
+    let version = VersionLabel::new(REFERENCE_VERSION)?;
+    let mut models = Vec::new();
     for spec in detectors::specs() {
-        done.models += tx
-            .execute(
-                "INSERT INTO kcg.detection_models (model_id, description) VALUES ($1, $2) \
-                 ON CONFLICT (model_id) DO NOTHING",
-                &[&spec.id, &spec.description],
-            )
-            .await
-            .map_err(db)?;
+        let params = match (spec.default_params)() {
+            serde_json::Value::Object(map) => map,
+            // A spec's defaults are a full object by construction; anything
+            // else would be refused by its own constructor anyway.
+            _ => serde_json::Map::new(),
+        };
+        models.push(ReferenceModel {
+            model: ModelId::new(spec.id)?,
+            description: spec.description.to_owned(),
+            version: version.clone(),
+            params,
+        });
     }
-    for (model, upstream, key) in detectors::default_dependencies() {
-        done.edges += tx
-            .execute(
-                "INSERT INTO kcg.detection_model_dependencies (model_id, depends_on, input_key) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                &[&model, &upstream, &key],
-            )
-            .await
-            .map_err(|e| PipelineError::db("kcg.detection_model_dependencies", e))?;
+    let edges = detectors::default_dependencies()
+        .into_iter()
+        .map(|(model, upstream, key)| {
+            Ok(Edge {
+                model: ModelId::new(model)?,
+                upstream: ModelId::new(upstream)?,
+                input_key: InputKey::new(key)?,
+            })
+        })
+        .collect::<Result<_, IdError>>()?;
+    Ok((models, edges))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reference_spec_is_valid_store_data() {
+        let (models, edges) = reference_models().unwrap();
+        assert_eq!(models.len(), detectors::specs().len());
+        assert_eq!(edges.len(), detectors::default_dependencies().len());
+        assert!(models.iter().all(|m| !m.params.is_empty()));
     }
-    for spec in detectors::specs() {
-        let params = (spec.default_params)();
-        done.primaries += tx
-            .execute(
-                "INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params, activated_at) \
-                 SELECT $1::varchar, $2::varchar, 'PRIMARY', 'ACTIVE', $3, now() \
-                 WHERE NOT EXISTS (SELECT 1 FROM kcg.detection_model_versions \
-                                   WHERE model_id = $1 AND (version = $2 OR (role = 'PRIMARY' AND status = 'ACTIVE')))",
-                &[&spec.id, &REFERENCE_VERSION, &params],
-            )
-            .await
-            .map_err(|e| PipelineError::db("kcg.detection_model_versions", e))?;
-    }
-    tx.commit().await.map_err(db)?;
-    Ok(done)
 }

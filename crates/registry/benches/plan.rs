@@ -13,7 +13,7 @@ use daggy::petgraph::graph::{DiGraph, NodeIndex};
 use model_api::{
     Context, Model, ModelError, ModelId, ModelInstance, ModelOutput, ParamsError, Role, instantiate,
 };
-use params_cache::{ActiveVersion, Dependency, RegistrySnapshot};
+use registry::{ActiveVersion, Dependency, RegistrySnapshot};
 use registry::{Catalog, plan};
 use serde::Deserialize;
 
@@ -116,7 +116,7 @@ fn main() {
             check.model_count(),
             MODELS,
             "every model must be planned: {:?}",
-            check.excluded.first()
+            check.excluded().first()
         );
         let ms = median_ms(|| {
             black_box(plan(&catalog, black_box(&snapshot)));

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use model_api::{IdError, ModelId, ModelInstance, ParamsError};
@@ -16,7 +17,7 @@ pub type Constructor = dyn Fn(ModelId, &serde_json::Value) -> Result<Arc<dyn Mod
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
     /// The model id is not a valid [`ModelId`].
-    #[error("cannot register model kind {model_id:?}: {source}")]
+    #[error("cannot register model kind {model_id:?}")]
     InvalidId {
         /// The id as given.
         model_id: String,
@@ -102,6 +103,47 @@ impl Catalog {
         self.kinds.get(model_id).map(|c| &**c)
     }
 
+    /// Whether `model_id`'s code accepts `params`, for a front end that
+    /// must refuse a version that could never run: `None` when this build
+    /// has no code for the model (nothing to check). A constructor that
+    /// panics refuses too; the panic message is in the error.
+    ///
+    /// ```
+    /// # use model_api::{instantiate, Context, Model, ModelError, ModelId, ModelOutput};
+    /// # use serde::Deserialize;
+    /// #[derive(Deserialize)]
+    /// #[serde(deny_unknown_fields)]
+    /// struct P { weight: f64 }
+    /// struct Weighted;
+    /// impl Model for Weighted {
+    ///     type Params = P;
+    ///     fn run(&self, _: &Context<'_, P>) -> Result<ModelOutput, ModelError> { Ok(ModelOutput::new()) }
+    /// }
+    /// let mut catalog = registry::Catalog::new();
+    /// catalog.register("w", |id, params| instantiate(Weighted, id, params))?;
+    /// let w = ModelId::new("w")?;
+    /// assert_eq!(catalog.check_params(&w, &serde_json::json!({"weight": 1.0})), Some(Ok(())));
+    /// let refused = catalog.check_params(&w, &serde_json::json!({"wieght": 1.0})).unwrap().unwrap_err();
+    /// assert!(refused.message.contains("wieght"));
+    /// assert_eq!(catalog.check_params(&ModelId::new("other")?, &serde_json::json!({})), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_params(
+        &self,
+        model_id: &ModelId,
+        params: &serde_json::Value,
+    ) -> Option<Result<(), ParamsError>> {
+        let constructor = self.get(model_id.as_str())?;
+        Some(match build(constructor, model_id, params) {
+            Ok(_) => Ok(()),
+            Err(Refusal::Params(e)) => Err(e),
+            Err(Refusal::Panicked(message)) => Err(ParamsError {
+                model: model_id.clone(),
+                message: format!("its constructor panicked: {message}"),
+            }),
+        })
+    }
+
     /// Whether this build has code for `model_id`.
     pub fn contains(&self, model_id: &str) -> bool {
         self.get(model_id).is_some()
@@ -120,6 +162,27 @@ impl Catalog {
     /// Whether no model kind is known.
     pub fn is_empty(&self) -> bool {
         self.kinds.is_empty()
+    }
+}
+
+/// Why a constructor gave no instance.
+pub(crate) enum Refusal {
+    /// It refused the params.
+    Params(ParamsError),
+    /// It panicked, with this message.
+    Panicked(String),
+}
+
+/// Runs `constructor` on `params`; a panic inside it becomes a refusal
+/// instead of taking the process down.
+pub(crate) fn build(
+    constructor: &Constructor,
+    model_id: &ModelId,
+    params: &serde_json::Value,
+) -> Result<Arc<dyn ModelInstance>, Refusal> {
+    match catch_unwind(AssertUnwindSafe(|| constructor(model_id.clone(), params))) {
+        Ok(built) => built.map_err(Refusal::Params),
+        Err(panic) => Err(Refusal::Panicked(model_api::panic_message(panic.as_ref()))),
     }
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use model_api::{ModelId, ModelInstance, Role};
 
+use crate::Exclusion;
+
 /// One version ready to run.
 #[derive(Debug, Clone)]
 pub struct PlannedVersion {
@@ -55,8 +57,9 @@ pub struct Excluded {
     pub version_id: Option<i64>,
     /// The version's role, when `version_id` is set.
     pub role: Option<Role>,
-    /// Why, e.g. `upstream spoofing_score unavailable`.
-    pub reason: String,
+    /// Why; its `Display` is the sentence operators read, e.g. `upstream
+    /// spoofing_score unavailable`.
+    pub reason: Exclusion,
 }
 
 /// A dependency cycle: each model depends on the next, and the last one on
@@ -80,10 +83,26 @@ impl fmt::Display for DependencyCycle {
 
 /// Levels of models (every model's upstream is in an earlier level; inside a
 /// level sorted by model_id) and everything left out.
+///
+/// Only [`plan`](crate::plan) builds one (the fields are private, and
+/// nothing hands out a `&mut` to them), so whoever holds a `Plan` may rely
+/// on it without checking again: every model is planned once, each input
+/// comes from a model of an earlier level, `primary` is the PRIMARY and
+/// `others` are not, and no version id appears twice. The empty plan
+/// ([`Plan::default`]) is what an empty registry plans to.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
+    pub(crate) levels: Vec<Vec<PlannedModel>>,
+    pub(crate) excluded: Vec<Excluded>,
+    pub(crate) cycles: Vec<DependencyCycle>,
+}
+
+impl Plan {
     /// The levels, in execution order.
-    pub levels: Vec<Vec<PlannedModel>>,
+    pub fn levels(&self) -> &[Vec<PlannedModel>] {
+        &self.levels
+    }
+
     /// Left-out models and versions with their reasons, sorted by model_id
     /// (a whole model before its versions, versions by id). A model is
     /// listed once, with the first of these that applies: it is on a
@@ -91,14 +110,17 @@ pub struct Plan {
     /// the catalog, not exactly one ACTIVE PRIMARY, a PRIMARY whose
     /// params its constructor refuses, or two upstreams declared under one
     /// input key; an upstream is unavailable.
-    pub excluded: Vec<Excluded>,
+    pub fn excluded(&self) -> &[Excluded] {
+        &self.excluded
+    }
+
     /// Every dependency cycle found, in the order of their first model. Each
     /// model of a strongly connected group of models lies on at least one
     /// reported cycle.
-    pub cycles: Vec<DependencyCycle>,
-}
+    pub fn cycles(&self) -> &[DependencyCycle] {
+        &self.cycles
+    }
 
-impl Plan {
     /// How many models are planned.
     pub fn model_count(&self) -> usize {
         self.levels.iter().map(Vec::len).sum()

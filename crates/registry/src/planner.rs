@@ -1,8 +1,7 @@
 //! From a registry snapshot to a [`Plan`]: grouping, instantiation, cycle
 //! check, exclusion of dependents, levels.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,10 +9,12 @@ use daggy::petgraph::algo::{tarjan_scc, toposort};
 use daggy::petgraph::graph::DiGraph;
 use daggy::{Dag, NodeIndex, Walker};
 use model_api::{ModelId, ModelInstance, Role};
-use params_cache::{ActiveVersion, RegistrySnapshot};
 
+use crate::catalog::{Refusal, build};
+use crate::graph::Graph;
 use crate::{
-    Catalog, Constructor, DependencyCycle, Excluded, InputEdge, Plan, PlannedModel, PlannedVersion,
+    ActiveVersion, Catalog, Constructor, DependencyCycle, Excluded, Exclusion, InputEdge, Plan,
+    PlannedModel, PlannedVersion, RegistrySnapshot, VersionRef,
 };
 
 /// Plans `snapshot` with the model kinds `catalog` knows.
@@ -24,14 +25,14 @@ use crate::{
 /// run is in [`Plan::excluded`] with its reason, and every dependency cycle
 /// in [`Plan::cycles`].
 pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
-    let graph = Graph::new(snapshot);
+    let graph = Graph::new(&snapshot.versions, &snapshot.edges);
     let n = graph.names.len();
 
     let cycles = find_cycles(&graph);
     // Why each model is out, by precedence: cycle, own problem, upstream.
-    let mut out: Vec<Option<String>> = vec![None; n];
+    let mut out: Vec<Option<Exclusion>> = vec![None; n];
     for cycle in &cycles {
-        let reason = format!("in dependency cycle {cycle}");
+        let reason = Exclusion::InCycle(cycle.clone());
         for model in &cycle.models {
             let slot = &mut out[graph.index[model.as_str()]];
             if slot.is_none() {
@@ -70,7 +71,9 @@ pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
         if unavailable[node] && !own_out[node] {
             // `upstreams` is sorted by model_id: name the smallest culprit.
             let culprit = graph.upstreams[node].iter().find(|&&u| unavailable[u]);
-            out[node] = culprit.map(|&u| format!("upstream {} unavailable", graph.names[u]));
+            out[node] = culprit.map(|&u| Exclusion::UpstreamUnavailable {
+                upstream: graph.names[u].to_owned(),
+            });
         }
     }
 
@@ -105,7 +108,7 @@ pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
                     model_id: graph.names[node].to_owned(),
                     version_id: None,
                     role: None,
-                    reason: "dependency cycle not isolated by the cycle check".to_owned(),
+                    reason: Exclusion::CycleNotIsolated,
                 });
             }
             Vec::new()
@@ -161,83 +164,10 @@ pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
     plan
 }
 
-/// The snapshot as an indexed graph. Node indices follow the sorted model
-/// ids, so every order below is deterministic whatever the row order was.
-struct Graph<'a> {
-    names: Vec<&'a str>,
-    index: HashMap<&'a str, usize>,
-    /// Each model's ACTIVE versions, PRIMARY, CHALLENGER, SHADOW, each by id.
-    versions: Vec<Vec<&'a ActiveVersion>>,
-    /// `(upstream, input_key)` per model, sorted, without duplicates.
-    inputs: Vec<Vec<(usize, &'a str)>>,
-    /// Distinct upstream models per model, sorted.
-    upstreams: Vec<Vec<usize>>,
-    /// Distinct dependent models per model, sorted.
-    dependents: Vec<Vec<usize>>,
-}
-
-impl<'a> Graph<'a> {
-    fn new(snapshot: &'a RegistrySnapshot) -> Self {
-        // Deduplicate by hash first: sorting every mention (two per edge)
-        // would compare strings ten times as often as sorting the distinct ids.
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(snapshot.versions.len());
-        let mentions = snapshot.versions.iter().map(|v| v.model_id.as_str()).chain(
-            snapshot
-                .edges
-                .iter()
-                .flat_map(|e| [e.model_id.as_str(), e.depends_on.as_str()]),
-        );
-        for name in mentions {
-            index.entry(name).or_insert(0);
-        }
-        let mut names: Vec<&str> = index.keys().copied().collect();
-        names.sort_unstable();
-        for (i, name) in names.iter().enumerate() {
-            index.insert(name, i);
-        }
-        let n = names.len();
-
-        let mut versions: Vec<Vec<&ActiveVersion>> = vec![Vec::new(); n];
-        for v in &snapshot.versions {
-            versions[index[v.model_id.as_str()]].push(v);
-        }
-        for list in &mut versions {
-            list.sort_by_key(|v| (v.role.load_order(), v.id));
-        }
-
-        let mut inputs: Vec<Vec<(usize, &str)>> = vec![Vec::new(); n];
-        for e in &snapshot.edges {
-            inputs[index[e.model_id.as_str()]]
-                .push((index[e.depends_on.as_str()], e.input_key.as_str()));
-        }
-        let mut upstreams = vec![Vec::new(); n];
-        let mut dependents = vec![Vec::new(); n];
-        for (node, list) in inputs.iter_mut().enumerate() {
-            list.sort_unstable();
-            list.dedup();
-            for &(upstream, _) in list.iter() {
-                if upstreams[node].last() != Some(&upstream) {
-                    upstreams[node].push(upstream);
-                    dependents[upstream].push(node);
-                }
-            }
-        }
-        // Filled in node order, so already sorted.
-        Self {
-            names,
-            index,
-            versions,
-            inputs,
-            upstreams,
-            dependents,
-        }
-    }
-}
-
 /// Why `node` cannot be fed, if two of its upstreams are declared under one
 /// input key: the model reads one result per key, so one of them would be
 /// lost without a word.
-fn key_conflict(graph: &Graph<'_>, node: usize) -> Option<String> {
+fn key_conflict(graph: &Graph<'_>, node: usize) -> Option<Exclusion> {
     let inputs = &graph.inputs[node];
     if inputs.len() < 2 {
         return None;
@@ -249,11 +179,13 @@ fn key_conflict(graph: &Graph<'_>, node: usize) -> Option<String> {
         by_key.entry(key).or_default().push(upstream);
     }
     let (key, upstreams) = by_key.into_iter().find(|(_, ups)| ups.len() > 1)?;
-    let names: Vec<&str> = upstreams.iter().map(|&u| graph.names[u]).collect();
-    Some(format!(
-        "input key {key:?} is declared for more than one upstream ({})",
-        names.join(", ")
-    ))
+    Some(Exclusion::InputKeyConflict {
+        input_key: key.to_owned(),
+        upstreams: upstreams
+            .iter()
+            .map(|&u| graph.names[u].to_owned())
+            .collect(),
+    })
 }
 
 /// Every strongly connected group of models (or model depending on itself)
@@ -289,7 +221,11 @@ fn find_cycles(graph: &Graph<'_>) -> Vec<DependencyCycle> {
             if covered[start] {
                 continue;
             }
-            let path = shortest_cycle_through(graph, start, |i| component[i] == c);
+            // `start` is on a cycle of its group, so the search closes it.
+            let mut path = graph
+                .shortest_path(start, start, |i| component[i] == c)
+                .unwrap_or_else(|| vec![start, start]);
+            path.pop();
             for &m in &path {
                 covered[m] = true;
             }
@@ -300,38 +236,6 @@ fn find_cycles(graph: &Graph<'_>) -> Vec<DependencyCycle> {
     }
     cycles.sort();
     cycles
-}
-
-/// The shortest cycle through `start` staying inside its strongly
-/// connected group, following "depends on"; neighbours are tried in model_id
-/// order, so the result is deterministic.
-fn shortest_cycle_through(
-    graph: &Graph<'_>,
-    start: usize,
-    inside: impl Fn(usize) -> bool,
-) -> Vec<usize> {
-    let mut parent: HashMap<usize, usize> = HashMap::new();
-    let mut queue = VecDeque::from([start]);
-    while let Some(node) = queue.pop_front() {
-        for &next in &graph.upstreams[node] {
-            if next == start {
-                let mut path = vec![node];
-                let mut at = node;
-                while at != start {
-                    at = parent[&at];
-                    path.push(at);
-                }
-                path.reverse();
-                return path;
-            }
-            if inside(next) && !parent.contains_key(&next) {
-                parent.insert(next, node);
-                queue.push_back(next);
-            }
-        }
-    }
-    // `start` is on a cycle of its group, so the search always closes it.
-    vec![start]
 }
 
 /// The available models in levels: each one level after its latest upstream,
@@ -384,15 +288,15 @@ fn primary(
     catalog: &Catalog,
     name: &str,
     versions: &[&ActiveVersion],
-) -> Result<(ModelId, PlannedVersion), String> {
+) -> Result<(ModelId, PlannedVersion), Exclusion> {
     if versions.is_empty() {
-        return Err("no ACTIVE version of an enabled model".to_owned());
+        return Err(Exclusion::NoActiveVersion);
     }
-    let model_id = ModelId::new(name).map_err(|e| format!("invalid model id: {e}"))?;
+    let model_id = ModelId::new(name).map_err(Exclusion::InvalidModelId)?;
     let Some(constructor) = catalog.get(name) else {
-        return Err(format!(
-            "unknown model_id {name}: no model kind of that name in this build's catalog"
-        ));
+        return Err(Exclusion::UnknownKind {
+            model_id: name.to_owned(),
+        });
     };
     let primaries: Vec<&ActiveVersion> = versions
         .iter()
@@ -402,23 +306,17 @@ fn primary(
     let primary = match primaries.as_slice() {
         [one] => *one,
         [] => {
-            let present: Vec<String> = versions.iter().map(|v| describe(v)).collect();
-            return Err(format!(
-                "no ACTIVE PRIMARY version (ACTIVE: {})",
-                present.join(", ")
-            ));
+            return Err(Exclusion::NoActivePrimary {
+                active: versions.iter().map(|v| version_ref(v)).collect(),
+            });
         }
         many => {
-            let ids: Vec<String> = many.iter().map(|v| v.id.to_string()).collect();
-            return Err(format!(
-                "{} ACTIVE PRIMARY versions (ids {}); exactly one is required",
-                many.len(),
-                ids.join(", ")
-            ));
+            return Err(Exclusion::SeveralActivePrimaries {
+                ids: many.iter().map(|v| v.id).collect(),
+            });
         }
     };
-    let planned = instantiate(constructor, &model_id, primary)
-        .map_err(|e| format!("{}: {e}", describe(primary)))?;
+    let planned = instantiate(constructor, &model_id, primary)?;
     Ok((model_id, planned))
 }
 
@@ -437,41 +335,35 @@ fn others(
     for v in versions.iter().filter(|v| v.role != Role::Primary) {
         match instantiate(constructor, model_id, v) {
             Ok(p) => planned.push(p),
-            Err(e) => excluded.push(Excluded {
+            Err(reason) => excluded.push(Excluded {
                 model_id: model_id.to_string(),
                 version_id: Some(v.id),
                 role: Some(v.role),
-                reason: format!("{}: {e}", describe(v)),
+                reason,
             }),
         }
     }
     planned
 }
 
-/// Runs the catalog's constructor on a version's params; a panic inside it
-/// becomes an error instead of taking the process down.
+/// Builds a version's instance, or the reason it cannot be built.
 fn instantiate(
     constructor: &Constructor,
     model_id: &ModelId,
     v: &ActiveVersion,
-) -> Result<PlannedVersion, String> {
-    let built = catch_unwind(AssertUnwindSafe(|| {
-        constructor(model_id.clone(), &v.params)
-    }));
-    let instance: Arc<dyn ModelInstance> = match built {
-        Ok(Ok(instance)) => instance,
-        Ok(Err(e)) => return Err(e.to_string()),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a non-text panic".to_owned());
-            return Err(format!(
-                "the constructor of model {model_id} panicked: {message}"
-            ));
-        }
-    };
+) -> Result<PlannedVersion, Exclusion> {
+    let instance: Arc<dyn ModelInstance> =
+        build(constructor, model_id, &v.params).map_err(|refusal| match refusal {
+            Refusal::Params(error) => Exclusion::BadParams {
+                version: version_ref(v),
+                error,
+            },
+            Refusal::Panicked(message) => Exclusion::ConstructorPanicked {
+                version: version_ref(v),
+                model_id: model_id.to_string(),
+                message,
+            },
+        })?;
     Ok(PlannedVersion {
         version_id: v.id,
         version: v.version.clone(),
@@ -481,9 +373,13 @@ fn instantiate(
     })
 }
 
-/// `PRIMARY version 1.0.0 (id 7)`.
-fn describe(v: &ActiveVersion) -> String {
-    format!("{} version {} (id {})", v.role, v.version, v.id)
+/// `PRIMARY version 1.0.0 (id 7)`, as reasons name it.
+fn version_ref(v: &ActiveVersion) -> VersionRef {
+    VersionRef {
+        id: v.id,
+        version: v.version.clone(),
+        role: v.role,
+    }
 }
 
 /// Groups versions by model, for callers that want to show them.

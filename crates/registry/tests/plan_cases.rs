@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use model_api::{ModelId, ModelInstance, ParamsError, Role};
-use registry::{Catalog, CatalogError, Excluded, plan};
+use registry::{Catalog, CatalogError, Excluded, Exclusion, VersionRef, plan};
 
 #[test]
 fn levels_follow_dependencies_and_sort_by_model_id() {
@@ -40,7 +40,7 @@ fn levels_follow_dependencies_and_sort_by_model_id() {
             vec!["risk"]
         ]
     );
-    assert!(p.excluded.is_empty() && p.cycles.is_empty(), "{p:#?}");
+    assert!(p.excluded().is_empty() && p.cycles().is_empty(), "{p:#?}");
     let (_, spoofing) = p.find("spoofing").unwrap();
     assert_eq!(spoofing.primary.version_id, 3);
     // CHALLENGER first, then SHADOW, each by id.
@@ -87,7 +87,7 @@ fn a_cycle_is_reported_with_its_path_and_the_rest_is_planned() {
         ],
     );
     let p = plan(&catalog, &snap);
-    let cycles: Vec<String> = p.cycles.iter().map(ToString::to_string).collect();
+    let cycles: Vec<String> = p.cycles().iter().map(ToString::to_string).collect();
     assert_eq!(cycles, vec!["a -> b -> c -> a"]);
     for m in ["a", "b", "c"] {
         assert_eq!(reason(&p, m), "in dependency cycle a -> b -> c -> a");
@@ -114,10 +114,10 @@ fn every_model_of_an_entangled_group_lies_on_a_reported_cycle() {
         ],
     );
     let p = plan(&catalog, &snap);
-    let cycles: Vec<String> = p.cycles.iter().map(ToString::to_string).collect();
+    let cycles: Vec<String> = p.cycles().iter().map(ToString::to_string).collect();
     assert_eq!(cycles, vec!["a -> b -> a", "c -> b -> c"]);
     assert_eq!(reason(&p, "c"), "in dependency cycle c -> b -> c");
-    assert!(p.levels.is_empty());
+    assert!(p.levels().is_empty());
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn a_model_depending_on_itself_is_a_cycle() {
         vec![edge("a", "a", "me")],
     );
     let p = plan(&catalog, &snap);
-    assert_eq!(p.cycles[0].to_string(), "a -> a");
+    assert_eq!(p.cycles()[0].to_string(), "a -> a");
     assert_eq!(reason(&p, "a"), "in dependency cycle a -> a");
 }
 
@@ -215,10 +215,46 @@ fn own_problems_leave_the_model_and_its_dependents_out() {
     assert_eq!(reason(&p, "ghost"), "no ACTIVE version of an enabled model");
     assert_eq!(reason(&p, "needs_ghost"), "upstream ghost unavailable");
     assert_eq!(level_names(&p), vec![vec!["ok"]]);
-    let listed: Vec<&str> = p.excluded.iter().map(|e| e.model_id.as_str()).collect();
+    let listed: Vec<&str> = p.excluded().iter().map(|e| e.model_id.as_str()).collect();
     let mut sorted = listed.clone();
     sorted.sort_unstable();
     assert_eq!(listed, sorted, "excluded is sorted by model_id");
+
+    // The same reasons as data, for code that acts on them.
+    let typed = |model: &str| p.exclusion(model).unwrap().reason.clone();
+    assert!(
+        matches!(typed("bad_params"), Exclusion::BadParams { version, error }
+            if version.id == 1 && error.model.as_str() == "bad_params"),
+        "{:?}",
+        typed("bad_params")
+    );
+    assert_eq!(
+        typed("no_primary"),
+        Exclusion::NoActivePrimary {
+            active: vec![VersionRef {
+                id: 2,
+                version: "1.0.0".into(),
+                role: Role::Shadow
+            }]
+        }
+    );
+    assert_eq!(
+        typed("two_primaries"),
+        Exclusion::SeveralActivePrimaries { ids: vec![3, 4] }
+    );
+    assert_eq!(
+        typed("unknown_kind"),
+        Exclusion::UnknownKind {
+            model_id: "unknown_kind".into()
+        }
+    );
+    assert_eq!(
+        typed("grandchild"),
+        Exclusion::UpstreamUnavailable {
+            upstream: "child".into()
+        }
+    );
+    assert_eq!(typed("ghost"), Exclusion::NoActiveVersion);
 }
 
 #[test]
@@ -241,27 +277,30 @@ fn a_bad_shadow_or_challenger_is_left_out_alone() {
         m.others.iter().map(|o| o.version_id).collect::<Vec<_>>(),
         vec![4]
     );
-    assert_eq!(p.excluded.len(), 2, "{:#?}", p.excluded);
-    let shadow = &p.excluded[0];
+    assert_eq!(p.excluded().len(), 2, "{:#?}", p.excluded());
+    let shadow = &p.excluded()[0];
     assert_eq!(
         (shadow.version_id, shadow.role),
         (Some(2), Some(Role::Shadow))
     );
+    let Exclusion::BadParams { version, error } = &shadow.reason else {
+        panic!("{:?}", shadow.reason)
+    };
+    assert_eq!((version.id, version.role), (2, Role::Shadow));
+    assert!(error.message.contains("wieght"), "{error}");
+    let text = shadow.reason.to_string();
     assert!(
-        shadow
-            .reason
-            .starts_with("SHADOW version 2 (id 2): bad params for model m"),
-        "{}",
-        shadow.reason
+        text.starts_with("SHADOW version 2 (id 2): bad params for model m"),
+        "{text}"
     );
-    assert!(shadow.reason.contains("wieght"), "{}", shadow.reason);
-    let challenger = &p.excluded[1];
+    assert!(text.contains("wieght"), "{text}");
+    let challenger = &p.excluded()[1];
     assert_eq!(
         (challenger.version_id, challenger.role),
         (Some(3), Some(Role::Challenger))
     );
     assert!(
-        challenger.reason.contains("missing field `weight`"),
+        matches!(&challenger.reason, Exclusion::BadParams { error, .. } if error.message.contains("missing field `weight`")),
         "{}",
         challenger.reason
     );
@@ -306,13 +345,20 @@ fn a_panicking_constructor_is_a_reason_not_a_crash() {
     let snap = snapshot(vec![version(1, "boom", "1", Role::Primary, good())], vec![]);
     let p = plan(&catalog, &snap);
     assert_eq!(
-        p.excluded,
+        p.excluded(),
         vec![Excluded {
             model_id: "boom".into(),
             version_id: None,
             role: None,
-            reason: "PRIMARY version 1 (id 1): the constructor of model boom panicked: threshold table missing"
-                .into(),
+            reason: Exclusion::ConstructorPanicked {
+                version: VersionRef {
+                    id: 1,
+                    version: "1".into(),
+                    role: Role::Primary,
+                },
+                model_id: "boom".into(),
+                message: "threshold table missing".into(),
+            },
         }]
     );
 }
@@ -338,7 +384,7 @@ fn a_disabled_consumer_is_not_listed_but_a_missing_upstream_is() {
         vec![edge("consumer", "base", "x")],
     );
     let p = plan(&catalog, &snap);
-    assert!(p.excluded.is_empty(), "{:#?}", p.excluded);
+    assert!(p.excluded().is_empty(), "{:#?}", p.excluded());
     assert_eq!(level_names(&p), vec![vec!["base"]]);
 }
 
@@ -359,5 +405,5 @@ fn the_catalog_refuses_duplicates_and_invalid_ids() {
 #[test]
 fn an_empty_registry_plans_nothing() {
     let p = plan(&Catalog::new(), &Default::default());
-    assert!(p.levels.is_empty() && p.excluded.is_empty() && p.cycles.is_empty());
+    assert!(p.levels().is_empty() && p.excluded().is_empty() && p.cycles().is_empty());
 }

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use common::*;
 use model_api::Role;
-use params_cache::{ActiveVersion, Dependency, RegistrySnapshot};
 use proptest::prelude::*;
-use registry::plan;
+use registry::{ActiveVersion, Dependency, RegistrySnapshot};
+use registry::{Exclusion, plan};
 
 /// What a generated model looks like in the registry.
 #[derive(Debug, Clone, Copy)]
@@ -208,8 +208,8 @@ proptest! {
         let nodes = reg.nodes();
         let pairs = reg.pairs();
         let (_, stuck) = kahn(&nodes, &pairs);
-        prop_assert_eq!(!p.cycles.is_empty(), !stuck.is_empty(), "cycles {:?}, stuck {:?}", p.cycles, stuck);
-        for cycle in &p.cycles {
+        prop_assert_eq!(!p.cycles().is_empty(), !stuck.is_empty(), "cycles {:?}, stuck {:?}", p.cycles(), stuck);
+        for cycle in p.cycles() {
             let models = &cycle.models;
             let distinct: BTreeSet<&String> = models.iter().collect();
             prop_assert_eq!(distinct.len(), models.len(), "{} repeats a model", cycle);
@@ -251,12 +251,12 @@ proptest! {
         prop_assert_eq!(&planned, &available);
 
         let level_of: BTreeMap<&str, usize> = p
-            .levels
+            .levels()
             .iter()
             .enumerate()
             .flat_map(|(i, l)| l.iter().map(move |m| (m.model_id.as_str(), i)))
             .collect();
-        for (i, level) in p.levels.iter().enumerate() {
+        for (i, level) in p.levels().iter().enumerate() {
             prop_assert!(!level.is_empty());
             let names: Vec<&str> = level.iter().map(|m| m.model_id.as_str()).collect();
             let mut sorted = names.clone();
@@ -313,8 +313,9 @@ proptest! {
                 "{} vanished without a reason", v.model_id);
         }
         // A model's reason never blames an upstream that is planned.
-        for e in p.excluded.iter().filter(|e| e.version_id.is_none()) {
-            if let Some(up) = e.reason.strip_prefix("upstream ").and_then(|r| r.strip_suffix(" unavailable")) {
+        for e in p.excluded().iter().filter(|e| e.version_id.is_none()) {
+            if let Exclusion::UpstreamUnavailable { upstream } = &e.reason {
+                let up = upstream.as_str();
                 prop_assert!(!planned.contains(up), "{} blames planned {}", e.model_id, up);
                 prop_assert!(reg.pairs().contains(&(e.model_id.as_str(), up)), "{} blames {} which it does not depend on", e.model_id, up);
             }

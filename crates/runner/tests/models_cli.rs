@@ -2,10 +2,9 @@
 //! against a fresh test database.
 
 use std::process::{Command, Output};
-use std::time::Duration;
 
 use test_support::TestDb;
-use tokio_postgres::{AsyncMessage, Client};
+use tokio_postgres::Client;
 
 fn runner(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_runner"))
@@ -26,17 +25,6 @@ fn ok(db: &TestDb, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs a command that must fail; its stderr.
-fn fails(db: &TestDb, args: &[&str]) -> String {
-    let out = runner(db, args);
-    assert!(
-        !out.status.success(),
-        "runner {args:?} should have failed:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The id in `... (id 7)` at the end of an `added ...` line.
@@ -95,8 +83,25 @@ fn register_reference_models(db: &TestDb) {
     }
 }
 
+/// Runs a command that must fail with exit status 1; its stderr.
+fn fails_with_1(db: &TestDb, args: &[&str]) -> String {
+    let out = runner(db, args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "runner {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The command line of `models` and `versions`: what each prints, exit
+/// statuses, the argument errors the CLI itself finds, and the hints it adds
+/// to the library's refusals. The rules themselves are tested on the library
+/// (`registry-store/tests/lifecycle.rs`).
 #[tokio::test]
-async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
+async fn models_and_versions_print_outcomes_and_refuse_bad_arguments() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let tracks = detectors::ids::TRACK_FEATURES;
@@ -106,9 +111,13 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         ok(&db, &["models", "add", tracks, "--description", "tracks"]),
         "added model track_features\n"
     );
-    assert!(fails(&db, &["models", "add", tracks]).contains("model track_features already exists"));
+    let again = fails_with_1(&db, &["models", "add", tracks]);
+    assert!(
+        again.starts_with("error: model track_features already exists"),
+        "{again}"
+    );
     let long = "m".repeat(65);
-    assert!(fails(&db, &["models", "add", &long]).contains("has 65 characters; at most 64"));
+    assert!(fails_with_1(&db, &["models", "add", &long]).contains("has 65 characters; at most 64"));
     let note = ok(&db, &["models", "add", "no_code_yet"]);
     assert!(
         note.contains("this build has no code for no_code_yet"),
@@ -116,48 +125,25 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
     );
     ok(&db, &["models", "add", spoofing]);
 
-    // Dependencies: unknown models, duplicates and cycles are refused.
-    ok(
-        &db,
-        &[
-            "models", "depend", spoofing, "--on", tracks, "--as", "tracks",
-        ],
-    );
-    assert!(
-        fails(
-            &db,
-            &["models", "depend", spoofing, "--on", "nosuch", "--as", "x"]
-        )
-        .contains("unknown model nosuch")
-    );
-    assert!(
-        fails(
+    assert_eq!(
+        ok(
             &db,
             &[
                 "models", "depend", spoofing, "--on", tracks, "--as", "tracks"
-            ]
-        )
-        .contains("spoofing_score already depends on track_features as tracks")
+            ],
+        ),
+        "spoofing_score now reads track_features's PRIMARY result as tracks\n"
     );
-    let taken = fails(
+    let unknown = fails_with_1(
         &db,
-        &[
-            "models",
-            "depend",
-            spoofing,
-            "--on",
-            "no_code_yet",
-            "--as",
-            "tracks",
-        ],
+        &["models", "depend", spoofing, "--on", "nosuch", "--as", "x"],
     );
     assert!(
-        taken.contains(
-            "spoofing_score already reads track_features's result under input key tracks"
-        ),
-        "{taken}"
+        unknown.contains("unknown model nosuch")
+            && unknown.contains("hint: register it first with `runner models add nosuch`"),
+        "{unknown}"
     );
-    let cycle = fails(
+    let cycle = fails_with_1(
         &db,
         &["models", "depend", tracks, "--on", spoofing, "--as", "back"],
     );
@@ -167,24 +153,29 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         ),
         "{cycle}"
     );
-    assert!(
-        fails(
-            &db,
-            &["models", "depend", tracks, "--on", tracks, "--as", "me"]
-        )
-        .contains("cannot depend on itself")
+    let empty_key = fails_with_1(
+        &db,
+        &["models", "depend", spoofing, "--on", tracks, "--as", ""],
     );
-
-    // Versions: every refusal names the model and version.
-    let params = defaults(tracks);
     assert!(
-        fails(
-            &db,
-            &[
-                "versions", "add", "nosuch", "1", "--role", "PRIMARY", "--params", "{}"
-            ]
-        )
-        .contains("unknown model nosuch")
+        empty_key.contains("input key must not be empty"),
+        "{empty_key}"
+    );
+    // clap's own refusals exit 64, not 1.
+    let missing = runner(&db, &["models", "depend", spoofing, "--on", tracks]);
+    assert_eq!(missing.status.code(), Some(64));
+
+    // Versions: the CLI parses --params and --role; the library the rest.
+    let params = defaults(tracks);
+    let nosuch = fails_with_1(
+        &db,
+        &[
+            "versions", "add", "nosuch", "1", "--role", "PRIMARY", "--params", "{}",
+        ],
+    );
+    assert!(
+        nosuch.contains("unknown model nosuch") && nosuch.contains("hint: register it first"),
+        "{nosuch}"
     );
     let added = ok(
         &db,
@@ -206,7 +197,7 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
     );
     let v1 = id_in(&added);
     assert!(
-        fails(
+        fails_with_1(
             &db,
             &[
                 "versions", "add", tracks, "1.0.0", "--role", "SHADOW", "--params", &params
@@ -215,7 +206,7 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         .contains("model track_features already has a version 1.0.0")
     );
     assert!(
-        fails(
+        fails_with_1(
             &db,
             &[
                 "versions",
@@ -231,7 +222,7 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         .contains("--params of model track_features version 1.1.0 is not valid JSON")
     );
     assert!(
-        fails(
+        fails_with_1(
             &db,
             &[
                 "versions", "add", tracks, "1.1.0", "--role", "SHADOW", "--params", "[1, 2]"
@@ -241,7 +232,7 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
             "--params of model track_features version 1.1.0 must be a JSON object, got [1,2]"
         )
     );
-    let refused = fails(
+    let refused = fails_with_1(
         &db,
         &[
             "versions",
@@ -258,8 +249,18 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         refused.contains("params of model track_features version 1.1.0 are refused by its code"),
         "{refused}"
     );
-    assert!(refused.contains("bogus"), "{refused}");
-    let second = fails(
+    assert!(
+        refused.contains("bogus"),
+        "the cause is printed too: {refused}"
+    );
+    let label = fails_with_1(
+        &db,
+        &[
+            "versions", "add", tracks, "", "--role", "SHADOW", "--params", "{}",
+        ],
+    );
+    assert!(label.contains("version label must not be empty"), "{label}");
+    let second = fails_with_1(
         &db,
         &[
             "versions",
@@ -274,21 +275,19 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         ],
     );
     assert!(
-        second.contains("model track_features already has an ACTIVE PRIMARY (version 1.0.0"),
+        second.contains("model track_features already has an ACTIVE PRIMARY (version 1.0.0")
+            && second.contains("hint: add the new version without --activate, then `runner versions promote <its id>`"),
         "{second}"
     );
-    assert!(
-        fails(
-            &db,
-            &[
-                "versions", "add", tracks, "2.0.0", "--role", "CANARY", "--params", "{}"
-            ]
-        )
-        .contains("CANARY")
+    let canary = runner(
+        &db,
+        &[
+            "versions", "add", tracks, "2.0.0", "--role", "CANARY", "--params", "{}",
+        ],
     );
+    assert_eq!(canary.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&canary.stderr).contains("CANARY"));
 
-    // A SHADOW with a timeout, then promoted: the old PRIMARY is archived in
-    // the same transaction, and listeners hear about it once it commits.
     let shadow = ok(
         &db,
         &[
@@ -306,7 +305,7 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         ],
     );
     let v2 = id_in(&shadow);
-    let draft = id_in(&ok(
+    let draft_line = ok(
         &db,
         &[
             "versions",
@@ -318,25 +317,16 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
             "--params",
             &params,
         ],
-    ));
+    );
+    assert!(
+        draft_line.starts_with("added model track_features version 3.0.0 as DRAFT CHALLENGER"),
+        "{draft_line}"
+    );
+    let draft = id_in(&draft_line);
     assert_eq!(
         status(&client, draft).await,
         ("CHALLENGER".into(), "DRAFT".into())
     );
-
-    let (listener, mut connection) = db.config().connect(tokio_postgres::NoTls).await.unwrap();
-    let (tx, mut notes) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-            if let AsyncMessage::Notification(n) = message {
-                let _ = tx.send((n.channel().to_owned(), n.payload().to_owned()));
-            }
-        }
-    });
-    listener
-        .batch_execute(&format!("LISTEN {}", params_cache::NOTIFY_CHANNEL))
-        .await
-        .unwrap();
 
     let promoted = ok(&db, &["versions", "promote", &v2.to_string()]);
     assert!(promoted.contains(&format!("promoted model track_features version 2.0.0 (id {v2}) from ACTIVE SHADOW to ACTIVE PRIMARY")), "{promoted}");
@@ -350,36 +340,20 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         status(&client, v1).await,
         ("PRIMARY".into(), "ARCHIVED".into())
     );
-    assert_eq!(
-        status(&client, v2).await,
-        ("PRIMARY".into(), "ACTIVE".into())
-    );
-    let (channel, payload) = tokio::time::timeout(Duration::from_secs(30), notes.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (channel.as_str(), payload.as_str()),
-        (params_cache::NOTIFY_CHANNEL, "detection_model_versions")
-    );
-
+    let missing = fails_with_1(&db, &["versions", "promote", "999999"]);
     assert!(
-        fails(&db, &["versions", "promote", "999999"]).contains("no model version with id 999999")
+        missing.contains("no model version with id 999999")
+            && missing.contains("hint: see `runner versions list`"),
+        "{missing}"
     );
     assert!(
         ok(&db, &["versions", "promote", &v2.to_string()])
             .contains("is already the ACTIVE PRIMARY")
     );
-
-    // Rolling back is promoting the archived version again.
-    ok(&db, &["versions", "promote", &v1.to_string()]);
-    assert_eq!(
-        status(&client, v1).await,
-        ("PRIMARY".into(), "ACTIVE".into())
-    );
-    assert_eq!(
-        status(&client, v2).await,
-        ("PRIMARY".into(), "ARCHIVED".into())
+    let rolled_back = ok(&db, &["versions", "promote", &v1.to_string()]);
+    assert!(
+        rolled_back.contains("from ARCHIVED PRIMARY to ACTIVE PRIMARY"),
+        "{rolled_back}"
     );
 
     let archived = ok(&db, &["versions", "archive", &v1.to_string()]);
@@ -387,15 +361,6 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         "archived model track_features version 1.0.0 (id {v1}, was ACTIVE PRIMARY)"
     )));
     assert!(archived.contains("has no ACTIVE PRIMARY now"), "{archived}");
-    assert_eq!(
-        status(&client, v1).await,
-        ("PRIMARY".into(), "ARCHIVED".into())
-    );
-    let (channel, _) = tokio::time::timeout(Duration::from_secs(30), notes.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(channel, params_cache::NOTIFY_CHANNEL);
     assert!(ok(&db, &["versions", "archive", &v1.to_string()]).contains("already archived"));
 
     // versions list shows every status; JSON for scripts.
@@ -425,9 +390,21 @@ async fn models_and_versions_are_managed_with_clear_errors_and_notifications() {
         ]
     );
     assert_eq!(listed["versions"][1]["timeout_ms"], 1500);
+    assert_eq!(listed["versions"][1]["model_id"], tracks);
+    assert_eq!(
+        listed["versions"][2]["activated_at"],
+        serde_json::Value::Null
+    );
+    assert!(
+        listed["versions"][0]["created_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
     let text = ok(&db, &["versions", "list"]);
     assert!(text.starts_with("ID"), "{text}");
     assert!(text.contains("ARCHIVED"), "{text}");
+    assert!(text.contains("1500ms"), "{text}");
 }
 
 #[tokio::test]

@@ -1,6 +1,10 @@
 //! Test models and plan builders shared by this crate's integration tests.
 #![allow(dead_code)]
 
+mod builder;
+
+pub use builder::PlanBuilder;
+
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -12,7 +16,7 @@ use model_api::{
     CycleTs, ModelError, ModelId, ModelInstance, ModelOutput, OutputRow, Role, Upstream,
 };
 use proptest::prelude::*;
-use registry::{InputEdge, Plan, PlannedModel, PlannedVersion};
+use registry::Plan;
 
 /// Models that panic on purpose would print a message (and a backtrace)
 /// each; keep the output readable while leaving the test's own panics alone.
@@ -67,48 +71,77 @@ where
     })
 }
 
-pub fn version(version_id: i64, role: Role, instance: Arc<dyn ModelInstance>) -> PlannedVersion {
-    PlannedVersion {
+/// A version to plan: `v{version_id}` of its model.
+pub struct TestVersion {
+    pub version_id: i64,
+    pub role: Role,
+    pub timeout: Option<Duration>,
+    pub instance: Arc<dyn ModelInstance>,
+}
+
+pub fn version(version_id: i64, role: Role, instance: Arc<dyn ModelInstance>) -> TestVersion {
+    TestVersion {
         version_id,
-        version: format!("v{version_id}"),
         role,
         timeout: None,
         instance,
     }
 }
 
-pub fn with_timeout(mut v: PlannedVersion, timeout: Duration) -> PlannedVersion {
+pub fn with_timeout(mut v: TestVersion, timeout: Duration) -> TestVersion {
     v.timeout = Some(timeout);
     v
 }
 
+/// A model to plan: its versions and `(upstream, input key)` inputs.
+pub struct TestModel {
+    model_id: String,
+    versions: Vec<TestVersion>,
+    inputs: Vec<(String, String)>,
+}
+
 pub fn planned(
     model_id: &str,
-    primary: PlannedVersion,
-    others: Vec<PlannedVersion>,
+    primary: TestVersion,
+    others: Vec<TestVersion>,
     inputs: &[(&str, &str)],
-) -> PlannedModel {
-    let mut inputs: Vec<InputEdge> = inputs
-        .iter()
-        .map(|(up, key)| InputEdge {
-            upstream: ModelId::new(*up).unwrap(),
-            input_key: (*key).to_owned(),
-        })
-        .collect();
-    inputs.sort();
-    PlannedModel {
-        model_id: ModelId::new(model_id).unwrap(),
-        primary,
-        others,
-        inputs,
+) -> TestModel {
+    TestModel {
+        model_id: model_id.to_owned(),
+        versions: std::iter::once(primary).chain(others).collect(),
+        inputs: inputs
+            .iter()
+            .map(|(up, key)| ((*up).to_owned(), (*key).to_owned()))
+            .collect(),
     }
 }
 
-pub fn plan(levels: Vec<Vec<PlannedModel>>) -> Plan {
-    Plan {
-        levels,
-        ..Plan::default()
+/// The models' versions and edges, into `builder`.
+pub fn add_models(builder: &mut PlanBuilder, levels: Vec<Vec<TestModel>>) {
+    for m in levels.into_iter().flatten() {
+        for v in m.versions {
+            builder.version(&m.model_id, v.version_id, v.role, v.timeout, v.instance);
+        }
+        for (up, key) in &m.inputs {
+            builder.input(&m.model_id, up, key);
+        }
     }
+}
+
+/// The plan of these models, built by the planner. The levels are what the
+/// test reads best; the planner computes its own (each model one level after
+/// its latest upstream, sorted by id inside a level) and every model must be
+/// planned.
+pub fn plan(levels: Vec<Vec<TestModel>>) -> Plan {
+    let mut builder = PlanBuilder::new();
+    add_models(&mut builder, levels);
+    let plan = builder.build();
+    assert!(
+        plan.excluded().is_empty() && plan.cycles().is_empty(),
+        "a test plan left something out: {:?}",
+        plan.excluded()
+    );
+    plan
 }
 
 pub fn cycle(minute: u32) -> CycleTs {
@@ -307,7 +340,9 @@ pub fn build(specs: &[ModelSpec], with_candidates: bool, recorder: &Recorder) ->
             .max()
             .unwrap_or(0);
     }
-    let mut levels = vec![Vec::new(); level.iter().max().map_or(0, |m| m + 1)];
+    let mut levels: Vec<Vec<TestModel>> = (0..level.iter().max().map_or(0, |m| m + 1))
+        .map(|_| Vec::new())
+        .collect();
     for (i, spec) in specs.iter().enumerate() {
         let id = name(i);
         let instance = match spec.primary {
@@ -316,7 +351,7 @@ pub fn build(specs: &[ModelSpec], with_candidates: bool, recorder: &Recorder) ->
             PrimaryKind::Panic => adversarial(&id, Adversary::Panic),
         };
         let base_id = (i as i64 + 1) * 100;
-        let others: Vec<PlannedVersion> = if with_candidates {
+        let others: Vec<TestVersion> = if with_candidates {
             spec.candidates
                 .iter()
                 .enumerate()
@@ -359,7 +394,7 @@ pub async fn register(client: &tokio_postgres::Client, plan: &Plan) {
             versions.push((m.model_id.to_string(), v.version_id, v.role));
         }
     }
-    for e in &plan.excluded {
+    for e in plan.excluded() {
         if let (Some(id), Some(role)) = (e.version_id, e.role) {
             versions.push((e.model_id.clone(), id, role));
         }

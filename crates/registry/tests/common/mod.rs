@@ -6,7 +6,7 @@ use std::sync::Arc;
 use model_api::{
     Context, Model, ModelError, ModelId, ModelInstance, ModelOutput, ParamsError, Role, instantiate,
 };
-use params_cache::{ActiveVersion, Dependency, RegistrySnapshot};
+use registry::{ActiveVersion, Dependency, RegistrySnapshot};
 use registry::{Catalog, Plan};
 use serde::Deserialize;
 
@@ -98,7 +98,7 @@ pub struct PlanShape {
 pub fn shape(plan: &Plan) -> PlanShape {
     PlanShape {
         levels: plan
-            .levels
+            .levels()
             .iter()
             .map(|level| {
                 level
@@ -116,22 +116,22 @@ pub fn shape(plan: &Plan) -> PlanShape {
                     .collect()
             })
             .collect(),
-        excluded: plan.excluded.clone(),
-        cycles: plan.cycles.iter().map(ToString::to_string).collect(),
+        excluded: plan.excluded().to_vec(),
+        cycles: plan.cycles().iter().map(ToString::to_string).collect(),
     }
 }
 
 /// Model ids per level.
 pub fn level_names(plan: &Plan) -> Vec<Vec<String>> {
-    plan.levels
+    plan.levels()
         .iter()
         .map(|l| l.iter().map(|m| m.model_id.to_string()).collect())
         .collect()
 }
 
-/// The reason a whole model was left out.
+/// The reason a whole model was left out, as operators read it.
 pub fn reason(plan: &Plan, model: &str) -> String {
     plan.exclusion(model)
-        .map(|e| e.reason.clone())
+        .map(|e| e.reason.to_string())
         .unwrap_or_else(|| panic!("{model} is not excluded: {plan:#?}"))
 }

@@ -1,13 +1,13 @@
-//! `models list|plan|add|depend`.
+//! `models list|plan|add|add-reference|depend`: arguments and output; the
+//! rules are `registry-store`'s.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use model_api::{MAX_ID_CHARS, ModelId};
+use anyhow::{Context, Result};
+use model_api::{InputKey, ModelId};
+use registry_store::Edge;
 use serde_json::{Value, json};
-use tokio_postgres::error::SqlState;
 
 use crate::db::Url;
 
@@ -96,7 +96,7 @@ async fn add_reference(url: &Url) -> Result<ExitCode> {
 
 async fn list(url: &Url, format: Format) -> Result<ExitCode> {
     let client = url.connect().await?;
-    let snapshot = params_cache::load(&client).await?;
+    let snapshot = registry_store::load(&client).await?;
     let by_model = registry::versions_by_model(&snapshot);
     match format {
         Format::Json => {
@@ -152,7 +152,7 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
 
 async fn plan(url: &Url, format: Format) -> Result<ExitCode> {
     let client = url.connect().await?;
-    let snapshot = params_cache::load(&client).await?;
+    let snapshot = registry_store::load(&client).await?;
     let catalog = crate::catalog::build()?;
     let plan = registry::plan(&catalog, &snapshot);
     match format {
@@ -173,7 +173,7 @@ fn version_json(v: &registry::PlannedVersion) -> Value {
 
 fn plan_json(plan: &registry::Plan) -> Value {
     let levels: Vec<Value> = plan
-        .levels
+        .levels()
         .iter()
         .map(|level| {
             Value::Array(
@@ -195,19 +195,19 @@ fn plan_json(plan: &registry::Plan) -> Value {
         })
         .collect();
     let cycles: Vec<Value> = plan
-        .cycles
+        .cycles()
         .iter()
         .map(|c| json!({ "path": c.to_string(), "models": c.models }))
         .collect();
     let excluded: Vec<Value> = plan
-        .excluded
+        .excluded()
         .iter()
         .map(|e| {
             json!({
                 "model_id": e.model_id,
                 "version_id": e.version_id,
                 "role": e.role.map(|r| r.as_str()),
-                "reason": e.reason,
+                "reason": e.reason.to_string(),
             })
         })
         .collect();
@@ -221,9 +221,9 @@ fn plan_text(plan: &registry::Plan) -> String {
         "plan: {}, {} in {}",
         counted(plan.model_count(), "model"),
         counted(plan.version_count(), "version"),
-        counted(plan.levels.len(), "level")
+        counted(plan.levels().len(), "level")
     );
-    for (i, level) in plan.levels.iter().enumerate() {
+    for (i, level) in plan.levels().iter().enumerate() {
         let _ = writeln!(out, "level {i}");
         let mut rows = Vec::new();
         for m in level {
@@ -255,16 +255,16 @@ fn plan_text(plan: &registry::Plan) -> String {
         }
         out.push_str(&table(&rows));
     }
-    if !plan.cycles.is_empty() {
+    if !plan.cycles().is_empty() {
         let _ = writeln!(out, "dependency cycles (each model depends on the next)");
-        for c in &plan.cycles {
+        for c in plan.cycles() {
             let _ = writeln!(out, "  {c}");
         }
     }
-    if !plan.excluded.is_empty() {
+    if !plan.excluded().is_empty() {
         let _ = writeln!(out, "left out");
         let rows: Vec<Vec<String>> = plan
-            .excluded
+            .excluded()
             .iter()
             .map(|e| {
                 let what = match (e.version_id, e.role) {
@@ -274,7 +274,7 @@ fn plan_text(plan: &registry::Plan) -> String {
                     (Some(id), None) => format!("  {} version id {id}", display_id(&e.model_id)),
                     _ => format!("  {}", display_id(&e.model_id)),
                 };
-                vec![what, e.reason.clone()]
+                vec![what, e.reason.to_string()]
             })
             .collect();
         out.push_str(&table(&rows));
@@ -302,22 +302,8 @@ fn display_id(model_id: &str) -> String {
 
 async fn add(url: &Url, model: &str, description: Option<&str>) -> Result<ExitCode> {
     let model_id = ModelId::new(model).with_context(|| format!("cannot add model {model:?}"))?;
-    let mut client = url.connect().await?;
-    let tx = client.transaction().await?;
-    let inserted = tx
-        .query_opt(
-            "INSERT INTO kcg.detection_models (model_id, description) VALUES ($1, $2) \
-             ON CONFLICT (model_id) DO NOTHING RETURNING model_id",
-            &[&model_id.as_str(), &description],
-        )
-        .await
-        .with_context(|| format!("cannot add model {model_id} to kcg.detection_models"))?;
-    if inserted.is_none() {
-        bail!("model {model_id} already exists; nothing was changed");
-    }
-    tx.commit()
-        .await
-        .with_context(|| format!("cannot commit adding model {model_id}"))?;
+    let client = url.connect().await?;
+    registry_store::add_model(&client, &model_id, description).await?;
     let catalog = crate::catalog::build()?;
     println!("added model {model_id}");
     if !catalog.contains(model_id.as_str()) {
@@ -329,115 +315,15 @@ async fn add(url: &Url, model: &str, description: Option<&str>) -> Result<ExitCo
 }
 
 async fn depend(url: &Url, model: &str, upstream: &str, input_key: &str) -> Result<ExitCode> {
-    if model == upstream {
-        bail!("model {model} cannot depend on itself");
-    }
-    let key_chars = input_key.chars().count();
-    if key_chars == 0 || key_chars > MAX_ID_CHARS {
-        bail!(
-            "input key {input_key:?} must have 1 to {MAX_ID_CHARS} characters, it has {key_chars}"
-        );
-    }
+    let edge = Edge {
+        model: ModelId::new(model).context("cannot read the model")?,
+        upstream: ModelId::new(upstream).context("cannot read the upstream model")?,
+        input_key: InputKey::new(input_key).context("cannot read the input key")?,
+    };
     let mut client = url.connect().await?;
-    let tx = client.transaction().await?;
-    // Serialises concurrent `depend`s, so two of them cannot close a cycle
-    // that neither sees alone.
-    tx.batch_execute("LOCK TABLE kcg.detection_model_dependencies IN SHARE ROW EXCLUSIVE MODE")
-        .await?;
-    for m in [model, upstream] {
-        let known = tx
-            .query_opt(
-                "SELECT 1 FROM kcg.detection_models WHERE model_id = $1",
-                &[&m],
-            )
-            .await?;
-        if known.is_none() {
-            bail!("unknown model {m}: register it first with `runner models add {m}`");
-        }
-    }
-    let edges: Vec<(String, String)> = tx
-        .query(
-            "SELECT model_id::text, depends_on::text FROM kcg.detection_model_dependencies",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    if let Some(path) = dependency_path(&edges, upstream, model) {
-        bail!(
-            "{model} cannot depend on {upstream}: that would close the dependency cycle {model} -> {}; nothing was changed",
-            path.join(" -> ")
-        );
-    }
-    let taken: Option<String> = tx
-        .query_opt(
-            "SELECT depends_on::text FROM kcg.detection_model_dependencies \
-             WHERE model_id = $1 AND input_key = $2",
-            &[&model, &input_key],
-        )
-        .await?
-        .map(|r| r.get(0));
-    match taken {
-        Some(other) if other == upstream => {
-            bail!("{model} already depends on {upstream} as {input_key}; nothing was changed")
-        }
-        Some(other) => bail!(
-            "{model} already reads {other}'s result under input key {input_key}; one key names one \
-             upstream, choose another key; nothing was changed"
-        ),
-        None => {}
-    }
-    let inserted = tx
-        .query_opt(
-            "INSERT INTO kcg.detection_model_dependencies (model_id, depends_on, input_key) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING RETURNING model_id",
-            &[&model, &upstream, &input_key],
-        )
-        .await
-        .map_err(|e| match e.code() {
-            Some(c) if *c == SqlState::STRING_DATA_RIGHT_TRUNCATION => {
-                anyhow::anyhow!("model ids and input keys are at most {MAX_ID_CHARS} characters: {e}")
-            }
-            _ => anyhow::Error::new(e).context(format!("cannot record that {model} depends on {upstream}")),
-        })?;
-    if inserted.is_none() {
-        bail!("{model} already depends on {upstream} as {input_key}; nothing was changed");
-    }
-    tx.commit()
-        .await
-        .with_context(|| format!("cannot commit the dependency of {model} on {upstream}"))?;
+    registry_store::depend(&mut client, &edge).await?;
     println!("{model} now reads {upstream}'s PRIMARY result as {input_key}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// A path `from -> ... -> to` along "depends on" edges, if there is one.
-fn dependency_path(edges: &[(String, String)], from: &str, to: &str) -> Option<Vec<String>> {
-    let mut upstreams: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (m, d) in edges {
-        upstreams.entry(m.as_str()).or_default().push(d.as_str());
-    }
-    let mut parent: HashMap<&str, &str> = HashMap::new();
-    let mut queue = VecDeque::from([from]);
-    while let Some(node) = queue.pop_front() {
-        if node == to {
-            let mut path = vec![to.to_owned()];
-            let mut at = to;
-            while at != from {
-                at = parent[at];
-                path.push(at.to_owned());
-            }
-            path.reverse();
-            return Some(path);
-        }
-        for &next in upstreams.get(node).into_iter().flatten() {
-            if next != from && !parent.contains_key(next) {
-                parent.insert(next, node);
-                queue.push_back(next);
-            }
-        }
-    }
-    None
 }
 
 /// A header row.
@@ -484,20 +370,6 @@ pub(crate) fn summarise_params(params: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_the_path_that_a_new_edge_would_close() {
-        let edges = vec![
-            ("b".to_owned(), "c".to_owned()),
-            ("c".to_owned(), "a".to_owned()),
-        ];
-        // Adding "a depends on b": is there a path b -> ... -> a?
-        assert_eq!(
-            dependency_path(&edges, "b", "a"),
-            Some(vec!["b".into(), "c".into(), "a".into()])
-        );
-        assert_eq!(dependency_path(&edges, "a", "b"), None);
-    }
 
     #[test]
     fn params_are_summarised_in_one_short_line() {

@@ -1,5 +1,5 @@
-//! `partitions maintain|list`: the monthly partitions of
-//! `kcg.detection_model_run_outputs`.
+//! `partitions maintain|list`: the monthly partitions of the model run
+//! outputs (see the `partitions` crate).
 
 use std::process::ExitCode;
 

@@ -1,17 +1,14 @@
-//! `versions list|add|promote|archive`.
-//!
-//! Every change runs in one transaction; the V034 statement triggers queue a
-//! `NOTIFY kcg_model_registry` inside it, delivered when it commits, so a
-//! running `serve` drops its params cache exactly when the change is visible.
+//! `versions list|add|promote|archive`: arguments and output; the rules
+//! (and the one transaction per change, whose commit NOTIFYs a running
+//! `serve`) are `registry-store`'s.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use model_api::{MAX_ID_CHARS, ModelId, Role};
-use serde_json::{Value, json};
-use tokio_postgres::Transaction;
-use tokio_postgres::error::SqlState;
+use model_api::{ModelId, Role, VersionLabel};
+use registry_store::{ArchiveOutcome, NewVersion, PromoteOutcome};
+use serde_json::{Map, Value, json};
 
 use super::models::{Format, header, summarise_params, table};
 use crate::db::Url;
@@ -83,40 +80,30 @@ pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
     }
 }
 
-const ROLE_ORDER: &str = "CASE role WHEN 'PRIMARY' THEN 0 WHEN 'CHALLENGER' THEN 1 ELSE 2 END";
-
 async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode> {
+    let model = model
+        .map(ModelId::new)
+        .transpose()
+        .context("cannot read --model")?;
     let client = url.connect().await?;
-    let rows = client
-        .query(
-            &format!(
-                "SELECT id, model_id::text, version::text, role::text, status::text, params, timeout_ms, \
-                        created_at, activated_at, archived_at \
-                   FROM kcg.detection_model_versions \
-                  WHERE $1::text IS NULL OR model_id = $1 \
-                  ORDER BY model_id COLLATE \"C\", {ROLE_ORDER}, id"
-            ),
-            &[&model],
-        )
-        .await
-        .context("cannot read kcg.detection_model_versions")?;
+    let versions = registry_store::list_versions(&client, model.as_ref()).await?;
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     match format {
         Format::Json => {
-            let versions: Vec<Value> = rows
+            let versions: Vec<Value> = versions
                 .iter()
-                .map(|r| {
+                .map(|v| {
                     json!({
-                        "id": r.get::<_, i64>(0),
-                        "model_id": r.get::<_, String>(1),
-                        "version": r.get::<_, String>(2),
-                        "role": r.get::<_, String>(3),
-                        "status": r.get::<_, String>(4),
-                        "params": r.get::<_, Value>(5),
-                        "timeout_ms": r.get::<_, Option<i32>>(6),
-                        "created_at": time(Some(r.get(7))),
-                        "activated_at": time(r.get(8)),
-                        "archived_at": time(r.get(9)),
+                        "id": v.id,
+                        "model_id": v.model,
+                        "version": v.version,
+                        "role": v.role.as_str(),
+                        "status": v.status.as_str(),
+                        "params": v.params,
+                        "timeout_ms": v.timeout_ms,
+                        "created_at": time(Some(v.created_at)),
+                        "activated_at": time(v.activated_at),
+                        "archived_at": time(v.archived_at),
                     })
                 })
                 .collect();
@@ -126,7 +113,7 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
             );
         }
         Format::Text => {
-            if rows.is_empty() {
+            if versions.is_empty() {
                 println!("no versions");
                 return Ok(ExitCode::SUCCESS);
             }
@@ -140,17 +127,17 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
                 "ACTIVATED",
                 "PARAMS",
             ])];
-            for r in &rows {
+            for v in &versions {
                 table_rows.push(vec![
-                    r.get::<_, i64>(0).to_string(),
-                    r.get(1),
-                    r.get(2),
-                    r.get(3),
-                    r.get(4),
-                    r.get::<_, Option<i32>>(6)
+                    v.id.to_string(),
+                    v.model.clone(),
+                    v.version.clone(),
+                    v.role.to_string(),
+                    v.status.to_string(),
+                    v.timeout_ms
                         .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
-                    time(r.get(8)).unwrap_or_else(|| "-".to_owned()),
-                    summarise_params(&r.get(5)),
+                    time(v.activated_at).unwrap_or_else(|| "-".to_owned()),
+                    summarise_params(&v.params),
                 ]);
             }
             print!("{}", table(&table_rows));
@@ -159,92 +146,17 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// The params of a new version: a JSON object, and one the model's code
-/// accepts when this build has code for it.
-fn parse_params(model: &str, version: &str, raw: &str) -> Result<Value> {
+/// `--params`: a JSON object.
+fn parse_params(model: &str, version: &str, raw: &str) -> Result<Map<String, Value>> {
     let params: Value = serde_json::from_str(raw).with_context(|| {
         format!("--params of model {model} version {version} is not valid JSON")
     })?;
-    if !params.is_object() {
-        bail!("--params of model {model} version {version} must be a JSON object, got {params}");
+    match params {
+        Value::Object(map) => Ok(map),
+        other => {
+            bail!("--params of model {model} version {version} must be a JSON object, got {other}")
+        }
     }
-    check_params(model, version, &params)?;
-    Ok(params)
-}
-
-/// Refuses params the model's constructor refuses (when this build knows the
-/// model), so a version that could never run is not registered or promoted.
-fn check_params(model: &str, version: &str, params: &Value) -> Result<()> {
-    let catalog = crate::catalog::build()?;
-    let (Some(constructor), Ok(id)) = (catalog.get(model), ModelId::new(model)) else {
-        return Ok(());
-    };
-    if let Err(e) = constructor(id, params) {
-        bail!(
-            "params of model {model} version {version} are refused by its code: {}",
-            e.message
-        );
-    }
-    Ok(())
-}
-
-/// A stored version, locked for the rest of the transaction.
-struct Stored {
-    id: i64,
-    model_id: String,
-    version: String,
-    role: String,
-    status: String,
-    params: Value,
-}
-
-impl Stored {
-    fn describe(&self) -> String {
-        format!(
-            "model {} version {} (id {}, {} {})",
-            self.model_id, self.version, self.id, self.status, self.role
-        )
-    }
-}
-
-async fn lock_version(tx: &Transaction<'_>, id: i64) -> Result<Stored> {
-    let row = tx
-        .query_opt(
-            "SELECT id, model_id::text, version::text, role::text, status::text, params \
-               FROM kcg.detection_model_versions WHERE id = $1 FOR UPDATE",
-            &[&id],
-        )
-        .await
-        .context("cannot read kcg.detection_model_versions")?;
-    let Some(r) = row else {
-        bail!("no model version with id {id} (see `runner versions list`)")
-    };
-    Ok(Stored {
-        id: r.get(0),
-        model_id: r.get(1),
-        version: r.get(2),
-        role: r.get(3),
-        status: r.get(4),
-        params: r.get(5),
-    })
-}
-
-/// The model's ACTIVE PRIMARY other than `except`, locked.
-async fn active_primary(
-    tx: &Transaction<'_>,
-    model: &str,
-    except: Option<i64>,
-) -> Result<Option<(i64, String)>> {
-    let row = tx
-        .query_opt(
-            "SELECT id, version::text FROM kcg.detection_model_versions \
-              WHERE model_id = $1 AND role = 'PRIMARY' AND status = 'ACTIVE' AND id IS DISTINCT FROM $2 \
-              FOR UPDATE",
-            &[&model, &except],
-        )
-        .await
-        .context("cannot read kcg.detection_model_versions")?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -257,177 +169,69 @@ async fn add(
     activate: bool,
     timeout_ms: Option<u32>,
 ) -> Result<ExitCode> {
-    let chars = version.chars().count();
-    if chars == 0 || chars > MAX_ID_CHARS {
-        bail!(
-            "version label {version:?} of model {model} must have 1 to {MAX_ID_CHARS} characters, it has {chars}"
-        );
-    }
-    let params = parse_params(model, version, raw_params)?;
-    let timeout_ms = timeout_ms
-        .map(i32::try_from)
-        .transpose()
-        .context("--timeout-ms is too large")?;
-
-    let mut client = url.connect().await?;
-    let tx = client.transaction().await?;
-    // Locking the model row serialises add/promote/archive per model.
-    let known = tx
-        .query_opt(
-            "SELECT 1 FROM kcg.detection_models WHERE model_id = $1 FOR UPDATE",
-            &[&model],
-        )
-        .await
-        .context("cannot read kcg.detection_models")?;
-    if known.is_none() {
-        bail!("unknown model {model}: register it first with `runner models add {model}`");
-    }
-    let existing = tx
-        .query_opt(
-            "SELECT id, status::text, role::text FROM kcg.detection_model_versions WHERE model_id = $1 AND version = $2",
-            &[&model, &version],
-        )
-        .await?;
-    if let Some(r) = existing {
-        bail!(
-            "model {model} already has a version {version} (id {}, {} {}); nothing was changed",
-            r.get::<_, i64>(0),
-            r.get::<_, String>(1),
-            r.get::<_, String>(2)
-        );
-    }
-    let current = if activate && role == Role::Primary {
-        active_primary(&tx, model, None).await?
-    } else {
-        None
+    let cannot = || format!("cannot add version {version:?} of model {model:?}");
+    let new = NewVersion {
+        model: ModelId::new(model).with_context(cannot)?,
+        version: VersionLabel::new(version).with_context(cannot)?,
+        role,
+        params: parse_params(model, version, raw_params)?,
+        activate,
+        timeout_ms,
     };
-    if let Some((id, current)) = current {
-        bail!(
-            "model {model} already has an ACTIVE PRIMARY (version {current}, id {id}): a second one is not \
-             allowed. Add {version} without --activate, then `runner versions promote <its id>` to replace it"
-        );
-    }
-    let status = if activate { "ACTIVE" } else { "DRAFT" };
-    let row = tx
-        .query_one(
-            "INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params, timeout_ms, activated_at) \
-             VALUES ($1, $2, $3, $4::text, $5, $6, CASE WHEN $4::text = 'ACTIVE' THEN now() END) RETURNING id",
-            &[&model, &version, &role.as_str(), &status, &params, &timeout_ms],
-        )
-        .await
-        .map_err(|e| version_write_error(e, model, version))?;
-    let id: i64 = row.get(0);
-    tx.commit()
-        .await
-        .with_context(|| format!("cannot commit version {version} of model {model}"))?;
-    println!("added model {model} version {version} as {status} {role} (id {id})");
+    let catalog = crate::catalog::build()?;
+    let mut client = url.connect().await?;
+    let added = registry_store::add_version(&mut client, &catalog, &new).await?;
+    println!(
+        "added model {model} version {version} as {} {role} (id {})",
+        added.status, added.id
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-/// Constraint violations of `kcg.detection_model_versions` in words.
-fn version_write_error(e: tokio_postgres::Error, model: &str, version: &str) -> anyhow::Error {
-    let constraint = e
-        .as_db_error()
-        .and_then(|d| d.constraint())
-        .unwrap_or_default()
-        .to_owned();
-    match (e.code(), constraint.as_str()) {
-        (Some(c), "detection_model_versions_one_active_primary")
-            if *c == SqlState::UNIQUE_VIOLATION =>
-        {
-            anyhow::anyhow!(
-                "model {model} already has an ACTIVE PRIMARY; a second one is not allowed"
-            )
-        }
-        (Some(c), "detection_model_versions_model_version_key")
-            if *c == SqlState::UNIQUE_VIOLATION =>
-        {
-            anyhow::anyhow!("model {model} already has a version {version}")
-        }
-        _ => anyhow::Error::new(e)
-            .context(format!("cannot write version {version} of model {model}")),
-    }
-}
-
 async fn promote(url: &Url, id: i64) -> Result<ExitCode> {
+    let catalog = crate::catalog::build()?;
     let mut client = url.connect().await?;
-    let tx = client.transaction().await?;
-    let target = lock_version(&tx, id).await?;
-    tx.execute(
-        "SELECT 1 FROM kcg.detection_models WHERE model_id = $1 FOR UPDATE",
-        &[&target.model_id],
-    )
-    .await?;
-    if target.role == "PRIMARY" && target.status == "ACTIVE" {
-        println!(
-            "{} is already the ACTIVE PRIMARY; nothing changed",
-            target.describe()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    check_params(&target.model_id, &target.version, &target.params)
-        .with_context(|| format!("cannot promote {}", target.describe()))?;
-    // Archive first: the partial unique index allows one ACTIVE PRIMARY at
-    // any moment, also inside the transaction.
-    let old = active_primary(&tx, &target.model_id, Some(id)).await?;
-    if let Some((old_id, _)) = &old {
-        tx.execute(
-            "UPDATE kcg.detection_model_versions SET status = 'ARCHIVED', archived_at = now() WHERE id = $1",
-            &[old_id],
-        )
-        .await
-        .with_context(|| format!("cannot archive version id {old_id}"))?;
-    }
-    tx.execute(
-        "UPDATE kcg.detection_model_versions \
-            SET role = 'PRIMARY', status = 'ACTIVE', activated_at = now(), archived_at = NULL \
-          WHERE id = $1",
-        &[&id],
-    )
-    .await
-    .map_err(|e| version_write_error(e, &target.model_id, &target.version))?;
-    tx.commit()
-        .await
-        .with_context(|| format!("cannot commit the promotion of {}", target.describe()))?;
-    println!(
-        "promoted model {} version {} (id {id}) from {} {} to ACTIVE PRIMARY",
-        target.model_id, target.version, target.status, target.role
-    );
-    match old {
-        Some((old_id, old_version)) => {
-            println!("archived the previous PRIMARY, version {old_version} (id {old_id})")
+    match registry_store::promote(&mut client, &catalog, id).await? {
+        PromoteOutcome::AlreadyPrimary(v) => {
+            println!("{v} is already the ACTIVE PRIMARY; nothing changed");
         }
-        None => println!("model {} had no ACTIVE PRIMARY before", target.model_id),
+        PromoteOutcome::Promoted(p) => {
+            println!(
+                "promoted model {} version {} (id {id}) from {} {} to ACTIVE PRIMARY",
+                p.model, p.version, p.from_status, p.from_role
+            );
+            match p.archived {
+                Some((old_id, old_version)) => {
+                    println!("archived the previous PRIMARY, version {old_version} (id {old_id})")
+                }
+                None => println!("model {} had no ACTIVE PRIMARY before", p.model),
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn archive(url: &Url, id: i64) -> Result<ExitCode> {
     let mut client = url.connect().await?;
-    let tx = client.transaction().await?;
-    let target = lock_version(&tx, id).await?;
-    if target.status == "ARCHIVED" {
-        println!("{} is already archived; nothing changed", target.describe());
-        return Ok(ExitCode::SUCCESS);
+    let outcome = registry_store::archive(&mut client, id).await?;
+    match &outcome {
+        ArchiveOutcome::AlreadyArchived(v) => {
+            println!("{v} is already archived; nothing changed");
+        }
+        ArchiveOutcome::Archived(was) => {
+            println!(
+                "archived model {} version {} (id {id}, was {} {})",
+                was.model, was.version, was.status, was.role
+            );
+        }
     }
-    tx.execute(
-        "UPDATE kcg.detection_model_versions SET status = 'ARCHIVED', archived_at = now() WHERE id = $1",
-        &[&id],
-    )
-    .await
-    .with_context(|| format!("cannot archive {}", target.describe()))?;
-    tx.commit()
-        .await
-        .with_context(|| format!("cannot commit archiving {}", target.describe()))?;
-    println!(
-        "archived model {} version {} (id {id}, was {} {})",
-        target.model_id, target.version, target.status, target.role
-    );
-    if target.role == "PRIMARY" && target.status == "ACTIVE" {
+    if outcome.left_without_primary() {
+        let model = match &outcome {
+            ArchiveOutcome::Archived(v) | ArchiveOutcome::AlreadyArchived(v) => &v.model,
+        };
         println!(
-            "warning: model {} has no ACTIVE PRIMARY now; it and every model depending on it are left out of \
-             the plan until a version is promoted",
-            target.model_id
+            "warning: model {model} has no ACTIVE PRIMARY now; it and every model depending on it are left out of \
+             the plan until a version is promoted"
         );
     }
     Ok(ExitCode::SUCCESS)

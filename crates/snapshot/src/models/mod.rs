@@ -48,7 +48,7 @@ impl Models {
         let window: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&w.start, &w.end];
 
         let mut active_versions = Vec::new();
-        for r in &query::all(client, S, VERSIONS, &sql::active_sql(), &[]).await? {
+        for r in &query::all(client, S, VERSIONS, sql::ACTIVE, &[]).await? {
             active_versions.push(decode::active_version(Cols::new(r, S, VERSIONS))?);
         }
 
@@ -57,7 +57,7 @@ impl Models {
         let runs = decode::run_counts(t)?;
 
         let mut versions = Vec::new();
-        for r in &query::all(client, S, RUNS, &sql::per_version_sql(), &window).await? {
+        for r in &query::all(client, S, RUNS, sql::PER_VERSION, &window).await? {
             versions.push(decode::version_runs(Cols::new(r, S, RUNS))?);
         }
 

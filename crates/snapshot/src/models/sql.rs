@@ -1,17 +1,15 @@
 //! The section's SQL. Every result column has a name, and decoding reads
 //! columns by name.
 
-const ROLE_ORDER: &str = "CASE role WHEN 'PRIMARY' THEN 0 WHEN 'CHALLENGER' THEN 1 ELSE 2 END";
+// Roles are ordered by `kcg.role_rank` (migration V036), the one
+// definition of PRIMARY, CHALLENGER, SHADOW that every query shares.
 
-pub(super) fn active_sql() -> String {
-    format!(
-        "SELECT v.model_id, v.role, v.version, v.id, m.is_enabled
-         FROM kcg.detection_model_versions v
-         JOIN kcg.detection_models m ON m.model_id = v.model_id
-         WHERE v.status = 'ACTIVE'
-         ORDER BY v.model_id, {ROLE_ORDER}, v.id"
-    )
-}
+pub(super) const ACTIVE: &str = "
+SELECT v.model_id, v.role, v.version, v.id, m.is_enabled
+FROM kcg.detection_model_versions v
+JOIN kcg.detection_models m ON m.model_id = v.model_id
+WHERE v.status = 'ACTIVE'
+ORDER BY v.model_id, kcg.role_rank(v.role), v.id";
 
 pub(super) const TOTALS: &str = "
 SELECT count(*) AS total,
@@ -26,41 +24,37 @@ SELECT count(*) AS total,
 FROM kcg.detection_model_runs
 WHERE cycle_ts >= $1 AND cycle_ts < $2";
 
-pub(super) fn per_version_sql() -> String {
-    format!(
-        "WITH r AS (
-             SELECT r.model_id, r.version_id, r.role,
-                    count(*) AS total,
-                    count(*) FILTER (WHERE r.status = 'OK') AS ok,
-                    count(*) FILTER (WHERE r.status = 'FAILED') AS failed,
-                    count(*) FILTER (WHERE r.status = 'TIMEOUT') AS timeout,
-                    count(*) FILTER (WHERE r.status = 'SKIPPED') AS skipped,
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.duration_ms)
-                        FILTER (WHERE r.status <> 'SKIPPED') AS p50,
-                    percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms)
-                        FILTER (WHERE r.status <> 'SKIPPED') AS p95,
-                    (avg(r.output_count) FILTER (WHERE r.status = 'OK'))::float8 AS outputs,
-                    coalesce(sum(r.dropped_metric_count), 0)::bigint AS dropped
-             FROM kcg.detection_model_runs r
-             WHERE r.cycle_ts >= $1 AND r.cycle_ts < $2 AND r.version_id IS NOT NULL
-             GROUP BY r.model_id, r.version_id, r.role
-         ),
-         m AS (
-             SELECT version_id, count(*) AS n
-             FROM kcg.detection_model_metrics
-             WHERE cycle_ts >= $1 AND cycle_ts < $2
-             GROUP BY version_id
-         )
-         SELECT r.model_id, r.version_id, v.version, r.role,
-                r.total, r.ok, r.failed, r.timeout, r.skipped,
-                r.p50, r.p95, r.outputs, r.dropped, coalesce(m.n, 0) AS metrics
-         FROM r
-         LEFT JOIN kcg.detection_model_versions v ON v.id = r.version_id
-         LEFT JOIN m ON m.version_id = r.version_id
-         ORDER BY r.model_id, {}, r.version_id",
-        ROLE_ORDER.replace("role", "r.role")
-    )
-}
+pub(super) const PER_VERSION: &str = "
+WITH r AS (
+    SELECT r.model_id, r.version_id, r.role,
+           count(*) AS total,
+           count(*) FILTER (WHERE r.status = 'OK') AS ok,
+           count(*) FILTER (WHERE r.status = 'FAILED') AS failed,
+           count(*) FILTER (WHERE r.status = 'TIMEOUT') AS timeout,
+           count(*) FILTER (WHERE r.status = 'SKIPPED') AS skipped,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY r.duration_ms)
+               FILTER (WHERE r.status <> 'SKIPPED') AS p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms)
+               FILTER (WHERE r.status <> 'SKIPPED') AS p95,
+           (avg(r.output_count) FILTER (WHERE r.status = 'OK'))::float8 AS outputs,
+           coalesce(sum(r.dropped_metric_count), 0)::bigint AS dropped
+    FROM kcg.detection_model_runs r
+    WHERE r.cycle_ts >= $1 AND r.cycle_ts < $2 AND r.version_id IS NOT NULL
+    GROUP BY r.model_id, r.version_id, r.role
+),
+m AS (
+    SELECT version_id, count(*) AS n
+    FROM kcg.detection_model_metrics
+    WHERE cycle_ts >= $1 AND cycle_ts < $2
+    GROUP BY version_id
+)
+SELECT r.model_id, r.version_id, v.version, r.role,
+       r.total, r.ok, r.failed, r.timeout, r.skipped,
+       r.p50, r.p95, r.outputs, r.dropped, coalesce(m.n, 0) AS metrics
+FROM r
+LEFT JOIN kcg.detection_model_versions v ON v.id = r.version_id
+LEFT JOIN m ON m.version_id = r.version_id
+ORDER BY r.model_id, kcg.role_rank(r.role), r.version_id";
 
 pub(super) const SKIPPED: &str = "
 SELECT r.model_id, v.version, r.role, coalesce(r.error, '(no reason recorded)') AS reason,
@@ -136,7 +130,7 @@ SELECT c.model_id, c.version_id, v.version, c.role,
 FROM candidates c
 LEFT JOIN stats s ON s.cand_id = c.version_id AND s.cand_role = c.role
 LEFT JOIN kcg.detection_model_versions v ON v.id = c.version_id
-ORDER BY c.model_id, CASE c.role WHEN 'CHALLENGER' THEN 0 ELSE 1 END, c.version_id";
+ORDER BY c.model_id, kcg.role_rank(c.role), c.version_id";
 
 pub(super) const FAILED_RUNS: &str = "
 SELECT r.cycle_ts, r.model_id, v.version, r.role, r.status, r.error, r.duration_ms

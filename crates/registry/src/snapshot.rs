@@ -1,11 +1,12 @@
-//! What one load of the registry tables yields.
+//! What one load of the registry tables yields: the input of the planner.
+//! Plain data, filled by `registry-store` (or by hand in tests).
 
 use model_api::Role;
 
 /// One ACTIVE version of an enabled model, as stored.
 ///
 /// `model_id` is kept as the raw string: turning it into a
-/// [`model_api::ModelId`] (and refusing a bad one) is the registry's job.
+/// [`model_api::ModelId`] (and refusing a bad one) is the planner's job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveVersion {
     /// `detection_model_versions.id`.

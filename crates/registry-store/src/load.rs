@@ -1,22 +1,25 @@
 //! One load of the registry tables: a single SQL statement, so versions and
 //! edges come from one consistent snapshot of the database.
 
-use model_api::Role;
-use tokio_postgres::{Client, Row};
+use registry::{ActiveVersion, Dependency, RegistrySnapshot};
+use tokio_postgres::{GenericClient, Row};
 
-use crate::{ActiveVersion, CacheError, Dependency, RegistrySnapshot};
+use crate::StoreError;
+use crate::decode::{DEPENDENCIES, VERSIONS, VersionColumns, get};
+use crate::error::db;
 
 /// ACTIVE versions of enabled models (kind 0) and every dependency edge
 /// (kind 1), in the order [`RegistrySnapshot`] documents. Identifiers are
 /// compared with `COLLATE "C"` so the database orders them exactly as Rust
-/// compares strings, whatever the database's default collation.
+/// compares strings, whatever the database's default collation; roles by
+/// `kcg.role_rank` (V036), the order of [`model_api::Role::load_order`].
 const LOAD_SQL: &str = r#"
 SELECT 0 AS kind,
        v.id,
        v.model_id::text COLLATE "C" AS model_id,
        v.version::text AS version,
        v.role::text AS role,
-       CASE v.role WHEN 'PRIMARY' THEN 0 WHEN 'CHALLENGER' THEN 1 ELSE 2 END AS role_rank,
+       kcg.role_rank(v.role) AS role_rank,
        v.params,
        v.timeout_ms,
        NULL::text COLLATE "C" AS depends_on,
@@ -32,55 +35,44 @@ ORDER BY kind, model_id, role_rank, id, depends_on, input_key
 "#;
 
 /// Loads the registry without any caching: ACTIVE versions of enabled
-/// models and all dependency edges, in one statement on `client`.
+/// models and all dependency edges, in one statement on `client` (a
+/// connection or a transaction of the caller's: this crate never opens
+/// one).
 ///
 /// A params value that is not a JSON object is logged (naming model and
 /// version) and replaced by `{}`.
-pub async fn load(client: &Client) -> Result<RegistrySnapshot, CacheError> {
-    let rows = client
-        .query(LOAD_SQL, &[])
-        .await
-        .map_err(CacheError::Query)?;
+pub async fn load(client: &(impl GenericClient + Sync)) -> Result<RegistrySnapshot, StoreError> {
+    let rows = client.query(LOAD_SQL, &[]).await.map_err(db(
+        "load the model registry from kcg.detection_model_versions and \
+         kcg.detection_model_dependencies",
+    ))?;
     let mut snapshot = RegistrySnapshot::default();
     for row in &rows {
-        let kind: i32 = get(row, "kind", "detection_model_versions")?;
+        let kind: i32 = get(row, "kind", VERSIONS)?;
         if kind == 0 {
             snapshot.versions.push(version(row)?);
         } else {
             snapshot.edges.push(Dependency {
-                model_id: get(row, "model_id", "detection_model_dependencies")?,
-                depends_on: get(row, "depends_on", "detection_model_dependencies")?,
-                input_key: get(row, "input_key", "detection_model_dependencies")?,
+                model_id: get(row, "model_id", DEPENDENCIES)?,
+                depends_on: get(row, "depends_on", DEPENDENCIES)?,
+                input_key: get(row, "input_key", DEPENDENCIES)?,
             });
         }
     }
     Ok(snapshot)
 }
 
-const VERSIONS: &str = "detection_model_versions";
-
-fn version(row: &Row) -> Result<ActiveVersion, CacheError> {
-    let id: i64 = get(row, "id", VERSIONS)?;
-    let model_id: String = get(row, "model_id", VERSIONS)?;
-    let version: String = get(row, "version", VERSIONS)?;
-    let bad = |column: &'static str, problem: String| CacheError::BadRow {
-        table: VERSIONS,
-        column,
-        row: format!("id {id} (model {model_id}, version {version})"),
-        problem,
-    };
-    let role_text: String = get(row, "role", VERSIONS)?;
-    let role: Role = role_text.parse().map_err(|e| bad("role", format!("{e}")))?;
-    let timeout_ms = match get::<Option<i32>>(row, "timeout_ms", VERSIONS)? {
-        None => None,
-        Some(ms) => Some(u32::try_from(ms).ok().filter(|ms| *ms > 0).ok_or_else(|| {
-            bad(
-                "timeout_ms",
-                format!("{ms} is not a positive number of milliseconds"),
-            )
-        })?),
-    };
-    let mut params: serde_json::Value = get(row, "params", VERSIONS)?;
+fn version(row: &Row) -> Result<ActiveVersion, StoreError> {
+    let columns = VersionColumns::new(row)?;
+    let role = columns.role()?;
+    let timeout_ms = columns.timeout_ms()?;
+    let mut params: serde_json::Value = columns.get("params")?;
+    let VersionColumns {
+        id,
+        model_id,
+        version,
+        ..
+    } = columns;
     if !params.is_object() {
         tracing::warn!(
             model_id = %model_id,
@@ -99,19 +91,6 @@ fn version(row: &Row) -> Result<ActiveVersion, CacheError> {
         role,
         params,
         timeout_ms,
-    })
-}
-
-fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
-    row: &'a Row,
-    column: &'static str,
-    table: &'static str,
-) -> Result<T, CacheError> {
-    row.try_get(column).map_err(|e| CacheError::BadRow {
-        table,
-        column,
-        row: "a loaded row".to_owned(),
-        problem: e.to_string(),
     })
 }
 
