@@ -2,7 +2,9 @@
 //! vessel, again and again: two transmitters sharing an identity.
 
 use chrono::{DateTime, Utc};
-use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use model_api::{
+    Context, DeclaredInput, Input, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -65,23 +67,29 @@ impl Default for CollisionParams {
 }
 
 impl ModelParams for CollisionParams {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ParamsProblem> {
         positive("min_distance_km", self.min_distance_km)?;
         positive("impossible_speed_kn", self.impossible_speed_kn)?;
         positive("medium_km", self.medium_km)?;
         if self.min_hops == 0 {
-            return Err("min_hops must be at least 1".into());
+            return Err(ParamsProblem::new("min_hops", "must be at least 1"));
         }
         if !(self.medium_km <= self.high_km && self.high_km <= self.critical_km) {
-            return Err(format!(
-                "medium_km ({}) <= high_km ({}) <= critical_km ({}) must hold",
-                self.medium_km, self.high_km, self.critical_km
+            return Err(ParamsProblem::new(
+                "high_km",
+                format!(
+                    "medium_km ({}) <= high_km ({}) <= critical_km ({}) must hold",
+                    self.medium_km, self.high_km, self.critical_km
+                ),
             ));
         }
         if self.critical_hops < self.min_hops {
-            return Err(format!(
-                "critical_hops ({}) must be at least min_hops ({})",
-                self.critical_hops, self.min_hops
+            return Err(ParamsProblem::new(
+                "critical_hops",
+                format!(
+                    "critical_hops ({}) must be at least min_hops ({})",
+                    self.critical_hops, self.min_hops
+                ),
             ));
         }
         Ok(())
@@ -227,11 +235,20 @@ impl Collisions {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CollisionModel;
 
+/// What [`CollisionModel`] reads under [`keys::TRACKS`].
+const TRACKS: Input<TrackFeatures> = Input::new(keys::TRACKS);
+
 impl Model for CollisionModel {
     type Params = CollisionParams;
+    type Artifact = Collisions;
+    const INPUTS: &'static [DeclaredInput] = &[TRACKS.declare()];
 
-    fn run(&self, ctx: &Context<'_, CollisionParams>) -> Result<ModelOutput, ModelError> {
-        let tracks: &TrackFeatures = ctx.input(keys::TRACKS)?;
+    fn check(&self, params: &CollisionParams) -> Result<(), ParamsProblem> {
+        params.check()
+    }
+
+    fn run(&self, ctx: &Context<'_, CollisionParams>) -> Result<Output<Collisions>, ModelError> {
+        let tracks = ctx.read(&TRACKS)?;
         let found = Collisions::compute(tracks, ctx.params());
         let mut out = ModelOutput::with_capacity(found.collisions.len());
         let mut by_severity = [0usize; 4];
@@ -262,8 +279,7 @@ impl Model for CollisionModel {
                 by_severity[s as usize] as f64,
             );
         }
-        out.set_artifact(found);
-        Ok(out)
+        Ok(Output::new(out, found))
     }
 }
 

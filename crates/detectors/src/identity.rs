@@ -3,7 +3,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use model_api::{Context, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -34,13 +34,21 @@ impl Default for IdentityParams {
 }
 
 impl ModelParams for IdentityParams {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ParamsProblem> {
         let (lo, hi) = (self.min_country_code, self.max_country_code);
         if (100..=999).contains(&lo) && (100..=999).contains(&hi) && lo <= hi {
             Ok(())
         } else {
-            Err(format!(
-                "min_country_code ({lo}) and max_country_code ({hi}) must be three-digit codes, min <= max"
+            let field = if (100..=999).contains(&lo) {
+                "max_country_code"
+            } else {
+                "min_country_code"
+            };
+            Err(ParamsProblem::new(
+                field,
+                format!(
+                    "min_country_code ({lo}) and max_country_code ({hi}) must be three-digit codes, min <= max"
+                ),
             ))
         }
     }
@@ -178,8 +186,13 @@ pub struct IdentityModel;
 
 impl Model for IdentityModel {
     type Params = IdentityParams;
+    type Artifact = Identities;
 
-    fn run(&self, ctx: &Context<'_, IdentityParams>) -> Result<ModelOutput, ModelError> {
+    fn check(&self, params: &IdentityParams) -> Result<(), ParamsProblem> {
+        params.check()
+    }
+
+    fn run(&self, ctx: &Context<'_, IdentityParams>) -> Result<Output<Identities>, ModelError> {
         let window: &AisWindow = ctx.base()?;
         let ids = Identities::compute(window, ctx.params());
         let mut out = ModelOutput::new();
@@ -192,8 +205,7 @@ impl Model for IdentityModel {
         }
         out.metric("vessels", ids.vessels.len() as f64);
         out.metric("invalid", out.rows().len() as f64);
-        out.set_artifact(ids);
-        Ok(out)
+        Ok(Output::new(out, ids))
     }
 }
 

@@ -102,8 +102,10 @@ fn run_default<T: Any>(
     let params_error = |message: String| DetectorError::Params { model, message };
     let spec = spec(model).ok_or_else(|| params_error("not in the catalog".into()))?;
     let id = ModelId::new(model).map_err(|e| params_error(e.to_string()))?;
-    let instance =
-        (spec.constructor)(id, &(spec.default_params)()).map_err(|e| params_error(e.message))?;
+    let instance = spec
+        .default_implementation()
+        .build(id, &(spec.default_params)())
+        .map_err(|e| params_error(e.to_string()))?;
     let mut upstream = Upstream::new();
     for (key, output) in inputs {
         upstream.insert(*key, Arc::clone(output));

@@ -11,15 +11,20 @@
 //! |---|---|---|---|
 //! | `track_features` | [`TrackFeaturesModel`] | base [`AisWindow`] | [`TrackFeatures`] |
 //! | `identity` | [`IdentityModel`] | base [`AisWindow`] | [`Identities`] |
-//! | `spoofing_score` | [`SpoofingModel`] | `track_features` (`"tracks"`), `identity` (`"identity"`) | [`SpoofingScores`] |
+//! | `spoofing_score` | [`SpoofingModel`] (`v1`), [`SmoothSpoofingModel`] (`v2`) | `track_features` (`"tracks"`), `identity` (`"identity"`) | [`SpoofingScores`] |
 //! | `identity_collision` | [`CollisionModel`] | `track_features` (`"tracks"`) | [`Collisions`] |
 //! | `risk` | [`RiskModel`] | `spoofing_score` (`"spoofing"`), `identity_collision` (`"collisions"`) | [`RiskScores`] |
 //!
-//! The registry path builds versions through [`catalog`] and wires them with
-//! [`default_dependencies`]; the legacy path calls [`run_legacy`] (or the
-//! per-stage functions in [`legacy`]), which goes through the same
-//! constructors with [`default_params`]. One implementation, two paths: the
-//! PRIMARY `spoofing_score` rows with default params equal the legacy scores.
+//! Each model declares its artifact and its typed inputs (`Model::Artifact`,
+//! `Model::INPUTS`), so the registry checks the DAG's types before a cycle
+//! runs. A model may have several implementations (`spoofing_score` has
+//! `v1`, the default, and `v2`, with eased speed evidences); a version names
+//! the one it runs. The registry path builds versions through [`catalog`]
+//! and wires them with [`default_dependencies`]; the legacy path calls
+//! [`run_legacy`] (or the per-stage functions in [`legacy`]), which goes
+//! through the same code (each model's default implementation) with
+//! [`default_params`]. One implementation, two paths: the PRIMARY
+//! `spoofing_score` rows with default params equal the legacy scores.
 //!
 //! This crate must never do I/O, never read the clock, and never depend on
 //! another crate of this workspace but `model-api`: models are pure and
@@ -36,6 +41,7 @@ pub mod legacy;
 mod params;
 mod risk;
 mod spoofing;
+mod spoofing_smooth;
 mod tracks;
 mod window;
 
@@ -43,7 +49,8 @@ mod window;
 mod test_fixtures;
 
 pub use catalog::{
-    Constructor, ModelSpec, catalog, default_dependencies, default_params, ids, spec, specs,
+    ModelSpec, NamedImplementation, catalog, default_dependencies, default_params, ids,
+    implementations, spec, specs,
 };
 pub use clean::{
     COG_NOT_AVAILABLE, CleanStats, HEADING_NOT_AVAILABLE, LAT_NOT_AVAILABLE, LON_NOT_AVAILABLE,
@@ -59,6 +66,7 @@ pub use legacy::{
 };
 pub use risk::{RiskModel, RiskParams, RiskScores, VesselRisk};
 pub use spoofing::{SpoofingModel, SpoofingParams, SpoofingScores, VesselSpoofing};
+pub use spoofing_smooth::{SmoothSpoofingModel, smoothstep};
 pub use tracks::{Jump, Segment, TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack};
 pub use window::{AisWindow, Fix, WindowBounds};
 

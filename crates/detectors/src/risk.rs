@@ -1,6 +1,8 @@
 //! `risk`: one fused score per vessel from spoofing and identity collisions.
 
-use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use model_api::{
+    Context, DeclaredInput, Input, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -32,7 +34,7 @@ impl Default for RiskParams {
 }
 
 impl ModelParams for RiskParams {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ParamsProblem> {
         weight("spoofing_weight", self.spoofing_weight)?;
         weight("collision_weight", self.collision_weight)
     }
@@ -116,12 +118,23 @@ impl RiskScores {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RiskModel;
 
+/// What [`RiskModel`] reads under [`keys::SPOOFING`].
+const SPOOFING: Input<SpoofingScores> = Input::new(keys::SPOOFING);
+/// What [`RiskModel`] reads under [`keys::COLLISIONS`].
+const COLLISIONS: Input<Collisions> = Input::new(keys::COLLISIONS);
+
 impl Model for RiskModel {
     type Params = RiskParams;
+    type Artifact = RiskScores;
+    const INPUTS: &'static [DeclaredInput] = &[SPOOFING.declare(), COLLISIONS.declare()];
 
-    fn run(&self, ctx: &Context<'_, RiskParams>) -> Result<ModelOutput, ModelError> {
-        let spoofing: &SpoofingScores = ctx.input(keys::SPOOFING)?;
-        let collisions: &Collisions = ctx.input(keys::COLLISIONS)?;
+    fn check(&self, params: &RiskParams) -> Result<(), ParamsProblem> {
+        params.check()
+    }
+
+    fn run(&self, ctx: &Context<'_, RiskParams>) -> Result<Output<RiskScores>, ModelError> {
+        let spoofing = ctx.read(&SPOOFING)?;
+        let collisions = ctx.read(&COLLISIONS)?;
         let risk = RiskScores::compute(spoofing, collisions, ctx.params());
         let mut out = ModelOutput::with_capacity(risk.vessels.len());
         for v in &risk.vessels {
@@ -136,8 +149,7 @@ impl Model for RiskModel {
         for (key, n) in score_bands(risk.vessels.iter().map(|v| v.score)) {
             out.metric(key, n as f64);
         }
-        out.set_artifact(risk);
-        Ok(out)
+        Ok(Output::new(out, risk))
     }
 }
 

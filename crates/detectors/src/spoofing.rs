@@ -2,7 +2,9 @@
 //! teleports and an invalid identity.
 
 use chrono::{DateTime, Utc};
-use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use model_api::{
+    Context, DeclaredInput, Input, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -63,14 +65,17 @@ impl Default for SpoofingParams {
 }
 
 impl ModelParams for SpoofingParams {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ParamsProblem> {
         positive("min_segment_km", self.min_segment_km)?;
         positive("speed_floor_kn", self.speed_floor_kn)?;
         positive("speed_full_kn", self.speed_full_kn)?;
         if self.speed_full_kn <= self.speed_floor_kn {
-            return Err(format!(
-                "speed_full_kn ({}) must be greater than speed_floor_kn ({})",
-                self.speed_full_kn, self.speed_floor_kn
+            return Err(ParamsProblem::new(
+                "speed_full_kn",
+                format!(
+                    "speed_full_kn ({}) must be greater than speed_floor_kn ({})",
+                    self.speed_full_kn, self.speed_floor_kn
+                ),
             ));
         }
         positive("teleport_km", self.teleport_km)?;
@@ -155,22 +160,13 @@ impl VesselSpoofing {
         let reported_speed_evidence = vessel
             .max_reported_sog
             .map_or(0.0, |s| p.speed_evidence(f64::from(s)));
-        let quiet = (1.0 - p.speed_weight * speed_evidence)
-            * (1.0 - p.reported_speed_weight * reported_speed_evidence)
-            * (1.0
-                - if teleport.is_some() {
-                    p.teleport_weight
-                } else {
-                    0.0
-                })
-            * (1.0
-                - if invalid_identity {
-                    p.invalid_identity_weight
-                } else {
-                    0.0
-                });
-        #[allow(clippy::cast_possible_truncation)] // stored as REAL; see `score`
-        let score = (1.0 - quiet).clamp(0.0, 1.0) as f32;
+        let score = combine(
+            p,
+            speed_evidence,
+            reported_speed_evidence,
+            teleport.is_some(),
+            invalid_identity,
+        );
         Self {
             mmsi: vessel.mmsi,
             score,
@@ -186,7 +182,7 @@ impl VesselSpoofing {
     }
 
     /// The row payload: only the evidences present, `None` when the score is 0.
-    fn payload(&self) -> Option<Value> {
+    pub(crate) fn payload(&self) -> Option<Value> {
         if self.score <= 0.0 {
             return None;
         }
@@ -212,10 +208,33 @@ impl VesselSpoofing {
     }
 }
 
+/// The noisy-OR of the four evidences, each scaled by its weight, as the
+/// `f32` that `vessel_analysis` stores.
+pub(crate) fn combine(
+    p: &SpoofingParams,
+    speed_evidence: f64,
+    reported_speed_evidence: f64,
+    teleport: bool,
+    invalid_identity: bool,
+) -> f32 {
+    let quiet = (1.0 - p.speed_weight * speed_evidence)
+        * (1.0 - p.reported_speed_weight * reported_speed_evidence)
+        * (1.0 - if teleport { p.teleport_weight } else { 0.0 })
+        * (1.0
+            - if invalid_identity {
+                p.invalid_identity_weight
+            } else {
+                0.0
+            });
+    #[allow(clippy::cast_possible_truncation)] // stored as REAL; see `VesselSpoofing::score`
+    let score = (1.0 - quiet).clamp(0.0, 1.0) as f32;
+    score
+}
+
 /// The artifact of `spoofing_score`: every vessel, by ascending MMSI.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpoofingScores {
-    vessels: Vec<VesselSpoofing>,
+    pub(crate) vessels: Vec<VesselSpoofing>,
 }
 
 impl SpoofingScores {
@@ -262,29 +281,44 @@ impl SpoofingScores {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpoofingModel;
 
+/// What `spoofing_score` reads under [`keys::TRACKS`].
+pub(crate) const TRACKS: Input<TrackFeatures> = Input::new(keys::TRACKS);
+/// What `spoofing_score` reads under [`keys::IDENTITY`].
+pub(crate) const IDENTITY: Input<Identities> = Input::new(keys::IDENTITY);
+
 impl Model for SpoofingModel {
     type Params = SpoofingParams;
+    type Artifact = SpoofingScores;
+    const INPUTS: &'static [DeclaredInput] = &[TRACKS.declare(), IDENTITY.declare()];
 
-    fn run(&self, ctx: &Context<'_, SpoofingParams>) -> Result<ModelOutput, ModelError> {
-        let tracks: &TrackFeatures = ctx.input(keys::TRACKS)?;
-        let identities: &Identities = ctx.input(keys::IDENTITY)?;
-        let scores = SpoofingScores::compute(tracks, identities, ctx.params());
-        let mut out = ModelOutput::with_capacity(scores.vessels.len());
-        for v in &scores.vessels {
-            let row = OutputRow::new(v.mmsi.to_string(), f64::from(v.score));
-            out.push(match v.payload() {
-                Some(p) => row.with_payload(p),
-                None => row,
-            });
-        }
-        let all = scores.vessels.iter().map(|v| f64::from(v.score));
-        out.metric("vessels", scores.vessels.len() as f64);
-        for (key, n) in score_bands(all) {
-            out.metric(key, n as f64);
-        }
-        out.set_artifact(scores);
-        Ok(out)
+    fn check(&self, params: &SpoofingParams) -> Result<(), ParamsProblem> {
+        params.check()
     }
+
+    fn run(&self, ctx: &Context<'_, SpoofingParams>) -> Result<Output<SpoofingScores>, ModelError> {
+        let scores =
+            SpoofingScores::compute(ctx.read(&TRACKS)?, ctx.read(&IDENTITY)?, ctx.params());
+        Ok(output(scores))
+    }
+}
+
+/// The rows and metrics of `spoofing_score` (whichever implementation
+/// scored), with the scores as artifact.
+pub(crate) fn output(scores: SpoofingScores) -> Output<SpoofingScores> {
+    let mut out = ModelOutput::with_capacity(scores.vessels.len());
+    for v in &scores.vessels {
+        let row = OutputRow::new(v.mmsi.to_string(), f64::from(v.score));
+        out.push(match v.payload() {
+            Some(p) => row.with_payload(p),
+            None => row,
+        });
+    }
+    let all = scores.vessels.iter().map(|v| f64::from(v.score));
+    out.metric("vessels", scores.vessels.len() as f64);
+    for (key, n) in score_bands(all) {
+        out.metric(key, n as f64);
+    }
+    Output::new(out, scores)
 }
 
 #[cfg(test)]

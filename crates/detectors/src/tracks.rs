@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use model_api::{Context, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -38,7 +38,7 @@ impl Default for TrackParams {
 }
 
 impl ModelParams for TrackParams {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ParamsProblem> {
         positive("min_speed_segment_km", self.min_speed_segment_km)?;
         positive("gap_minutes", self.gap_minutes)
     }
@@ -232,8 +232,13 @@ pub struct TrackFeaturesModel;
 
 impl Model for TrackFeaturesModel {
     type Params = TrackParams;
+    type Artifact = TrackFeatures;
 
-    fn run(&self, ctx: &Context<'_, TrackParams>) -> Result<ModelOutput, ModelError> {
+    fn check(&self, params: &TrackParams) -> Result<(), ParamsProblem> {
+        params.check()
+    }
+
+    fn run(&self, ctx: &Context<'_, TrackParams>) -> Result<Output<TrackFeatures>, ModelError> {
         let window: &AisWindow = ctx.base()?;
         let features = TrackFeatures::compute(window, ctx.params());
         let mut out = ModelOutput::with_capacity(features.vessels.len());
@@ -257,8 +262,7 @@ impl Model for TrackFeaturesModel {
         out.metric("fixes", features.fix_count() as f64);
         out.metric("segments", features.segment_count() as f64);
         out.metric("gaps", gaps as f64);
-        out.set_artifact(features);
-        Ok(out)
+        Ok(Output::new(out, features))
     }
 }
 

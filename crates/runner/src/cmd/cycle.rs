@@ -76,7 +76,7 @@ fn delta(d: Duration) -> Result<TimeDelta> {
     TimeDelta::from_std(d).context("duration out of range")
 }
 
-fn pipeline(opts: &CycleOpts, use_registry: bool) -> Result<Pipeline> {
+fn pipeline(opts: &CycleOpts, use_registry: bool, catalog: &registry::Catalog) -> Result<Pipeline> {
     let mut exec = dag_exec::ExecConfig {
         default_timeout: opts.model_timeout,
         ..Default::default()
@@ -91,7 +91,7 @@ fn pipeline(opts: &CycleOpts, use_registry: bool) -> Result<Pipeline> {
         exec,
         cache_ttl: opts.cache_ttl,
     };
-    Ok(Pipeline::new(config, crate::catalog::build()?))
+    Ok(Pipeline::new(config, catalog.clone()))
 }
 
 /// One line per cycle, for logs and for people.
@@ -136,8 +136,13 @@ async fn run_one(
     Ok(pipeline.run_cycle(&mut conn, at).await?)
 }
 
-pub async fn cycle(url: &Url, args: CycleArgs, use_registry: bool) -> Result<ExitCode> {
-    let pipeline = pipeline(&args.opts, use_registry)?;
+pub async fn cycle(
+    url: &Url,
+    args: CycleArgs,
+    use_registry: bool,
+    catalog: &registry::Catalog,
+) -> Result<ExitCode> {
+    let pipeline = pipeline(&args.opts, use_registry, catalog)?;
     let pool = url.pool(args.opts.pool_size).await?;
     let outcome = run_one(&pipeline, &pool, args.at).await?;
     println!("{}", summary(&outcome));
@@ -178,7 +183,12 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<ExitCode> {
+pub async fn replay(
+    url: &Url,
+    args: ReplayArgs,
+    use_registry: bool,
+    catalog: &registry::Catalog,
+) -> Result<ExitCode> {
     if args.to < args.from {
         bail!("--to {} is before --from {}", args.to, args.from);
     }
@@ -189,7 +199,7 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
         ticks.push(t);
         t += step;
     }
-    let pipeline = pipeline(&args.opts, use_registry)?;
+    let pipeline = pipeline(&args.opts, use_registry, catalog)?;
     let pool = url.pool(args.opts.pool_size).await?;
     let stop = stop_flag()?;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -242,9 +252,14 @@ pub fn next_tick(now: DateTime<Utc>, every: TimeDelta) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(next).unwrap_or(now + every)
 }
 
-pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<ExitCode> {
+pub async fn serve(
+    url: &Url,
+    args: ServeArgs,
+    use_registry: bool,
+    catalog: &registry::Catalog,
+) -> Result<ExitCode> {
     let every = delta(args.every)?;
-    let pipeline = Arc::new(pipeline(&args.opts, use_registry)?);
+    let pipeline = Arc::new(pipeline(&args.opts, use_registry, catalog)?);
     let pool = url.pool(args.opts.pool_size).await?;
     let stop = stop_flag()?;
 
