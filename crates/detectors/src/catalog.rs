@@ -9,16 +9,16 @@ use crate::identity::{IdentityModel, IdentityParams};
 use crate::keys;
 use crate::risk::{RiskModel, RiskParams};
 use crate::spoofing::{SpoofingModel, SpoofingParams};
-use crate::spoofing_smooth::SmoothSpoofingModel;
+use crate::spoofing_log::LogSpeedSpoofingModel;
 use crate::tracks::{TrackFeaturesModel, TrackParams};
 
 /// The names of our implementations.
 pub mod implementations {
     /// The first implementation of every model, its default.
     pub const V1: &str = "v1";
-    /// `spoofing_score` with eased speed evidences
-    /// ([`SmoothSpoofingModel`](crate::SmoothSpoofingModel)).
-    pub const SPOOFING_SMOOTH: &str = "v2";
+    /// `spoofing_score` with speed graded on a logarithmic scale
+    /// ([`LogSpeedSpoofingModel`](crate::LogSpeedSpoofingModel)).
+    pub const SPOOFING_LOG_SPEED: &str = "v2";
 }
 
 /// The model ids.
@@ -96,8 +96,8 @@ pub fn specs() -> [ModelSpec; 5] {
             implementations: &[
                 (implementations::V1, code::<SpoofingModel>),
                 (
-                    implementations::SPOOFING_SMOOTH,
-                    code::<SmoothSpoofingModel>,
+                    implementations::SPOOFING_LOG_SPEED,
+                    code::<LogSpeedSpoofingModel>,
                 ),
             ],
             default_params: defaults_of::<SpoofingParams>,

@@ -11,14 +11,14 @@
 //! |---|---|---|---|
 //! | `track_features` | [`TrackFeaturesModel`] | base [`AisWindow`] | [`TrackFeatures`] |
 //! | `identity` | [`IdentityModel`] | base [`AisWindow`] | [`Identities`] |
-//! | `spoofing_score` | [`SpoofingModel`] (`v1`), [`SmoothSpoofingModel`] (`v2`) | `track_features` (`"tracks"`), `identity` (`"identity"`) | [`SpoofingScores`] |
+//! | `spoofing_score` | [`SpoofingModel`] (`v1`), [`LogSpeedSpoofingModel`] (`v2`) | `track_features` (`"tracks"`), `identity` (`"identity"`) | [`SpoofingScores`] |
 //! | `identity_collision` | [`CollisionModel`] | `track_features` (`"tracks"`) | [`Collisions`] |
 //! | `risk` | [`RiskModel`] | `spoofing_score` (`"spoofing"`), `identity_collision` (`"collisions"`) | [`RiskScores`] |
 //!
 //! Each model declares its artifact and its typed inputs (`Model::Artifact`,
 //! `Model::INPUTS`), so the registry checks the DAG's types before a cycle
 //! runs. A model may have several implementations (`spoofing_score` has
-//! `v1`, the default, and `v2`, with eased speed evidences); a version names
+//! `v1`, the default, and `v2`, grading speed on a logarithmic scale); a version names
 //! the one it runs. The registry path builds versions through [`catalog`]
 //! and wires them with [`default_dependencies`]; the legacy path calls
 //! [`run_legacy`] (or the per-stage functions in [`legacy`]), which goes
@@ -41,7 +41,7 @@ pub mod legacy;
 mod params;
 mod risk;
 mod spoofing;
-mod spoofing_smooth;
+mod spoofing_log;
 mod tracks;
 mod window;
 
@@ -66,7 +66,7 @@ pub use legacy::{
 };
 pub use risk::{RiskModel, RiskParams, RiskScores, VesselRisk};
 pub use spoofing::{SpoofingModel, SpoofingParams, SpoofingScores, VesselSpoofing};
-pub use spoofing_smooth::{SmoothSpoofingModel, smoothstep};
+pub use spoofing_log::{LOG_SPEED_SPANS, LogSpeedSpoofingModel};
 pub use tracks::{Jump, Segment, TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack};
 pub use window::{AisWindow, Fix, WindowBounds};
 

@@ -94,7 +94,7 @@ async fn a_version_names_its_implementation_and_the_store_keeps_it() {
     let shadow = add_version(
         &mut c,
         &catalog,
-        &version(SPOOFING, "2.0.0-smooth", Role::Shadow, Some("v2"), true),
+        &version(SPOOFING, "2.0.0-logspeed", Role::Shadow, Some("v2"), true),
     )
     .await
     .unwrap();
@@ -105,7 +105,7 @@ async fn a_version_names_its_implementation_and_the_store_keeps_it() {
         .collect();
     assert_eq!(
         implementations,
-        vec![("1.0.0", None), ("2.0.0-smooth", Some("v2"))]
+        vec![("1.0.0", None), ("2.0.0-logspeed", Some("v2"))]
     );
     let loaded = load(&c).await.unwrap();
     let v = loaded.versions.iter().find(|v| v.id == shadow.id).unwrap();
@@ -310,14 +310,14 @@ async fn a_promotion_of_another_implementation_of_the_same_type_goes_through() {
     let mut c = db.client().await;
     reference(&mut c).await;
     let catalog = catalog_with_bare();
-    let smooth = add_version(
+    let log_speed = add_version(
         &mut c,
         &catalog,
-        &version(SPOOFING, "2.0.0-smooth", Role::Shadow, Some("v2"), true),
+        &version(SPOOFING, "2.0.0-logspeed", Role::Shadow, Some("v2"), true),
     )
     .await
     .unwrap();
-    let PromoteOutcome::Promoted(p) = promote(&mut c, &catalog, smooth.id).await.unwrap() else {
+    let PromoteOutcome::Promoted(p) = promote(&mut c, &catalog, log_speed.id).await.unwrap() else {
         panic!("not promoted");
     };
     assert_eq!(
