@@ -29,10 +29,12 @@
 mod catalog;
 mod clean;
 mod collision;
+mod episodes;
 mod events;
 pub mod geo;
 mod identity;
 pub mod legacy;
+mod mid;
 mod params;
 mod risk;
 mod spoofing;
@@ -46,21 +48,27 @@ pub use catalog::{
     Constructor, ModelSpec, catalog, default_dependencies, default_params, ids, spec, specs,
 };
 pub use clean::{
-    COG_NOT_AVAILABLE, CleanStats, HEADING_NOT_AVAILABLE, LAT_NOT_AVAILABLE, LON_NOT_AVAILABLE,
-    SOG_NOT_AVAILABLE, clean,
+    COG_NOT_AVAILABLE, CleanStats, DUPLICATE_KM, HEADING_NOT_AVAILABLE, LAT_NOT_AVAILABLE,
+    LON_NOT_AVAILABLE, SOG_NOT_AVAILABLE, clean,
 };
 pub use collision::{Collision, CollisionModel, CollisionParams, Collisions, MAX_SITES_REPORTED};
+pub use episodes::{Episode, EpisodeChange, plan_episodes};
 pub use events::{Event, EventCategory, EventRules, Severity, SeverityParseError, events};
 pub use identity::{
-    Identities, IdentityModel, IdentityParams, IdentityProblem, VesselIdentity, check_mmsi,
+    Classification, Identities, IdentityClass, IdentityModel, IdentityParams, IdentityProblem,
+    VesselIdentity, classify_mmsi, nine_digits,
 };
+pub use mid::{MID_SOURCE, MidEntry, mid};
 pub use legacy::{
     DetectorError, LegacyResults, Typed, VesselSummary, run_legacy, vessel_summaries,
 };
 pub use risk::{RiskModel, RiskParams, RiskScores, VesselRisk};
 pub use spoofing::{SpoofingModel, SpoofingParams, SpoofingScores, VesselSpoofing};
-pub use tracks::{Jump, Segment, TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack};
-pub use window::{AisWindow, Fix, WindowBounds};
+pub use tracks::{
+    FastRun, FixRole, Jump, MAX_SITES, SAR_AIRCRAFT_CEILING_KN, Segment, Site, Switch,
+    TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack, ceiling_kn,
+};
+pub use window::{AisWindow, CarriedFix, Fix, WindowBounds};
 
 /// The input keys under which our models read their upstream results.
 pub mod keys {
