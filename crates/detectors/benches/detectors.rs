@@ -57,6 +57,7 @@ fn synthetic() -> (WindowBounds, Vec<Fix>) {
                 cog: Some(0.0),
                 heading: Some(0.0),
                 vessel_name: Some(format!("V{v}")),
+                vessel_type: Some(70),
             });
         }
     }

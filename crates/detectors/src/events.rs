@@ -104,6 +104,17 @@ impl EventCategory {
         EventCategory::SpeedAnomaly,
     ];
 
+    /// The category of a database string; `None` for any other string.
+    ///
+    /// ```
+    /// use detectors::EventCategory;
+    /// assert_eq!(EventCategory::from_db("SPOOFING"), Some(EventCategory::Spoofing));
+    /// assert_eq!(EventCategory::from_db("spoofing"), None);
+    /// ```
+    pub fn from_db(s: &str) -> Option<Self> {
+        EventCategory::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     /// The database string, e.g. `IDENTITY_COLLISION`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -23,7 +23,8 @@ use crate::{keys, score_bands};
 ///
 /// Default, as JSON:
 /// `{"speed_floor_factor": 1.0, "speed_full_factor": 2.0,
-///   "min_reported_over_ceiling": 2, "teleport_km": 5.0, "speed_weight": 0.6,
+///   "min_reported_over_ceiling": 2, "reported_min_agreement": 0.5,
+///   "teleport_km": 5.0, "speed_weight": 0.6,
 ///   "reported_speed_weight": 0.3, "teleport_weight": 0.8,
 ///   "invalid_identity_weight": 0.4}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +37,10 @@ pub struct SpoofingParams {
     /// Reports of a SOG above the ceiling needed before the reported speed
     /// counts (one odd SOG is a glitch of its own).
     pub min_reported_over_ceiling: u32,
+    /// The reported SOG counts only when the positions move at least this
+    /// fraction of it: a moored boat whose transponder says 102.2 kn all
+    /// night has a broken SOG field, not a spoofed track.
+    pub reported_min_agreement: f64,
     /// A switch between two confirmed places at least this many kilometres
     /// apart is a teleport.
     pub teleport_km: f64,
@@ -55,6 +60,7 @@ impl Default for SpoofingParams {
             speed_floor_factor: 1.0,
             speed_full_factor: 2.0,
             min_reported_over_ceiling: 2,
+            reported_min_agreement: 0.5,
             teleport_km: 5.0,
             speed_weight: 0.6,
             reported_speed_weight: 0.3,
@@ -77,6 +83,7 @@ impl ModelParams for SpoofingParams {
         if self.min_reported_over_ceiling == 0 {
             return Err("min_reported_over_ceiling must be at least 1".into());
         }
+        weight("reported_min_agreement", self.reported_min_agreement)?;
         positive("teleport_km", self.teleport_km)?;
         weight("speed_weight", self.speed_weight)?;
         weight("reported_speed_weight", self.reported_speed_weight)?;
@@ -146,13 +153,15 @@ impl VesselSpoofing {
             (a, b) => a.or(b),
         };
         let speed_evidence = max_speed_kn.map_or(0.0, |s| p.speed_evidence(s, c));
-        let reported_speed_evidence = if vessel.reported_over_ceiling >= p.min_reported_over_ceiling
-        {
-            vessel
-                .max_reported_sog
-                .map_or(0.0, |s| p.speed_evidence(f64::from(s), c))
-        } else {
-            0.0
+        let moved = max_speed_kn.unwrap_or(0.0);
+        let reported_speed_evidence = match vessel.max_reported_sog.map(f64::from) {
+            Some(sog)
+                if vessel.reported_over_ceiling >= p.min_reported_over_ceiling
+                    && moved >= p.reported_min_agreement * sog =>
+            {
+                p.speed_evidence(sog, c)
+            }
+            _ => 0.0,
         };
         let mut teleport: Option<Switch> = None;
         let mut teleports = 0;
@@ -355,21 +364,15 @@ mod tests {
         assert_eq!(v.teleports, 1, "{v:?}");
         assert!((f64::from(v.score) - 0.8).abs() < 1e-6, "{v:?}");
 
-        // With an invalid identity and a sustained reported SOG too.
+        // With an invalid identity too: 1 - 0.2 * 0.6.
         for x in &mut f {
             x.mmsi = 12_345_678;
-            x.sog = Some(100.0);
         }
         let s = score(f, &p);
         let v = s.get(12_345_678).unwrap();
-        let reported = (100.0 - 60.0) / 60.0;
-        assert!((v.reported_speed_evidence - reported).abs() < 1e-6, "{v:?}");
-        assert!(
-            (f64::from(v.score) - (1.0 - (1.0 - 0.3 * reported) * 0.2 * 0.6)).abs() < 1e-6,
-            "{v:?}"
-        );
+        assert!((f64::from(v.score) - (1.0 - 0.2 * 0.6)).abs() < 1e-6, "{v:?}");
         let payload = v.payload().unwrap();
-        for k in ["reported_sog", "teleport_km", "teleport_min", "invalid_identity"] {
+        for k in ["teleport_km", "teleport_min", "teleports", "invalid_identity"] {
             assert!(payload.get(k).is_some(), "{k} missing in {payload}");
         }
     }
@@ -382,11 +385,26 @@ mod tests {
         let s = score(f, &SpoofingParams::default());
         let v = s.get(211_000_001).unwrap();
         assert_eq!((v.score, v.glitches), (0.0, 1), "{v:?}");
-        // One odd reported SOG is no evidence either.
+        // One odd reported SOG is no evidence either, nor a SOG the
+        // positions contradict (moored, "102.2 kn" all along).
         let mut f = cruise(211_000_001, 10, 60, 10.0);
         f[5].sog = Some(102.2);
         let s = score(f, &SpoofingParams::default());
         assert_eq!(s.get(211_000_001).unwrap().score, 0.0);
+        let mut f = cruise(211_000_001, 10, 60, 0.0);
+        for x in &mut f {
+            x.sog = Some(102.2);
+        }
+        let s = score(f, &SpoofingParams::default());
+        assert_eq!(s.get(211_000_001).unwrap().reported_speed_evidence, 0.0);
+        // Moving at 90 kn and saying so: both evidences.
+        let mut f = cruise(211_000_001, 12, 60, 90.0);
+        for x in &mut f {
+            x.sog = Some(90.0);
+        }
+        let s = score(f, &SpoofingParams::default());
+        let v = s.get(211_000_001).unwrap();
+        assert!(v.reported_speed_evidence > 0.4 && v.speed_evidence > 0.4, "{v:?}");
     }
 
     #[test]

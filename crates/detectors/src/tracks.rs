@@ -267,9 +267,10 @@ pub struct VesselTrack {
     pub max_gap_minutes: Option<f64>,
     /// Moves of the track longer than [`TrackParams::gap_minutes`].
     pub gaps: u32,
-    /// Highest SOG reported on the track, knots.
+    /// Highest SOG reported on the track and its fast runs, knots.
     pub max_reported_sog: Option<f32>,
-    /// Fixes of the track whose reported SOG is above the ceiling.
+    /// Fixes of the track and its fast runs whose reported SOG is above the
+    /// ceiling.
     pub reported_over_ceiling: u32,
     fixes: Range<usize>,
     segments: Range<usize>,
@@ -567,7 +568,12 @@ fn analyse(
             gaps += 1;
         }
     }
-    let track_fixes: Vec<&Fix> = track_pts.iter().filter_map(|q| q.fix.map(|i| &fixes[i])).collect();
+    let track_fixes: Vec<&Fix> = fixes
+        .iter()
+        .zip(&roles)
+        .filter(|(_, r)| matches!(r, FixRole::Track | FixRole::FastRun))
+        .map(|(f, _)| f)
+        .collect();
     let max_reported_sog = track_fixes.iter().filter_map(|f| f.sog).reduce(f32::max);
     let reported_over_ceiling = track_fixes
         .iter()
