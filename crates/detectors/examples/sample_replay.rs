@@ -17,7 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let window = window.with_carried(std::mem::take(&mut carried));
         let r = run_legacy(at, &window)?;
         carried = r.tracks.artifact().carry_forward(at);
-        println!("cycle {at}: {} glitches", r.tracks.artifact().glitch_count());
+        println!(
+            "cycle {at}: {} glitches",
+            r.tracks.artifact().glitch_count()
+        );
         for e in r.events() {
             if e.category == EventCategory::InvalidMmsi {
                 continue;
@@ -28,7 +31,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .get(e.mmsi)
                 .and_then(|i| i.name.clone())
                 .unwrap_or_default();
-            println!("  {} {} {} {name} {}", e.category, e.severity, detectors::nine_digits(e.mmsi), e.details);
+            println!(
+                "  {} {} {} {name} {}",
+                e.category,
+                e.severity,
+                detectors::nine_digits(e.mmsi),
+                e.details
+            );
         }
         at += TimeDelta::minutes(5);
     }

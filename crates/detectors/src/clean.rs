@@ -176,7 +176,10 @@ pub fn clean(bounds: WindowBounds, raw: Vec<Fix>) -> (AisWindow, CleanStats) {
     let mut out: Vec<Fix> = Vec::with_capacity(kept.len());
     let mut group_start = 0;
     for f in kept {
-        if out.last().is_none_or(|l: &Fix| l.mmsi != f.mmsi || l.ts != f.ts) {
+        if out
+            .last()
+            .is_none_or(|l: &Fix| l.mmsi != f.mmsi || l.ts != f.ts)
+        {
             group_start = out.len();
         }
         let twin = out[group_start..]

@@ -70,7 +70,8 @@ impl ModelParams for CollisionParams {
         if self.min_switches == 0 {
             return Err("min_switches must be at least 1".into());
         }
-        if !(self.min_switches <= self.high_switches && self.high_switches <= self.critical_switches)
+        if !(self.min_switches <= self.high_switches
+            && self.high_switches <= self.critical_switches)
         {
             return Err(format!(
                 "min_switches ({}) <= high_switches ({}) <= critical_switches ({}) must hold",
@@ -300,7 +301,12 @@ mod tests {
     fn a_lone_far_fix_is_no_collision_and_a_confirmed_one_is() {
         let p = CollisionParams::default();
         // One California fix among Gulf ones: a glitch.
-        let lone = vec![at(0, GULF), at(60, GULF), at(120, CALIFORNIA), at(180, GULF)];
+        let lone = vec![
+            at(0, GULF),
+            at(60, GULF),
+            at(120, CALIFORNIA),
+            at(180, GULF),
+        ];
         assert!(detect(lone, &p).all().is_empty());
         // Two agreeing California fixes a minute apart: a place; one switch there and one back.
         let two = vec![
@@ -327,7 +333,11 @@ mod tests {
             fix(1, 1260, 10.4, 10.0),
         ];
         let c = detect(fast.clone(), &p);
-        assert_eq!(c.get(1).unwrap().severity, Severity::Low, "factor 1.2, one switch");
+        assert_eq!(
+            c.get(1).unwrap().severity,
+            Severity::Low,
+            "factor 1.2, one switch"
+        );
         // The same trip in 40 minutes (36 kn) is one track.
         let slow: Vec<Fix> = fast
             .into_iter()
@@ -339,7 +349,14 @@ mod tests {
         assert!(detect(slow, &p).all().is_empty());
         // Two places 1.5 km apart, switching every minute: within the noise floor.
         let near: Vec<Fix> = (0..8)
-            .map(|k| fix(1, 60 * k, 10.0 + if k % 2 == 0 { 0.0 } else { 0.0135 }, 10.0))
+            .map(|k| {
+                fix(
+                    1,
+                    60 * k,
+                    10.0 + if k % 2 == 0 { 0.0 } else { 0.0135 },
+                    10.0,
+                )
+            })
             .collect();
         let strict = CollisionParams {
             min_distance_km: 2.0,

@@ -175,7 +175,10 @@ mod tests {
         apply(&mut store, 15, &[finding(1, 15, 0.7, Severity::High)]);
         assert_eq!(store.len(), 1);
         let e = &store[0];
-        assert_eq!((e.occurrences, e.worst_value, e.severity), (3, 0.9, Severity::Critical));
+        assert_eq!(
+            (e.occurrences, e.worst_value, e.severity),
+            (3, 0.9, Severity::Critical)
+        );
         assert_eq!((e.opened_cycle, e.last_cycle), (at(5), at(15)));
         assert_eq!(e.event_ts, at(5) - TimeDelta::seconds(30));
         assert_eq!(e.details, json!({ "m": 15 }));
@@ -193,7 +196,11 @@ mod tests {
         assert_eq!(store.len(), 2, "20 minutes without it: a new episode");
         let mut other = finding(1, 30, 0.6, Severity::Medium);
         other.category = EventCategory::SpeedAnomaly;
-        apply(&mut store, 30, &[other, finding(2, 30, 0.6, Severity::Medium)]);
+        apply(
+            &mut store,
+            30,
+            &[other, finding(2, 30, 0.6, Severity::Medium)],
+        );
         assert_eq!(store.len(), 4);
     }
 
@@ -201,12 +208,23 @@ mod tests {
     fn replays_in_reverse_order_extend_backwards() {
         let mut store = Vec::new();
         for c in [15, 10, 5] {
-            apply(&mut store, c, &[finding(7, c, 0.5 + c as f64 / 100.0, Severity::Medium)]);
+            apply(
+                &mut store,
+                c,
+                &[finding(7, c, 0.5 + c as f64 / 100.0, Severity::Medium)],
+            );
         }
         assert_eq!(store.len(), 1);
         let e = &store[0];
-        assert_eq!((e.opened_cycle, e.last_cycle, e.occurrences), (at(5), at(15), 3));
+        assert_eq!(
+            (e.opened_cycle, e.last_cycle, e.occurrences),
+            (at(5), at(15), 3)
+        );
         assert_eq!(e.event_ts, at(5) - TimeDelta::seconds(30));
-        assert_eq!(e.details, json!({ "m": 15 }), "the latest cycle's details stay");
+        assert_eq!(
+            e.details,
+            json!({ "m": 15 }),
+            "the latest cycle's details stay"
+        );
     }
 }

@@ -213,7 +213,11 @@ pub fn classify_mmsi(mmsi: i64, params: &IdentityParams) -> Classification {
         (b'0', _, _) => (IdentityClass::Group, 1, true),
         (b'1', b'1', b'1') => (IdentityClass::SarAircraft, 3, true),
         (b'8', _, _) => (IdentityClass::Handheld, 1, true),
-        (b'9', b'8', _) => (IdentityClass::CraftOfParentShip, 2, params.craft_mid_required),
+        (b'9', b'8', _) => (
+            IdentityClass::CraftOfParentShip,
+            2,
+            params.craft_mid_required,
+        ),
         (b'9', b'9', _) => (IdentityClass::AidToNavigation, 2, true),
         (b'9', b'7', b'0') => return fixed(IdentityClass::AisSart),
         (b'9', b'7', b'2') => return fixed(IdentityClass::ManOverboard),
@@ -354,14 +358,12 @@ impl Model for IdentityModel {
         let mut out = ModelOutput::new();
         for v in ids.vessels.iter().filter(|v| !v.is_ship()) {
             let score = if v.is_valid() { 0.0 } else { 1.0 };
-            out.push(
-                OutputRow::new(v.mmsi_text(), score).with_payload(json!({
-                    "class": v.class.as_str(),
-                    "mid": v.mid,
-                    "problem": v.problem.map(IdentityProblem::as_str),
-                    "name": v.name,
-                })),
-            );
+            out.push(OutputRow::new(v.mmsi_text(), score).with_payload(json!({
+                "class": v.class.as_str(),
+                "mid": v.mid,
+                "problem": v.problem.map(IdentityProblem::as_str),
+                "name": v.name,
+            })));
         }
         out.metric("vessels", ids.vessels.len() as f64);
         out.metric("invalid", ids.invalid().count() as f64);
@@ -414,7 +416,11 @@ mod tests {
         };
         assert_eq!(inv(386_168_180), UnassignedMid(386));
         assert_eq!(inv(583_071_265), UnassignedMid(583));
-        assert_eq!(inv(999_999_999), UnassignedMid(999), "an AtoN needs its MID");
+        assert_eq!(
+            inv(999_999_999),
+            UnassignedMid(999),
+            "an AtoN needs its MID"
+        );
         assert_eq!(inv(12_345_678), UnassignedMid(123), "group 0 + 123");
         assert_eq!(inv(9_110_192), UnassignedMid(911), "coast 00 + 911");
         assert_eq!(inv(111_999_123), UnassignedMid(999));
@@ -437,7 +443,10 @@ mod tests {
         assert_eq!(class(201_000_000), (Ship, Some(201), None));
         assert_eq!(class(799_999_999).0, Invalid, "MID 799 is not assigned");
         // 99,999,999 is 099999999: a group of MID 999 (unassigned).
-        assert_eq!(class(99_999_999).2, Some(IdentityProblem::UnassignedMid(999)));
+        assert_eq!(
+            class(99_999_999).2,
+            Some(IdentityProblem::UnassignedMid(999))
+        );
         assert_eq!(nine_digits(0), "000000000");
         assert_eq!(nine_digits(999_999_999), "999999999");
         assert_eq!(nine_digits(-5), "-5");
@@ -476,7 +485,13 @@ mod tests {
         let mut c = fix(211_002_010, 20, 1.0, 1.0);
         c.vessel_name = Some("  ".into());
         let ids = Identities::compute(
-            &window(vec![a, b, c, fix(12_345_678, 5, 1.0, 1.0), fix(3_669_881, 5, 1.0, 1.0)]),
+            &window(vec![
+                a,
+                b,
+                c,
+                fix(12_345_678, 5, 1.0, 1.0),
+                fix(3_669_881, 5, 1.0, 1.0),
+            ]),
             &IdentityParams::default(),
         );
         let v = ids.get(211_002_010).unwrap();

@@ -58,10 +58,10 @@ pub use identity::{
     Classification, Identities, IdentityClass, IdentityModel, IdentityParams, IdentityProblem,
     VesselIdentity, classify_mmsi, nine_digits,
 };
-pub use mid::{MID_SOURCE, MidEntry, mid};
 pub use legacy::{
     DetectorError, LegacyResults, Typed, VesselSummary, run_legacy, vessel_summaries,
 };
+pub use mid::{MID_SOURCE, MidEntry, mid};
 pub use risk::{RiskModel, RiskParams, RiskScores, VesselRisk};
 pub use spoofing::{SpoofingModel, SpoofingParams, SpoofingScores, VesselSpoofing};
 pub use tracks::{

@@ -169,7 +169,10 @@ mod tests {
         // Three switches, CRITICAL (1.0), whatever the spoofing score.
         assert!((r.get(211_002_010).unwrap().collision - 1.0).abs() < 1e-6);
         assert!((r.get(211_002_010).unwrap().score - 1.0).abs() < 1e-6);
-        assert!((r.get(211_002_010).unwrap().spoofing - 0.8).abs() < 1e-6, "a teleport");
+        assert!(
+            (r.get(211_002_010).unwrap().spoofing - 0.8).abs() < 1e-6,
+            "a teleport"
+        );
         assert!((r.get(12_345_678).unwrap().score - 0.4).abs() < 1e-6);
         assert_eq!(r.get(211_000_001).unwrap().score, 0.0);
         let half = RiskParams {

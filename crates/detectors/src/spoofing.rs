@@ -174,7 +174,12 @@ impl VesselSpoofing {
         let invalid_identity = class == Some(IdentityClass::Invalid);
         let quiet = (1.0 - p.speed_weight * speed_evidence)
             * (1.0 - p.reported_speed_weight * reported_speed_evidence)
-            * (1.0 - if teleport.is_some() { p.teleport_weight } else { 0.0 })
+            * (1.0
+                - if teleport.is_some() {
+                    p.teleport_weight
+                } else {
+                    0.0
+                })
             * (1.0
                 - if invalid_identity {
                     p.invalid_identity_weight
@@ -333,7 +338,10 @@ mod tests {
 
     #[test]
     fn a_quiet_vessel_scores_zero_without_payload() {
-        let s = score(cruise(211_000_001, 10, 60, 12.0), &SpoofingParams::default());
+        let s = score(
+            cruise(211_000_001, 10, 60, 12.0),
+            &SpoofingParams::default(),
+        );
         let v = s.get(211_000_001).unwrap();
         assert_eq!(v.score, 0.0);
         assert_eq!(v.payload(), None);
@@ -354,10 +362,15 @@ mod tests {
         assert_eq!(s.get(12_345_678).unwrap().score, 0.4);
         let s = score(vec![fix(3_669_881, 0, 10.0, 10.0)], &p);
         let v = s.get(3_669_881).unwrap();
-        assert_eq!((v.score, v.identity_class), (0.0, Some(IdentityClass::CoastStation)));
+        assert_eq!(
+            (v.score, v.identity_class),
+            (0.0, Some(IdentityClass::CoastStation))
+        );
 
         // Two confirmed places 100 km apart, switching: a teleport: 0.8.
-        let mut f: Vec<crate::Fix> = (0..4).map(|k| fix(211_000_001, 60 * k, 10.0, 10.0)).collect();
+        let mut f: Vec<crate::Fix> = (0..4)
+            .map(|k| fix(211_000_001, 60 * k, 10.0, 10.0))
+            .collect();
         f.extend((4..8).map(|k| fix(211_000_001, 60 * k, 10.9, 10.0)));
         let s = score(f.clone(), &p);
         let v = s.get(211_000_001).unwrap();
@@ -370,9 +383,17 @@ mod tests {
         }
         let s = score(f, &p);
         let v = s.get(12_345_678).unwrap();
-        assert!((f64::from(v.score) - (1.0 - 0.2 * 0.6)).abs() < 1e-6, "{v:?}");
+        assert!(
+            (f64::from(v.score) - (1.0 - 0.2 * 0.6)).abs() < 1e-6,
+            "{v:?}"
+        );
         let payload = v.payload().unwrap();
-        for k in ["teleport_km", "teleport_min", "teleports", "invalid_identity"] {
+        for k in [
+            "teleport_km",
+            "teleport_min",
+            "teleports",
+            "invalid_identity",
+        ] {
             assert!(payload.get(k).is_some(), "{k} missing in {payload}");
         }
     }
@@ -404,7 +425,10 @@ mod tests {
         }
         let s = score(f, &SpoofingParams::default());
         let v = s.get(211_000_001).unwrap();
-        assert!(v.reported_speed_evidence > 0.4 && v.speed_evidence > 0.4, "{v:?}");
+        assert!(
+            v.reported_speed_evidence > 0.4 && v.speed_evidence > 0.4,
+            "{v:?}"
+        );
     }
 
     #[test]

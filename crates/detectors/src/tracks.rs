@@ -125,16 +125,16 @@ impl ModelParams for TrackParams {
 /// ```
 pub fn ceiling_kn(vessel_type: i32) -> Option<f64> {
     Some(match vessel_type {
-        20..=29 => 150.0,               // wing in ground
-        30 => 45.0,                     // fishing
-        31..=34 | 52 | 54 => 35.0,      // towing, dredging, diving, tug, anti-pollution
-        40..=49 => 70.0,                // high-speed craft
-        50 | 53 | 58 | 59 => 50.0,      // pilot, port tender, medical, non-combatant
-        60..=69 => 50.0,                // passenger
-        70..=79 => 40.0,                // cargo
-        80..=89 => 35.0,                // tanker
-        36 => 50.0,                     // sailing (motoring)
-        _ => return None,               // 35 military, 37 pleasure, 51 SAR, 55 law, 90s other: default
+        20..=29 => 150.0,          // wing in ground
+        30 => 45.0,                // fishing
+        31..=34 | 52 | 54 => 35.0, // towing, dredging, diving, tug, anti-pollution
+        40..=49 => 70.0,           // high-speed craft
+        50 | 53 | 58 | 59 => 50.0, // pilot, port tender, medical, non-combatant
+        60..=69 => 50.0,           // passenger
+        70..=79 => 40.0,           // cargo
+        80..=89 => 35.0,           // tanker
+        36 => 50.0,                // sailing (motoring)
+        _ => return None,          // 35 military, 37 pleasure, 51 SAR, 55 law, 90s other: default
     })
 }
 
@@ -338,16 +338,15 @@ fn analyse(
     p: &TrackParams,
 ) -> VesselAnalysis {
     let vessel_type = fixes.iter().rev().find_map(|f| f.vessel_type);
-    let ceiling = if classify_mmsi(mmsi, &IdentityParams::default()).class
-        == IdentityClass::SarAircraft
-    {
-        SAR_AIRCRAFT_CEILING_KN
-    } else {
-        vessel_type
-            .filter(|_| p.type_ceilings)
-            .and_then(ceiling_kn)
-            .unwrap_or(p.default_ceiling_kn)
-    };
+    let ceiling =
+        if classify_mmsi(mmsi, &IdentityParams::default()).class == IdentityClass::SarAircraft {
+            SAR_AIRCRAFT_CEILING_KN
+        } else {
+            vessel_type
+                .filter(|_| p.type_ceilings)
+                .and_then(ceiling_kn)
+                .unwrap_or(p.default_ceiling_kn)
+        };
     let reachable = |a: &Point, b: &Point, kn: f64| {
         haversine_km(a.lat, a.lon, b.lat, b.lon) <= p.noise_km + reach_km(kn, seconds(a.ts, b.ts))
     };
@@ -427,9 +426,7 @@ fn analyse(
     // ties go to the one continuing the carried track, then the earliest.
     let rank = |h: &Hypothesis| (h.confirmed, h.window_fixes, h.carried_track);
     let main = (0..hyps.len()).max_by(|&a, &b| {
-        rank(&hyps[a])
-            .cmp(&rank(&hyps[b]))
-            .then(b.cmp(&a)) // earlier hypothesis wins a tie
+        rank(&hyps[a]).cmp(&rank(&hyps[b])).then(b.cmp(&a)) // earlier hypothesis wins a tie
     });
     let track_confirmed = main.is_some_and(|m| hyps[m].confirmed);
 
@@ -445,7 +442,10 @@ fn analyse(
         .iter()
         .map(|&h| {
             let hyp = &hyps[h];
-            let (first, last) = (&points[hyp.points[0]], &points[hyp.points[hyp.points.len() - 1]]);
+            let (first, last) = (
+                &points[hyp.points[0]],
+                &points[hyp.points[hyp.points.len() - 1]],
+            );
             Site {
                 fixes: hyp.window_fixes,
                 first_ts: first.ts,
@@ -930,7 +930,10 @@ mod tests {
         // A dense fast track joins the track itself and shows as its speed.
         let t = compute(cruise(2, 0, 40, 10, 100.0));
         let v = t.vessel(2).unwrap();
-        assert!(v.max_speed_kn.unwrap() > 90.0 || v.fast_run.is_some(), "{v:?}");
+        assert!(
+            v.max_speed_kn.unwrap() > 90.0 || v.fast_run.is_some(),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -941,7 +944,10 @@ mod tests {
         }
         let v = compute(f.clone()).vessel(211_000_001).unwrap().clone();
         assert_eq!(v.ceiling_kn, 40.0);
-        assert!(v.fast_run.is_some() || v.max_speed_kn.unwrap() > 40.0, "{v:?}");
+        assert!(
+            v.fast_run.is_some() || v.max_speed_kn.unwrap() > 40.0,
+            "{v:?}"
+        );
         for x in &mut f {
             x.vessel_type = Some(37);
         }
@@ -951,7 +957,10 @@ mod tests {
             .vessel(111_366_001)
             .unwrap()
             .clone();
-        assert_eq!((v.ceiling_kn, v.glitches, v.fast_run), (SAR_AIRCRAFT_CEILING_KN, 0, None));
+        assert_eq!(
+            (v.ceiling_kn, v.glitches, v.fast_run),
+            (SAR_AIRCRAFT_CEILING_KN, 0, None)
+        );
     }
 
     #[test]
@@ -966,7 +975,10 @@ mod tests {
             cycle_ts: t(-300),
         }];
         let w = crate::clean(
-            crate::WindowBounds { start: t(-1), end: t(600) },
+            crate::WindowBounds {
+                start: t(-1),
+                end: t(600),
+            },
             vec![fix(1, 200, 37.40, -76.35), fix(1, 400, 37.40, -76.35)],
         )
         .0
@@ -984,11 +996,17 @@ mod tests {
         assert_eq!(tf.carry_forward(t(-360 + 31 * 60)).len(), 1);
         // Without the carried fix nothing switches.
         let w = crate::clean(
-            crate::WindowBounds { start: t(-1), end: t(600) },
+            crate::WindowBounds {
+                start: t(-1),
+                end: t(600),
+            },
             vec![fix(1, 200, 37.40, -76.35), fix(1, 400, 37.40, -76.35)],
         )
         .0;
-        let v = TrackFeatures::compute(&w, &TrackParams::default()).vessel(1).unwrap().clone();
+        let v = TrackFeatures::compute(&w, &TrackParams::default())
+            .vessel(1)
+            .unwrap()
+            .clone();
         assert!(v.switches.is_empty());
     }
 

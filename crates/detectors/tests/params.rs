@@ -93,8 +93,18 @@ fn values_that_parse_but_make_no_sense_are_refused_by_name() {
             json!(0),
             "min_reported_over_ceiling",
         ),
-        (ids::IDENTITY_COLLISION, "min_switches", json!(0), "min_switches"),
-        (ids::IDENTITY_COLLISION, "min_switches", json!(-1), "min_switches"),
+        (
+            ids::IDENTITY_COLLISION,
+            "min_switches",
+            json!(0),
+            "min_switches",
+        ),
+        (
+            ids::IDENTITY_COLLISION,
+            "min_switches",
+            json!(-1),
+            "min_switches",
+        ),
         (
             ids::IDENTITY_COLLISION,
             "min_distance_km",

@@ -63,7 +63,10 @@ fn mmsi_211002010_collides_and_spoofs_over_the_first_25_minutes() {
 #[test]
 fn mmsi_211002010_in_ten_minute_windows() {
     // Alone.
-    let alone = [(at(0, 10), Some((3, Severity::Critical))), (at(0, 15), None)];
+    let alone = [
+        (at(0, 10), Some((3, Severity::Critical))),
+        (at(0, 15), None),
+    ];
     for (end, want) in alone {
         let (w, _) = window(end, 10);
         let r = run_legacy(end, &w).unwrap();
@@ -122,7 +125,9 @@ fn identities_are_classified_per_itu_r_m585_on_the_sample() {
         (36_926_403, IdentityClass::Group, "036926403"),
     ];
     for (mmsi, class, text) in valid {
-        let v = ids.get(mmsi).unwrap_or_else(|| panic!("{mmsi} not in the sample"));
+        let v = ids
+            .get(mmsi)
+            .unwrap_or_else(|| panic!("{mmsi} not in the sample"));
         assert_eq!((v.class, v.is_valid()), (class, true), "{mmsi}");
         assert_eq!(v.mmsi_text(), text);
         assert!(!events.contains(&mmsi), "{mmsi} has an INVALID_MMSI event");
@@ -146,8 +151,14 @@ fn identities_are_classified_per_itu_r_m585_on_the_sample() {
         (1_072_211_352, IdentityProblem::NotNineDigits),
     ];
     for (mmsi, problem) in invalid {
-        let v = ids.get(mmsi).unwrap_or_else(|| panic!("{mmsi} not in the sample"));
-        assert_eq!((v.class, v.problem), (IdentityClass::Invalid, Some(problem)), "{mmsi}");
+        let v = ids
+            .get(mmsi)
+            .unwrap_or_else(|| panic!("{mmsi} not in the sample"));
+        assert_eq!(
+            (v.class, v.problem),
+            (IdentityClass::Invalid, Some(problem)),
+            "{mmsi}"
+        );
         assert!(events.contains(&mmsi), "{mmsi} has no INVALID_MMSI event");
         assert!(r.spoofing.artifact().get(mmsi).unwrap().invalid_identity);
     }
@@ -163,7 +174,11 @@ fn identities_are_classified_per_itu_r_m585_on_the_sample() {
     assert_eq!(all_invalid, events);
     let counts = ids.class_counts();
     println!("identity classes over the day: {counts:?}");
-    assert!(counts.iter().all(|(c, n)| *c != IdentityClass::Ship || *n > 7_000));
+    assert!(
+        counts
+            .iter()
+            .all(|(c, n)| *c != IdentityClass::Ship || *n > 7_000)
+    );
 }
 
 /// Issue 14: stale reports stamped 00:00:00-00:00:0x far from a vessel's
@@ -182,14 +197,22 @@ fn stale_midnight_reports_score_below_half() {
     for (mmsi, name) in cases {
         let mut glitches = 0;
         for (end, r) in &runs {
-            let Some(s) = r.spoofing.artifact().get(mmsi) else { continue };
+            let Some(s) = r.spoofing.artifact().get(mmsi) else {
+                continue;
+            };
             assert!(s.score < 0.5, "{name} {mmsi} at {end}: {s:?}");
-            assert!(r.collisions.artifact().get(mmsi).is_none(), "{name} at {end}");
+            assert!(
+                r.collisions.artifact().get(mmsi).is_none(),
+                "{name} at {end}"
+            );
             glitches += s.glitches;
             let id = r.identity.artifact().get(mmsi).unwrap();
             assert_eq!(id.name.as_deref(), Some(name));
         }
-        assert!(glitches > 0, "{name}: the stale fixes must be counted as glitches");
+        assert!(
+            glitches > 0,
+            "{name}: the stale fixes must be counted as glitches"
+        );
     }
 }
 
@@ -207,10 +230,20 @@ fn bobalou_collides_amore_mia_does_not_and_seaside_blonde_is_caught() {
     };
     let b = collided(BOBALOU);
     assert!(!b.is_empty(), "BOBALOU: two boats on one MMSI, 48 km apart");
-    assert!(b.iter().any(|(_, c)| c.hops >= 2 && c.max_distance_km > 45.0), "{b:?}");
-    assert!(collided(AMORE_MIA).is_empty(), "AMORE MIA: two incompatible lone fixes");
+    assert!(
+        b.iter()
+            .any(|(_, c)| c.hops >= 2 && c.max_distance_km > 45.0),
+        "{b:?}"
+    );
+    assert!(
+        collided(AMORE_MIA).is_empty(),
+        "AMORE MIA: two incompatible lone fixes"
+    );
     let s = collided(SEASIDE_BLONDE);
-    assert!(!s.is_empty(), "SEASIDE BLONDE: Florida, then Chesapeake Bay");
+    assert!(
+        !s.is_empty(),
+        "SEASIDE BLONDE: Florida, then Chesapeake Bay"
+    );
     assert!(s.iter().all(|(_, c)| c.max_distance_km > 1_000.0), "{s:?}");
     for (end, r) in &runs {
         if let Some(v) = r.spoofing.artifact().get(AMORE_MIA) {
@@ -222,7 +255,10 @@ fn bobalou_collides_amore_mia_does_not_and_seaside_blonde_is_caught() {
         .iter()
         .flat_map(|(_, r)| r.collisions.artifact().all().iter().map(|c| c.mmsi))
         .collect();
-    assert_eq!(flagged, BTreeSet::from([SHARED_MMSI, SEASIDE_BLONDE, BOBALOU]));
+    assert_eq!(
+        flagged,
+        BTreeSet::from([SHARED_MMSI, SEASIDE_BLONDE, BOBALOU])
+    );
 }
 
 #[test]
@@ -379,4 +415,3 @@ fn results_do_not_depend_on_row_order_or_repetition() {
         assert_eq!(r1.events(), other.events());
     }
 }
-

@@ -61,7 +61,10 @@ fn primary_spoofing_rows_equal_the_legacy_scores() {
     for (row, v) in rows.iter().zip(&summaries) {
         assert_eq!(
             (row.entity_key.as_str(), row.score),
-            (detectors::nine_digits(v.mmsi).as_str(), f64::from(v.spoofing_score))
+            (
+                detectors::nine_digits(v.mmsi).as_str(),
+                f64::from(v.spoofing_score)
+            )
         );
         assert_eq!(row.payload, v.details);
         assert!(v.fixes >= 1);

@@ -184,7 +184,10 @@ pub(crate) async fn write_events(
     mmsis.dedup();
     let mut stored = Vec::new();
     for r in tx
-        .query(EPISODES_NEAR, &[&mmsis, &(cycle_ts - gap), &(cycle_ts + gap)])
+        .query(
+            EPISODES_NEAR,
+            &[&mmsis, &(cycle_ts - gap), &(cycle_ts + gap)],
+        )
         .await
         .map_err(db)?
     {
