@@ -110,7 +110,7 @@ pub fn spec(model_id: &str) -> Option<ModelSpec> {
 /// let (_, build) = catalog.iter().find(|(id, _)| *id == "spoofing_score").unwrap();
 /// let id = model_api::ModelId::new("spoofing_score")?;
 /// let err = build(id, &serde_json::json!({"teleport_km": 10})).unwrap_err();
-/// assert!(err.message.contains("min_segment_km"), "{err}"); // missing fields are named
+/// assert!(err.message.contains("speed_floor_factor"), "{err}"); // missing fields are named
 /// # Ok::<(), model_api::IdError>(())
 /// ```
 pub fn catalog() -> Vec<(&'static str, Constructor)> {
