@@ -8,7 +8,9 @@
 //! from: `distance <= noise_km + ceiling * dt`, where the ceiling is the
 //! highest speed a vessel of its AIS type plausibly makes
 //! ([`ceiling_kn`]). A fix reachable from none starts a hypothesis of its
-//! own. A hypothesis is **confirmed** when two of its fixes at least
+//! own; a fix that no hypothesis reaches from its last fix but one reaches
+//! from the fix before, more slowly than that last fix was reached, sets the
+//! last fix apart (a spike: it contradicts both its neighbours). A hypothesis is **confirmed** when two of its fixes at least
 //! [`TrackParams::confirm_seconds`] apart agree on it (a far position that
 //! persists), or when it holds a carried position (an earlier cycle
 //! confirmed it). The confirmed hypothesis with the most fixes is the
@@ -403,7 +405,34 @@ fn analyse(
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(h, _)| h);
-        let h = best.unwrap_or_else(|| {
+        // A spike: no hypothesis reaches this fix from its last one, but one
+        // does from the fix before, and more slowly than that last fix was
+        // reached: the last fix contradicts both its neighbours; it is set
+        // apart, and the track goes on.
+        let least_kn = |a: &Point, b: &Point| {
+            let km = (haversine_km(a.lat, a.lon, b.lat, b.lon) - p.noise_km).max(0.0);
+            if km == 0.0 {
+                0.0
+            } else {
+                speed_kn(km, seconds(a.ts, b.ts).abs())
+            }
+        };
+        let repair = || {
+            hyps.iter()
+                .enumerate()
+                .filter_map(|(h, hyp)| {
+                    let n = hyp.points.len();
+                    let last = &points[hyp.points[n.checked_sub(1)?]];
+                    let before = &points[hyp.points[n.checked_sub(2)?]];
+                    let spike = last.carried_site.is_none()
+                        && reachable(before, pt, ceiling)
+                        && least_kn(before, pt) < least_kn(before, last);
+                    spike.then(|| (h, haversine_km(before.lat, before.lon, pt.lat, pt.lon)))
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(h, _)| h)
+        };
+        let new_hypothesis = |hyps: &mut Vec<Hypothesis>| {
             hyps.push(Hypothesis {
                 points: Vec::new(),
                 confirmed: false,
@@ -411,7 +440,21 @@ fn analyse(
                 carried_track: false,
             });
             hyps.len() - 1
-        });
+        };
+        let h = match best {
+            Some(h) => h,
+            None => match repair() {
+                Some(h) => {
+                    if let Some(spike) = hyps[h].points.pop() {
+                        let g = new_hypothesis(&mut hyps);
+                        hyps[g].points.push(spike);
+                        hyp_of[spike] = g;
+                    }
+                    h
+                }
+                None => new_hypothesis(&mut hyps),
+            },
+        };
         hyps[h].points.push(k);
         hyp_of[k] = h;
     }
@@ -887,6 +930,22 @@ mod tests {
         f[5].lon += 0.9;
         let v = compute(f).vessel(1).unwrap().clone();
         assert_eq!((v.glitches, v.switches.len()), (2, 0));
+    }
+
+    #[test]
+    fn a_spike_within_reach_of_its_predecessor_is_set_aside() {
+        // Moored, a fix every 3 minutes; one report 3 km off (a fast boat
+        // could get there), then back, even at the same instant.
+        let mut f: Vec<Fix> = (0..8).map(|k| fix(1, 180 * k, 29.1134, -90.2082)).collect();
+        f.push(fix(1, 180 * 4, 29.0987, -90.2340));
+        let t = compute(f);
+        let v = t.vessel(1).unwrap();
+        assert_eq!(
+            (v.glitches, v.sites.len(), v.switches.len()),
+            (1, 1, 0),
+            "{v:?}"
+        );
+        assert!(v.max_speed_kn.is_none_or(|s| s < 1.0));
     }
 
     #[test]
