@@ -115,6 +115,24 @@ impl Default for Plan {
     }
 }
 
+impl Plan {
+    /// Magnitudes at the edge of what physics can tell from noise and from
+    /// a fast vessel: shared identities and teleports 5 and 10 km away, speed
+    /// spoofs at 70 and 85 kn (the default ceiling is 60), glitches 1 and 2
+    /// km off. The sweep measures params on it: the goals are for the
+    /// default plan, this one shows where each param starts to cost.
+    pub fn boundary() -> Self {
+        Self {
+            seed: 41,
+            shared_km: vec![5.0, 10.0],
+            teleport_km: vec![5.0, 10.0],
+            spoof_kn: vec![70.0, 85.0],
+            glitch_km: vec![1.0, 2.0],
+            ..Self::default()
+        }
+    }
+}
+
 /// The labelled records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labelled {

@@ -178,34 +178,41 @@ async fn end_to_end() {
 #[test]
 #[ignore = "slow: `cargo xtask eval --sweep` runs it"]
 fn sweep() {
-    let l = labelled();
+    let s = sample();
+    let default = inject(&s, &Plan::default()).expect("inject");
+    let boundary = inject(&s, &Plan::boundary()).expect("inject");
     let grid: Vec<(&str, &str, serde_json::Value)> = vec![
+        ("(defaults)", "", json!(null)),
         ("track_features", "noise_km", json!(0.25)),
-        ("track_features", "noise_km", json!(0.5)),
         ("track_features", "noise_km", json!(1.0)),
         ("track_features", "confirm_seconds", json!(10.0)),
         ("track_features", "confirm_seconds", json!(60.0)),
         ("track_features", "default_ceiling_kn", json!(45.0)),
         ("track_features", "default_ceiling_kn", json!(80.0)),
         ("track_features", "type_ceilings", json!(false)),
-        ("track_features", "max_track_speed_kn", json!(1000.0)),
+        ("track_features", "speed_baseline_seconds", json!(60.0)),
+        ("track_features", "max_track_speed_kn", json!(300.0)),
         ("identity_collision", "min_distance_km", json!(1.0)),
-        ("identity_collision", "min_distance_km", json!(10.0)),
+        ("identity_collision", "min_distance_km", json!(5.0)),
         ("spoofing_score", "speed_floor_factor", json!(0.8)),
     ];
     for (model, key, value) in grid {
         let mut o = ParamOverrides::new();
-        o.entry(model.to_owned())
-            .or_default()
-            .insert(key.to_owned(), value.clone());
-        let s = score(&l, &in_memory(&l, &o));
-        println!(
-            "sweep {model}.{key}={value}: recall_shared_identity {:.3}, recall_teleport {:.3}, recall_speed_spoof {:.3}, glitches_flagged {:.3}, false_alarms {}",
-            s.recall_of(eval::Kind::SharedIdentity),
-            s.recall_of(eval::Kind::Teleport),
-            s.recall_of(eval::Kind::SpeedSpoof),
-            s.recall_of(eval::Kind::LoneGlitch),
-            s.false_alarms.len()
-        );
+        if !key.is_empty() {
+            o.entry(model.to_owned())
+                .or_default()
+                .insert(key.to_owned(), value.clone());
+        }
+        for (plan, l) in [("default", &default), ("boundary", &boundary)] {
+            let sc = score(l, &in_memory(l, &o));
+            println!(
+                "sweep {model}.{key}={value} plan={plan}: shared_identity {:.3}, teleport {:.3}, speed_spoof {:.3}, glitches_flagged {:.3}, false_alarms {}",
+                sc.recall_of(eval::Kind::SharedIdentity),
+                sc.recall_of(eval::Kind::Teleport),
+                sc.recall_of(eval::Kind::SpeedSpoof),
+                sc.recall_of(eval::Kind::LoneGlitch),
+                sc.false_alarms.len()
+            );
+        }
     }
 }
