@@ -2,10 +2,12 @@
 //! exactly as a downstream team would write theirs.
 //!
 //! A cycle's raw fixes go through [`clean`] (stage 2) into an [`AisWindow`],
-//! the base input of the root models. Five models then form a DAG; each has
-//! a typed, documented `Params` struct whose `Default` holds the legacy
-//! thresholds, returns rows `(entity_key = MMSI as text, score, payload)`,
-//! and hands a typed artifact to its dependents:
+//! the base input of the root models, which also carries what earlier
+//! cycles stored ([`CarriedFix`]). Five models then form a DAG; each has a
+//! typed, documented `Params` struct whose `Default` holds the reference
+//! thresholds (chosen with `cargo xtask eval`), returns rows `(entity_key =
+//! the nine-digit MMSI, score, payload)`, and hands a typed artifact to its
+//! dependents:
 //!
 //! | model id | kind | reads (input key) | artifact |
 //! |---|---|---|---|
@@ -20,6 +22,11 @@
 //! per-stage functions in [`legacy`]), which goes through the same
 //! constructors with [`default_params`]. One implementation, two paths: the
 //! PRIMARY `spoofing_score` rows with default params equal the legacy scores.
+//!
+//! The detection rules (tracks by physics, glitches, confirmed places,
+//! switches, identities per ITU-R M.585, episodes) are described in
+//! [`TrackFeatures`], [`classify_mmsi`] and [`plan_episodes`], and in
+//! ARCHITECTURE.md.
 //!
 //! This crate must never do I/O, never read the clock, and never depend on
 //! another crate of this workspace but `model-api`: models are pure and

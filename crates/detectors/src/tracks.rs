@@ -287,6 +287,27 @@ pub const MAX_SITES: usize = 8;
 
 /// The artifact of `track_features`: every vessel of the window, by
 /// ascending MMSI, with its fixes, their roles and the raw segments.
+///
+/// **How a track is built.** A vessel's fixes (with the positions carried
+/// from earlier cycles, [`CarriedFix`]) are taken in time order and each is
+/// joined to the nearest *place hypothesis* whose last fix it can be reached
+/// from: `distance <= noise_km + ceiling * dt`, where the ceiling is the
+/// highest speed a vessel of its AIS type plausibly makes
+/// ([`ceiling_kn`]). A fix reachable from none starts a hypothesis of its
+/// own; a fix that no hypothesis reaches from its last fix but one reaches
+/// from the fix before, more slowly than that last fix was reached, sets the
+/// last fix apart (a spike: it contradicts both its neighbours). A hypothesis is **confirmed** when two of its fixes at least
+/// [`TrackParams::confirm_seconds`] apart agree on it (a far position that
+/// persists), or when it holds a carried position (an earlier cycle
+/// confirmed it). The confirmed hypothesis with the most fixes is the
+/// vessel's **track**; other confirmed hypotheses are further **sites** (two
+/// transmitters, or a teleport); the consecutive fixes of two sites that the
+/// vessel could not connect are **switches**. A fix of an unconfirmed
+/// hypothesis is a **glitch**: counted, and never evidence on its own
+/// (the stale `00:00:00` reports of a day file, a lone GPS jump), unless
+/// [`TrackParams::min_fast_fixes`] of them chain at a speed no vessel of the
+/// type makes but a transmitter that is moved can (up to
+/// `max_track_speed_kn`): a **fast run**, the signature of a speed spoof.
 #[derive(Debug, Clone)]
 pub struct TrackFeatures {
     fixes: Arc<[Fix]>,
@@ -523,10 +544,8 @@ fn analyse(
     if !track_confirmed {
         // Nothing confirmed: the unconfirmed track's fixes may chain too.
         for (k, pt) in points.iter().enumerate() {
-            if let Some(i) = pt.fix {
-                if roles[i] == FixRole::Track {
-                    candidates.push(k);
-                }
+            if pt.fix.is_some_and(|i| roles[i] == FixRole::Track) {
+                candidates.push(k);
             }
         }
         candidates.sort_unstable();

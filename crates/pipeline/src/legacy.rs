@@ -150,10 +150,12 @@ pub(crate) async fn write_collisions(
 const EVENTS: &str = "kcg.prediction_events";
 
 /// The stored episodes a finding of `cycle_ts` may continue.
-const EPISODES_NEAR: &str = "SELECT id, category, mmsi, cycle_ts, last_cycle_ts, event_ts, last_seen, \
-       occurrences, coalesce(worst_value, 'NaN'::float8), severity, details \
+/// A row without episode columns (another writer's) is a one-cycle episode.
+const EPISODES_NEAR: &str = "SELECT id, category, mmsi, cycle_ts, coalesce(last_cycle_ts, cycle_ts), \
+       event_ts, coalesce(last_seen, event_ts), occurrences, coalesce(worst_value, 'NaN'::float8), \
+       severity, details \
      FROM kcg.prediction_events \
-     WHERE mmsi = ANY($1) AND last_cycle_ts >= $2 AND cycle_ts <= $3";
+     WHERE mmsi = ANY($1) AND coalesce(last_cycle_ts, cycle_ts) >= $2 AND cycle_ts <= $3";
 
 /// Writes the cycle's findings as episodes ([`detectors::plan_episodes`]):
 /// a finding that continues a stored episode updates it, any other opens
@@ -170,7 +172,8 @@ pub(crate) async fn write_events(
     let tx = client.transaction().await.map_err(db)?;
     let mut hours: Vec<CycleTs> = tx
         .query(
-            "DELETE FROM kcg.prediction_events WHERE cycle_ts = $1 AND last_cycle_ts = $1 \
+            "DELETE FROM kcg.prediction_events \
+             WHERE cycle_ts = $1 AND coalesce(last_cycle_ts, cycle_ts) = $1 \
              RETURNING date_trunc('hour', event_ts, 'UTC')",
             &[&cycle_ts],
         )
