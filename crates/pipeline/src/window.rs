@@ -8,7 +8,7 @@ use crate::PipelineError;
 const TABLE: &str = "kcg.ais_positions";
 
 /// `ts` is indexed; `(start, end]` as the window is defined.
-const WINDOW_SQL: &str = "SELECT mmsi, ts, lat, lon, sog, cog, heading, vessel_name \
+const WINDOW_SQL: &str = "SELECT mmsi, ts, lat, lon, sog, cog, heading, vessel_name, vessel_type \
      FROM kcg.ais_positions WHERE ts > $1 AND ts <= $2";
 
 /// Loads every position with `start < ts <= end`, as reported (cleaning is
@@ -32,6 +32,7 @@ pub(crate) async fn load(
                 cog: r.try_get(5)?,
                 heading: r.try_get(6)?,
                 vessel_name: r.try_get(7)?,
+                vessel_type: r.try_get(8)?,
             })
         })
         .collect::<Result<_, tokio_postgres::Error>>()
