@@ -41,7 +41,7 @@ use partitions::{Day, POSITIONS, Period};
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 pub use parse::{BadRow, HEADER, Position};
 pub use records::{MAX_RECORD_BYTES, MAX_RECORD_LINES};
@@ -304,14 +304,8 @@ async fn direct(
     sha256: &str,
     on_read: &dyn Fn(u64),
 ) -> Result<Direct, IngestError> {
-    let tx = client
-        .transaction()
-        .await
-        .map_err(file.db("starting the transaction"))?;
-    let Some(file_id) = store::begin(&tx, sha256, &file.name())
-        .await
-        .map_err(file.db("adding the file to the ledger kcg.ais_ingested_files"))?
-    else {
+    let (tx, file_id) = file.begin(client, sha256).await?;
+    let Some(file_id) = file_id else {
         return Ok(Direct::Done(file.seen_meanwhile(&tx, sha256).await?));
     };
     let span = scan.span();
@@ -322,39 +316,22 @@ async fn direct(
     {
         return Ok(Direct::Overlap);
     }
-    let (mut records, gzip) = file.open(on_read)?;
-    file.header(&mut records, gzip)?;
-    let started = std::time::Instant::now();
-    let sink = tx
-        .copy_in(store::COPY_POSITIONS)
-        .await
-        .map_err(file.db("starting the COPY into kcg.ais_positions"))?;
-    let writer = BinaryCopyInWriter::new(sink, store::POSITION_TYPES);
-    futures_util::pin_mut!(writer);
     let guard = Guard {
         days: &scan.days,
         span,
     };
-    // On OutsideScan the writer and the transaction are dropped: the COPY
-    // is abandoned and everything rolled back.
-    let c = copy_rows(
-        writer.as_mut(),
-        file,
-        &mut records,
-        gzip,
-        Some(file_id),
-        Some(guard),
-    )
-    .await?;
+    let target = Target {
+        sql: store::COPY_POSITIONS,
+        types: store::POSITION_TYPES,
+        what: "kcg.ais_positions",
+        file_id: Some(file_id),
+        guard: Some(guard),
+    };
+    let c = copy_file(tx.client(), file, target, on_read).await?;
     if c.outside_scan {
+        // The COPY was abandoned; dropping `tx` rolls everything back.
         return Ok(Direct::OutsideScan);
     }
-    writer
-        .as_mut()
-        .finish()
-        .await
-        .map_err(file.db("finishing the COPY into kcg.ais_positions"))?;
-    tracing::debug!(rows = c.written, ms = ms(started), "copied the rows");
     let counts = LedgerCounts {
         read: c.read,
         loaded: c.written,
@@ -377,38 +354,19 @@ async fn staged(
     sha256: &str,
     on_read: &dyn Fn(u64),
 ) -> Result<(IngestReport, Vec<String>), IngestError> {
-    let (mut records, gzip) = file.open(on_read)?;
-    file.header(&mut records, gzip)?;
-    let started = std::time::Instant::now();
-    let sink = client
-        .copy_in(store::COPY_STAGING)
-        .await
-        .map_err(file.db("starting the COPY into the staging table"))?;
-    let writer = BinaryCopyInWriter::new(sink, store::STAGING_TYPES);
-    futures_util::pin_mut!(writer);
-    // Without a guard every row is written.
-    let c = copy_rows(writer.as_mut(), file, &mut records, gzip, None, None).await?;
-    writer
-        .as_mut()
-        .finish()
-        .await
-        .map_err(file.db("finishing the COPY into the staging table"))?;
-    tracing::debug!(
-        rows = c.written,
-        ms = ms(started),
-        "parsed into the staging table"
-    );
+    let target = Target {
+        sql: store::COPY_STAGING,
+        types: store::STAGING_TYPES,
+        what: "the staging table",
+        file_id: None,
+        guard: None,
+    };
+    let c = copy_file(client, file, target, on_read).await?;
     // Normally made already from the scan; this is one catalog read then.
     let created = file.ensure_days(client, &c.days).await?;
 
-    let tx = client
-        .transaction()
-        .await
-        .map_err(file.db("starting the transaction"))?;
-    let Some(file_id) = store::begin(&tx, sha256, &file.name())
-        .await
-        .map_err(file.db("adding the file to the ledger kcg.ais_ingested_files"))?
-    else {
+    let (tx, file_id) = file.begin(client, sha256).await?;
+    let Some(file_id) = file_id else {
         return Ok((file.seen_meanwhile(&tx, sha256).await?, created));
     };
     let started = std::time::Instant::now();
@@ -445,6 +403,60 @@ impl Guard<'_> {
         self.span.is_some_and(|(lo, hi)| lo <= ts && ts <= hi)
             && Day::containing(ts).is_some_and(|d| self.days.contains(&d))
     }
+}
+
+/// Where [`copy_file`] writes.
+struct Target<'a> {
+    sql: &'static str,
+    types: &'static [Type],
+    /// For messages.
+    what: &'static str,
+    /// Written as an 18th column when given.
+    file_id: Option<i64>,
+    guard: Option<Guard<'a>>,
+}
+
+/// Reads the file again from its start and writes its rows by binary COPY
+/// into `target`. When the guard refuses a row the COPY is abandoned (not
+/// finished), and the result says so.
+async fn copy_file(
+    client: &Client,
+    file: &FileCtx<'_>,
+    target: Target<'_>,
+    on_read: &dyn Fn(u64),
+) -> Result<Counted, IngestError> {
+    let (mut records, gzip) = file.open(on_read)?;
+    file.header(&mut records, gzip)?;
+    let started = std::time::Instant::now();
+    let sink = client
+        .copy_in(target.sql)
+        .await
+        .map_err(file.db("starting the COPY"))?;
+    let writer = BinaryCopyInWriter::new(sink, target.types);
+    futures_util::pin_mut!(writer);
+    let c = copy_rows(
+        writer.as_mut(),
+        file,
+        &mut records,
+        gzip,
+        target.file_id,
+        target.guard,
+    )
+    .await?;
+    if !c.outside_scan {
+        writer
+            .as_mut()
+            .finish()
+            .await
+            .map_err(file.db("finishing the COPY"))?;
+        tracing::debug!(
+            rows = c.written,
+            into = target.what,
+            ms = ms(started),
+            "copied"
+        );
+    }
+    Ok(c)
 }
 
 /// Parses every record and writes the rows through `writer` (with
@@ -600,6 +612,24 @@ impl FileCtx<'_> {
                 source: Box::new(source),
             })?;
         Ok(made.created.into_iter().map(|c| c.partition.name).collect())
+    }
+
+    /// Starts the transaction that stores the rows: takes the ingest lock and
+    /// adds the file to the ledger (its id; `None` when these bytes are
+    /// there already).
+    async fn begin<'c>(
+        &self,
+        client: &'c mut Client,
+        sha256: &str,
+    ) -> Result<(tokio_postgres::Transaction<'c>, Option<i64>), IngestError> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(self.db("starting the transaction"))?;
+        let id = store::begin(&tx, sha256, &self.name())
+            .await
+            .map_err(self.db("adding the file to the ledger kcg.ais_ingested_files"))?;
+        Ok((tx, id))
     }
 
     /// The report for a file whose bytes another ingest stored while this

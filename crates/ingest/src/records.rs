@@ -144,15 +144,11 @@ impl<R: BufRead> Records<R> {
     /// whatever it holds; `None` for an empty stream. Its line is consumed
     /// either way.
     pub fn header(&mut self) -> Result<Option<Vec<String>>, ReadError> {
-        loop {
-            if self.pending.is_empty() && !self.read_line()? {
-                return Ok(None);
-            }
-            if self.pending[0].is_blank() {
-                self.pop_front();
-                continue;
-            }
-            let fields = match split(&self.pending, 1, &mut self.record, &mut self.field) {
+        if !self.next_nonblank()? {
+            return Ok(None);
+        }
+        let mut fields: Vec<String> =
+            match split(&self.pending, 1, &mut self.record, &mut self.field) {
                 Split::Complete(_) => self
                     .record
                     .iter()
@@ -165,13 +161,11 @@ impl<R: BufRead> Records<R> {
                         .to_owned(),
                 ],
             };
-            self.pop_front();
-            let mut fields: Vec<String> = fields;
-            if let Some(first) = fields.first_mut() {
-                *first = first.trim_start_matches('\u{feff}').to_owned();
-            }
-            return Ok(Some(fields));
+        self.pop_front();
+        if let Some(first) = fields.first_mut() {
+            *first = first.trim_start_matches('\u{feff}').to_owned();
         }
+        Ok(Some(fields))
     }
 
     /// Reads the rest of the stream without parsing rows: the UTC days and
@@ -218,12 +212,8 @@ impl<R: BufRead> Records<R> {
     /// The next row or bad row; `None` at the end of the stream.
     pub fn next_item(&mut self) -> Result<Option<Item>, ReadError> {
         loop {
-            if self.pending.is_empty() && !self.read_line()? {
+            if !self.next_nonblank()? {
                 return Ok(None);
-            }
-            if self.pending[0].is_blank() {
-                self.pop_front();
-                continue;
             }
             let first = self.pending[0].no;
             let broken = match split(
@@ -301,6 +291,20 @@ impl<R: BufRead> Records<R> {
             }
         }
         Ok(p)
+    }
+
+    /// Makes `pending[0]` the next line that is not blank (blank lines are
+    /// not rows); false at the end of the stream.
+    fn next_nonblank(&mut self) -> Result<bool, ReadError> {
+        loop {
+            if self.pending.is_empty() && !self.read_line()? {
+                return Ok(false);
+            }
+            if !self.pending[0].is_blank() {
+                return Ok(true);
+            }
+            self.pop_front();
+        }
     }
 
     /// Reads one more line into `pending`; false at the end of the stream.
