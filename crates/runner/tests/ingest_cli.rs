@@ -30,12 +30,29 @@ fn sample() -> PathBuf {
     ))
 }
 
-fn temp(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kcg-ingest-cli-{}", std::process::id()));
+/// A file in a directory of its own under the temp dir, both removed on drop.
+struct Temp(PathBuf);
+
+impl Temp {
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn temp(name: &str, bytes: &[u8]) -> Temp {
+    let dir = std::env::temp_dir().join(format!("kcg-ingest-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
-    path
+    Temp(path)
 }
 
 async fn positions(db: &TestDb) -> i64 {
@@ -67,7 +84,7 @@ async fn an_unbalanced_quote_is_one_reported_bad_row_and_the_rest_loads() {
         ));
     }
     let file = temp("quote.csv", csv.as_bytes());
-    let o = runner(db.url(), &["ingest", "--csv", file.to_str().unwrap()]);
+    let o = runner(db.url(), &["ingest", "--csv", file.path()]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     for want in [
@@ -88,7 +105,7 @@ async fn a_truncated_gzip_fails_naming_the_file_and_line_and_writes_nothing() {
     let db = TestDb::new().await;
     let gz = std::fs::read(sample()).unwrap();
     let file = temp("cut.csv.gz", &gz[..gz.len() / 3]);
-    let o = runner(db.url(), &["ingest", "--csv", file.to_str().unwrap()]);
+    let o = runner(db.url(), &["ingest", "--csv", file.path()]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
