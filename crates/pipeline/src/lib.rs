@@ -469,19 +469,20 @@ impl Pipeline {
                 ))
             }
             Stage::Partitions => {
-                let report = partitions::ensure_current_and_next(client, cycle_ts).await?;
-                Ok(if report.created.is_empty() {
-                    "this and next month exist".to_owned()
+                // This and next month of the outputs, this and next day of
+                // the positions: one catalog query when all exist.
+                let r = partitions::ensure_cycle(client, cycle_ts).await?;
+                let names: Vec<&str> = (r.outputs.created.iter().map(|c| &c.partition.name))
+                    .chain(r.positions.created.iter().map(|c| &c.partition.name))
+                    .map(String::as_str)
+                    .collect();
+                Ok(if names.is_empty() {
+                    "this and next month, this and next day exist".to_owned()
                 } else {
-                    let names: Vec<&str> = report
-                        .created
-                        .iter()
-                        .map(|c| c.partition.name.as_str())
-                        .collect();
                     format!(
                         "created {}; {} rows moved from DEFAULT",
                         names.join(", "),
-                        report.moved_from_default
+                        r.outputs.moved_from_default + r.positions.moved_from_default
                     )
                 })
             }
