@@ -17,14 +17,14 @@ use crate::util::{cargo, describe, root, step};
 const SAMPLE: &str = "data/ais-2022-01-03-sample.csv.gz";
 const DEMO_DB: &str = "kcg_demo";
 
-/// A more sensitive spoofing_score: implied speed counts from 30 kn and is
-/// full evidence at 60 kn (the PRIMARY: 50 and 100). Every field is given:
-/// params are parsed strictly.
-const SHADOW_PARAMS: &str = r#"{"min_segment_km":0.5,"speed_floor_kn":30.0,"speed_full_kn":60.0,"teleport_km":50.0,"teleport_max_minutes":10.0,"speed_weight":0.6,"reported_speed_weight":0.3,"teleport_weight":0.8,"invalid_identity_weight":0.4}"#;
+/// A more sensitive spoofing_score: speed evidence from half the vessel's
+/// ceiling, complete at the ceiling (the PRIMARY: 1x and 2x). Every field is
+/// given: params are parsed strictly.
+const SHADOW_PARAMS: &str = r#"{"speed_floor_factor":0.5,"speed_full_factor":1.0,"min_reported_over_ceiling":2,"reported_min_agreement":0.5,"teleport_km":5.0,"speed_weight":0.6,"reported_speed_weight":0.3,"teleport_weight":0.8,"invalid_identity_weight":0.4}"#;
 
-/// identity_collision that flags an identity after one impossible hop (the
-/// PRIMARY waits for two).
-const CHALLENGER_PARAMS: &str = r#"{"min_distance_km":50.0,"impossible_speed_kn":60.0,"min_hops":1,"medium_km":100.0,"high_km":500.0,"critical_km":1000.0,"critical_hops":3}"#;
+/// identity_collision that flags an identity only once it has switched
+/// places twice (the PRIMARY: once).
+const CHALLENGER_PARAMS: &str = r#"{"min_distance_km":2.0,"min_switches":2,"medium_speed_factor":3.0,"high_switches":2,"critical_switches":3,"critical_speed_factor":10.0}"#;
 
 pub fn run(args: &[&str]) -> Result<()> {
     let keep = args.contains(&"--keep");
@@ -98,7 +98,7 @@ fn demo(server: &str) -> Result<f64> {
             "versions",
             "add",
             "identity_collision",
-            "2.0.0-one-hop",
+            "2.0.0-two-switches",
             "--role",
             "CHALLENGER",
             "--params",

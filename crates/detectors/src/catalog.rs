@@ -9,16 +9,16 @@ use crate::identity::{IdentityModel, IdentityParams};
 use crate::keys;
 use crate::risk::{RiskModel, RiskParams};
 use crate::spoofing::{SpoofingModel, SpoofingParams};
-use crate::spoofing_log::LogSpeedSpoofingModel;
+use crate::spoofing_graded::GradedSpoofingModel;
 use crate::tracks::{TrackFeaturesModel, TrackParams};
 
 /// The names of our implementations.
 pub mod implementations {
     /// The first implementation of every model, its default.
     pub const V1: &str = "v1";
-    /// `spoofing_score` with speed graded on a logarithmic scale
-    /// ([`LogSpeedSpoofingModel`](crate::LogSpeedSpoofingModel)).
-    pub const SPOOFING_LOG_SPEED: &str = "v2";
+    /// `spoofing_score` with its evidences graded on logarithmic scales
+    /// ([`GradedSpoofingModel`](crate::GradedSpoofingModel)).
+    pub const SPOOFING_GRADED: &str = "v2";
 }
 
 /// The model ids.
@@ -74,21 +74,21 @@ pub fn specs() -> [ModelSpec; 5] {
     [
         ModelSpec {
             id: ids::TRACK_FEATURES,
-            description: "Per-vessel ordered fixes, implied speeds, largest jump and time gaps",
+            description: "Per-vessel track by physics: glitches set aside, confirmed places, switches, speeds",
             inputs: &[],
             implementations: &[(implementations::V1, code::<TrackFeaturesModel>)],
             default_params: defaults_of::<TrackParams>,
         },
         ModelSpec {
             id: ids::IDENTITY,
-            description: "MMSI validity (nine digits, ship country code) and vessel name",
+            description: "MMSI class per ITU-R M.585 (ship, coast station, craft, AtoN, SART, ... or INVALID), MID and vessel name",
             inputs: &[],
             implementations: &[(implementations::V1, code::<IdentityModel>)],
             default_params: defaults_of::<IdentityParams>,
         },
         ModelSpec {
             id: ids::SPOOFING_SCORE,
-            description: "Spoofing score 0..1 from impossible speeds, teleports and invalid identities",
+            description: "Spoofing score 0..1 from confirmed impossible speeds, teleports and INVALID identities",
             inputs: &[
                 (ids::TRACK_FEATURES, keys::TRACKS),
                 (ids::IDENTITY, keys::IDENTITY),
@@ -96,15 +96,15 @@ pub fn specs() -> [ModelSpec; 5] {
             implementations: &[
                 (implementations::V1, code::<SpoofingModel>),
                 (
-                    implementations::SPOOFING_LOG_SPEED,
-                    code::<LogSpeedSpoofingModel>,
+                    implementations::SPOOFING_GRADED,
+                    code::<GradedSpoofingModel>,
                 ),
             ],
             default_params: defaults_of::<SpoofingParams>,
         },
         ModelSpec {
             id: ids::IDENTITY_COLLISION,
-            description: "One MMSI recurring at places too far apart for one vessel, with a severity",
+            description: "One MMSI at confirmed places no vessel of its type could connect, with a severity",
             inputs: &[(ids::TRACK_FEATURES, keys::TRACKS)],
             implementations: &[(implementations::V1, code::<CollisionModel>)],
             default_params: defaults_of::<CollisionParams>,
@@ -136,7 +136,7 @@ pub fn spec(model_id: &str) -> Option<ModelSpec> {
 /// assert_eq!(code.produces(), model_api::ArtifactType::of::<detectors::SpoofingScores>());
 /// let id = model_api::ModelId::new("spoofing_score")?;
 /// let err = code.build(id, &serde_json::json!({"teleport_km": 10})).unwrap_err();
-/// assert!(err.message.contains("min_segment_km"), "{err}"); // missing fields are named
+/// assert!(err.message.contains("speed_floor_factor"), "{err}"); // missing fields are named
 /// # Ok::<(), model_api::IdError>(())
 /// ```
 pub fn catalog() -> Vec<(&'static str, &'static str, Implementation)> {

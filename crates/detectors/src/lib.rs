@@ -2,29 +2,36 @@
 //! exactly as a downstream team would write theirs.
 //!
 //! A cycle's raw fixes go through [`clean`] (stage 2) into an [`AisWindow`],
-//! the base input of the root models. Five models then form a DAG; each has
-//! a typed, documented `Params` struct whose `Default` holds the legacy
-//! thresholds, returns rows `(entity_key = MMSI as text, score, payload)`,
-//! and hands a typed artifact to its dependents:
+//! the base input of the root models, which also carries what earlier
+//! cycles stored ([`CarriedFix`]). Five models then form a DAG; each has a
+//! typed, documented `Params` struct whose `Default` holds the reference
+//! thresholds (chosen with `cargo xtask eval`), returns rows `(entity_key =
+//! the nine-digit MMSI, score, payload)`, and hands a typed artifact to its
+//! dependents:
 //!
 //! | model id | kind | reads (input key) | artifact |
 //! |---|---|---|---|
 //! | `track_features` | [`TrackFeaturesModel`] | base [`AisWindow`] | [`TrackFeatures`] |
 //! | `identity` | [`IdentityModel`] | base [`AisWindow`] | [`Identities`] |
-//! | `spoofing_score` | [`SpoofingModel`] (`v1`), [`LogSpeedSpoofingModel`] (`v2`) | `track_features` (`"tracks"`), `identity` (`"identity"`) | [`SpoofingScores`] |
+//! | `spoofing_score` | [`SpoofingModel`] (`v1`), [`GradedSpoofingModel`] (`v2`) | `track_features` (`"tracks"`), `identity` (`"identity"`) | [`SpoofingScores`] |
 //! | `identity_collision` | [`CollisionModel`] | `track_features` (`"tracks"`) | [`Collisions`] |
 //! | `risk` | [`RiskModel`] | `spoofing_score` (`"spoofing"`), `identity_collision` (`"collisions"`) | [`RiskScores`] |
 //!
 //! Each model declares its artifact and its typed inputs (`Model::Artifact`,
 //! `Model::INPUTS`), so the registry checks the DAG's types before a cycle
 //! runs. A model may have several implementations (`spoofing_score` has
-//! `v1`, the default, and `v2`, grading speed on a logarithmic scale); a version names
+//! `v1`, the default, and `v2`, grading its evidences on logarithmic scales); a version names
 //! the one it runs. The registry path builds versions through [`catalog`]
 //! and wires them with [`default_dependencies`]; the legacy path calls
 //! [`run_legacy`] (or the per-stage functions in [`legacy`]), which goes
 //! through the same code (each model's default implementation) with
 //! [`default_params`]. One implementation, two paths: the PRIMARY
 //! `spoofing_score` rows with default params equal the legacy scores.
+//!
+//! The detection rules (tracks by physics, glitches, confirmed places,
+//! switches, identities per ITU-R M.585, episodes) are described in
+//! [`TrackFeatures`], [`classify_mmsi`] and [`plan_episodes`], and in
+//! ARCHITECTURE.md.
 //!
 //! This crate must never do I/O, never read the clock, and never depend on
 //! another crate of this workspace but `model-api`: models are pure and
@@ -34,14 +41,16 @@
 mod catalog;
 mod clean;
 mod collision;
+mod episodes;
 mod events;
 pub mod geo;
 mod identity;
 pub mod legacy;
+mod mid;
 mod params;
 mod risk;
 mod spoofing;
-mod spoofing_log;
+mod spoofing_graded;
 mod tracks;
 mod window;
 
@@ -53,22 +62,28 @@ pub use catalog::{
     implementations, spec, specs,
 };
 pub use clean::{
-    COG_NOT_AVAILABLE, CleanStats, HEADING_NOT_AVAILABLE, LAT_NOT_AVAILABLE, LON_NOT_AVAILABLE,
-    SOG_NOT_AVAILABLE, clean,
+    COG_NOT_AVAILABLE, CleanStats, DUPLICATE_KM, HEADING_NOT_AVAILABLE, LAT_NOT_AVAILABLE,
+    LON_NOT_AVAILABLE, SOG_NOT_AVAILABLE, clean,
 };
 pub use collision::{Collision, CollisionModel, CollisionParams, Collisions, MAX_SITES_REPORTED};
+pub use episodes::{Episode, EpisodeChange, plan_episodes};
 pub use events::{Event, EventCategory, EventRules, Severity, SeverityParseError, events};
 pub use identity::{
-    Identities, IdentityModel, IdentityParams, IdentityProblem, VesselIdentity, check_mmsi,
+    Classification, Identities, IdentityClass, IdentityModel, IdentityParams, IdentityProblem,
+    VesselIdentity, classify_mmsi, nine_digits,
 };
 pub use legacy::{
     DetectorError, LegacyResults, Typed, VesselSummary, run_legacy, vessel_summaries,
 };
+pub use mid::{MID_SOURCE, MidEntry, mid};
 pub use risk::{RiskModel, RiskParams, RiskScores, VesselRisk};
 pub use spoofing::{SpoofingModel, SpoofingParams, SpoofingScores, VesselSpoofing};
-pub use spoofing_log::{LOG_SPEED_SPANS, LogSpeedSpoofingModel};
-pub use tracks::{Jump, Segment, TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack};
-pub use window::{AisWindow, Fix, WindowBounds};
+pub use spoofing_graded::{GradedSpoofingModel, LOG_SPEED_SPANS, TELEPORT_FULL_RATIO};
+pub use tracks::{
+    FastRun, FixRole, Jump, MAX_SITES, SAR_AIRCRAFT_CEILING_KN, Segment, Site, Switch,
+    TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack, ceiling_kn,
+};
+pub use window::{AisWindow, CarriedFix, Fix, WindowBounds};
 
 /// The input keys under which our models read their upstream results.
 pub mod keys {

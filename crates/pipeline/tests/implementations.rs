@@ -1,7 +1,7 @@
 //! A SHADOW that runs other code than its PRIMARY (issue 11): on the
-//! bundled real AIS sample, `spoofing_score` implementation `v2` (speed
-//! graded on a logarithmic scale) as a SHADOW beside the PRIMARY's `v1`, on
-//! the very same inputs and params, against a real PostgreSQL.
+//! bundled real AIS sample, `spoofing_score` implementation `v2` (its
+//! evidences graded on logarithmic scales) as a SHADOW beside the PRIMARY's
+//! `v1`, on the very same inputs and params, against a real PostgreSQL.
 
 use std::path::Path;
 
@@ -37,7 +37,7 @@ async fn a_shadow_running_another_implementation_beside_the_primary_differs_on_r
         &catalog,
         &NewVersion {
             model: ModelId::new("spoofing_score").unwrap(),
-            version: VersionLabel::new("2.0.0-logspeed").unwrap(),
+            version: VersionLabel::new("2.0.0-graded").unwrap(),
             role: Role::Shadow,
             params, // the very same params: only the code differs
             activate: true,
@@ -108,27 +108,37 @@ async fn a_shadow_running_another_implementation_beside_the_primary_differs_on_r
     assert_eq!(n("higher"), 0, "v2 never scores above v1");
     assert!(
         n("differ") * 100 < n("pairs"),
-        "only speeds between the floor and 400 knots move"
+        "only evidence short of its full strength moves"
     );
     assert!(max_diff > 0.01 && max_diff < 0.6, "{max_diff}");
 
-    // Where no speed counted, the two agree exactly: the code differs only
-    // in the speed evidence curve.
-    let disagree_without_speed: i64 = client
-        .query_one(
-            "SELECT count(*)
+    // Which vessels: the sample's speeds never count (its only impossible
+    // moves are switches between places), and its teleports span 48 km
+    // (367654150), 1,394 km (367654040) and 3,042 km (211002010, the Gulf
+    // and California): only the near one is graded below full.
+    let moved: Vec<(String, f64, f64, serde_json::Value)> = client
+        .query(
+            "SELECT entity_key, p.score, s.score, p.payload
                FROM kcg.detection_model_run_outputs p
                JOIN kcg.detection_model_run_outputs s USING (cycle_ts, entity_key)
               WHERE p.model_id = 'spoofing_score' AND p.role = 'PRIMARY' AND s.version_id = $1
                 AND p.score <> s.score
-                AND NOT (coalesce(p.payload ? 'speed_kn', false)
-                         OR coalesce(p.payload ? 'reported_sog', false))",
+              ORDER BY cycle_ts",
             &[&shadow.id],
         )
         .await
         .unwrap()
-        .get(0);
-    assert_eq!(disagree_without_speed, 0);
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    for (mmsi, v1, v2, payload) in &moved {
+        println!("  {mmsi}: v1 {v1:.3}, v2 {v2:.3}, {payload}");
+        assert_eq!(mmsi, "367654150");
+        assert!(
+            payload["teleport_km"].as_f64().is_some_and(|km| km < 500.0),
+            "{payload}"
+        );
+    }
 
     // The SHADOW reached nothing downstream: the PRIMARY still equals the
     // legacy score, and risk read the PRIMARY's artifact.

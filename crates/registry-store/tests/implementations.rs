@@ -94,7 +94,7 @@ async fn a_version_names_its_implementation_and_the_store_keeps_it() {
     let shadow = add_version(
         &mut c,
         &catalog,
-        &version(SPOOFING, "2.0.0-logspeed", Role::Shadow, Some("v2"), true),
+        &version(SPOOFING, "2.0.0-graded", Role::Shadow, Some("v2"), true),
     )
     .await
     .unwrap();
@@ -105,7 +105,7 @@ async fn a_version_names_its_implementation_and_the_store_keeps_it() {
         .collect();
     assert_eq!(
         implementations,
-        vec![("1.0.0", None), ("2.0.0-logspeed", Some("v2"))]
+        vec![("1.0.0", None), ("2.0.0-graded", Some("v2"))]
     );
     let loaded = load(&c).await.unwrap();
     let v = loaded.versions.iter().find(|v| v.id == shadow.id).unwrap();
@@ -313,7 +313,7 @@ async fn a_promotion_of_another_implementation_of_the_same_type_goes_through() {
     let log_speed = add_version(
         &mut c,
         &catalog,
-        &version(SPOOFING, "2.0.0-logspeed", Role::Shadow, Some("v2"), true),
+        &version(SPOOFING, "2.0.0-graded", Role::Shadow, Some("v2"), true),
     )
     .await
     .unwrap();

@@ -90,6 +90,7 @@ fn pipeline(opts: &CycleOpts, use_registry: bool, catalog: &registry::Catalog) -
         collision_resolve_after: delta(opts.resolve_collisions_after)?,
         exec,
         cache_ttl: opts.cache_ttl,
+        ..PipelineConfig::default()
     };
     Ok(Pipeline::new(config, catalog.clone()))
 }
