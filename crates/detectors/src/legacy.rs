@@ -8,15 +8,15 @@ use std::sync::Arc;
 
 use model_api::{CycleTs, ModelError, ModelId, ModelOutput, OutputRow, Upstream};
 
+use crate::AisWindow;
+use crate::Collisions;
+use crate::Identities;
+use crate::RiskScores;
+use crate::SpoofingScores;
+use crate::TrackFeatures;
 use crate::catalog::{ids, spec};
-use crate::collision::Collisions;
 use crate::events::{Event, EventRules, events};
-use crate::identity::Identities;
 use crate::keys;
-use crate::risk::RiskScores;
-use crate::spoofing::SpoofingScores;
-use crate::tracks::TrackFeatures;
-use crate::window::AisWindow;
 
 /// Why a legacy run failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

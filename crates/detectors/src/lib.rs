@@ -39,7 +39,6 @@
 #![deny(missing_docs)]
 
 mod catalog;
-mod clean;
 mod collision;
 mod episodes;
 mod events;
@@ -52,7 +51,6 @@ mod risk;
 mod spoofing;
 mod spoofing_graded;
 mod tracks;
-mod window;
 
 #[cfg(test)]
 mod test_fixtures;
@@ -61,29 +59,33 @@ pub use catalog::{
     ModelSpec, NamedImplementation, catalog, default_dependencies, default_params, ids,
     implementations, spec, specs,
 };
-pub use clean::{
-    COG_NOT_AVAILABLE, CleanStats, DUPLICATE_KM, HEADING_NOT_AVAILABLE, LAT_NOT_AVAILABLE,
-    LON_NOT_AVAILABLE, SOG_NOT_AVAILABLE, clean,
+pub use collision::{
+    CollisionModel, CollisionParams, MAX_SITES_REPORTED, collisions, detect as detect_collision,
 };
-pub use collision::{Collision, CollisionModel, CollisionParams, Collisions, MAX_SITES_REPORTED};
 pub use episodes::{Episode, EpisodeChange, plan_episodes};
-pub use events::{Event, EventCategory, EventRules, Severity, SeverityParseError, events};
-pub use identity::{
-    Classification, Identities, IdentityClass, IdentityModel, IdentityParams, IdentityProblem,
-    VesselIdentity, classify_mmsi, nine_digits,
-};
+pub use events::{Event, EventCategory, EventRules, events};
+pub use identity::{Classification, IdentityModel, IdentityParams, classify_mmsi, identities};
 pub use legacy::{
     DetectorError, LegacyResults, Typed, VesselSummary, run_legacy, vessel_summaries,
 };
 pub use mid::{MID_SOURCE, MidEntry, mid};
-pub use risk::{RiskModel, RiskParams, RiskScores, VesselRisk};
-pub use spoofing::{SpoofingModel, SpoofingParams, SpoofingScores, VesselSpoofing};
+pub use risk::{RiskModel, RiskParams, risk_scores};
+pub use spoofing::{SpoofingModel, SpoofingParams, spoofing_scores, vessel_spoofing};
 pub use spoofing_graded::{GradedSpoofingModel, LOG_SPEED_SPANS, TELEPORT_FULL_RATIO};
 pub use tracks::{
-    FastRun, FixRole, Jump, MAX_SITES, SAR_AIRCRAFT_CEILING_KN, Segment, Site, Switch,
-    TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack, ceiling_kn,
+    SAR_AIRCRAFT_CEILING_KN, TrackFeaturesModel, TrackParams, ceiling_kn, track_features,
 };
-pub use window::{AisWindow, CarriedFix, Fix, WindowBounds};
+
+/// The AIS types of `ais-types`, where they live since `ais-types` 0.1
+/// (base input and artifacts), re-exported so the code that named them
+/// here still does. A model crate depends on `ais-types` itself.
+pub use ais_types::{
+    AisWindow, COG_NOT_AVAILABLE, CarriedFix, CleanStats, Collision, Collisions, DUPLICATE_KM,
+    FastRun, Fix, FixRole, HEADING_NOT_AVAILABLE, Identities, IdentityClass, IdentityProblem, Jump,
+    LAT_NOT_AVAILABLE, LON_NOT_AVAILABLE, MAX_SITES, RiskScores, SOG_NOT_AVAILABLE, Segment,
+    Severity, SeverityParseError, Site, SpoofingScores, Switch, TrackFeatures, VesselIdentity,
+    VesselRisk, VesselSpoofing, VesselTrack, WindowBounds, clean, nine_digits,
+};
 
 /// The input keys under which our models read their upstream results.
 pub mod keys {

@@ -4,7 +4,7 @@
 use model_api::{Context, DeclaredInput, Model, ModelError, Output, ParamsProblem};
 
 use crate::params::ModelParams;
-use crate::spoofing::{IDENTITY, TRACKS, combine, output};
+use crate::spoofing::{IDENTITY, TRACKS, combine, output, spoofing_scores};
 use crate::{SpoofingParams, SpoofingScores, VesselSpoofing};
 
 /// How many times the span from the speed floor to the full speed (as a
@@ -83,33 +83,27 @@ impl SpoofingParams {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GradedSpoofingModel;
 
-impl VesselSpoofing {
-    /// The same vessel with its evidences graded as `v2` grades them and
-    /// its score combined again.
-    fn graded(&self, p: &SpoofingParams) -> Self {
-        let c = self.ceiling_kn;
-        let speed_evidence = self
-            .max_speed_kn
-            .map_or(0.0, |k| p.log_speed_evidence(k, c));
-        let reported_speed_evidence = match self.max_reported_sog {
-            Some(sog) if self.reported_speed_evidence > 0.0 => {
-                p.log_speed_evidence(f64::from(sog), c)
-            }
-            _ => 0.0,
-        };
-        let teleport_evidence = self.teleport.map_or(0.0, |t| p.teleport_evidence(t.km));
-        Self {
-            score: combine(
-                p,
-                speed_evidence,
-                reported_speed_evidence,
-                teleport_evidence,
-                self.invalid_identity,
-            ),
+/// The same vessel with its evidences graded as `v2` grades them and its
+/// score combined again.
+fn graded(v: &VesselSpoofing, p: &SpoofingParams) -> VesselSpoofing {
+    let c = v.ceiling_kn;
+    let speed_evidence = v.max_speed_kn.map_or(0.0, |k| p.log_speed_evidence(k, c));
+    let reported_speed_evidence = match v.max_reported_sog {
+        Some(sog) if v.reported_speed_evidence > 0.0 => p.log_speed_evidence(f64::from(sog), c),
+        _ => 0.0,
+    };
+    let teleport_evidence = v.teleport.map_or(0.0, |t| p.teleport_evidence(t.km));
+    VesselSpoofing {
+        score: combine(
+            p,
             speed_evidence,
             reported_speed_evidence,
-            ..self.clone()
-        }
+            teleport_evidence,
+            v.invalid_identity,
+        ),
+        speed_evidence,
+        reported_speed_evidence,
+        ..v.clone()
     }
 }
 
@@ -124,18 +118,18 @@ impl Model for GradedSpoofingModel {
 
     fn run(&self, ctx: &Context<'_, SpoofingParams>) -> Result<Output<SpoofingScores>, ModelError> {
         let p = ctx.params();
-        let v1 = SpoofingScores::compute(ctx.read(&TRACKS)?, ctx.read(&IDENTITY)?, p);
-        let vessels = v1.vessels.iter().map(|v| v.graded(p)).collect();
-        Ok(output(SpoofingScores { vessels }))
+        let v1 = spoofing_scores(ctx.read(&TRACKS)?, ctx.read(&IDENTITY)?, p);
+        let vessels = v1.vessels().iter().map(|v| graded(v, p)).collect();
+        Ok(output(SpoofingScores::new(vessels)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::{Identities, IdentityParams};
+    use crate::identity::IdentityParams;
     use crate::test_fixtures::{fix, window};
-    use crate::tracks::{TrackFeatures, TrackParams};
+    use crate::tracks::TrackParams;
 
     /// `n` fixes of `mmsi` every `every` seconds moving north at `kn`.
     fn cruise(mmsi: i64, n: i64, every: i64, kn: f64) -> Vec<crate::Fix> {
@@ -157,10 +151,10 @@ mod tests {
         fixes.extend(cruise(211_000_002, 12, 60, 150.0));
         fixes.push(fix(12_345_678, 0, 1.0, 1.0));
         let w = window(fixes);
-        let t = TrackFeatures::compute(&w, &TrackParams::default());
-        let i = Identities::compute(&w, &IdentityParams::default());
-        let linear = SpoofingScores::compute(&t, &i, &p);
-        let graded: Vec<VesselSpoofing> = linear.vessels().iter().map(|v| v.graded(&p)).collect();
+        let t = crate::track_features(&w, &TrackParams::default()).unwrap();
+        let i = crate::identity::identities(&w, &IdentityParams::default());
+        let linear = spoofing_scores(&t, &i, &p);
+        let graded: Vec<VesselSpoofing> = linear.vessels().iter().map(|v| graded(v, &p)).collect();
         let find = |mmsi| graded.iter().find(|v| v.mmsi == mmsi).unwrap();
         let lin = |mmsi| linear.get(mmsi).unwrap();
 
