@@ -400,7 +400,11 @@ struct Scan {
 impl Scan {
     fn of(scan: &ais_csv::TimeScan) -> Self {
         Self {
-            days: scan.days.iter().filter_map(|d| Day::from_date(*d)).collect(),
+            days: scan
+                .days
+                .iter()
+                .filter_map(|d| Day::from_date(*d))
+                .collect(),
             span: scan.span(),
         }
     }
