@@ -490,3 +490,44 @@ fn only_registry_store_writes_the_registry_tables() {
     }
     assert!(found.is_empty(), "{found:#?}");
 }
+
+/// `(name, version)` of every registry package a `Cargo.lock` pins.
+fn locked_registry_packages(lock: &str) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for package in lock.split("[[package]]").skip(1) {
+        let field = |key: &str| {
+            package.lines().find_map(|l| {
+                l.strip_prefix(&format!("{key} = \""))
+                    .and_then(|v| v.strip_suffix('"'))
+                    .map(str::to_owned)
+            })
+        };
+        if let (Some(name), Some(version), Some(_registry)) =
+            (field("name"), field("version"), field("source"))
+        {
+            out.insert((name, version));
+        }
+    }
+    out
+}
+
+/// The template of a downstream deploy (`examples/own-models`, a workspace
+/// of its own) locks exactly the versions this workspace locks for every
+/// package both use: it tests what this workspace ships, and CI, building
+/// it into the same target directory, compiles them once. After `cargo
+/// update` here, copy `Cargo.lock` into the template and let cargo prune it
+/// (`cargo metadata` there).
+#[test]
+fn the_template_locks_the_workspaces_versions() {
+    let ours =
+        locked_registry_packages(&std::fs::read_to_string(root().join("Cargo.lock")).unwrap());
+    let template = locked_registry_packages(
+        &std::fs::read_to_string(root().join("examples/own-models/Cargo.lock")).unwrap(),
+    );
+    assert!(template.len() > 50, "{} packages", template.len());
+    let differ: Vec<&(String, String)> = template.difference(&ours).collect();
+    assert!(
+        differ.is_empty(),
+        "the template locks versions this workspace does not: {differ:?}"
+    );
+}

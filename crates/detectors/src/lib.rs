@@ -1,7 +1,7 @@
-//! The reference AIS detection models, written against `model-api` alone,
-//! exactly as a downstream team would write theirs.
+//! The reference AIS detection models, written against `model-api` and
+//! `ais-types` alone, exactly as a downstream team would write theirs.
 //!
-//! A cycle's raw fixes go through [`clean`] (stage 2) into an [`AisWindow`],
+//! A cycle's raw fixes go through [`clean`] (stage 2, `ais-types`) into an [`AisWindow`],
 //! the base input of the root models, which also carries what earlier
 //! cycles stored ([`CarriedFix`]). Five models then form a DAG; each has a
 //! typed, documented `Params` struct whose `Default` holds the reference
@@ -33,9 +33,13 @@
 //! [`TrackFeatures`], [`classify_mmsi`] and [`plan_episodes`], and in
 //! ARCHITECTURE.md.
 //!
+//! The types (the window, the artifacts) are `ais-types`', re-exported
+//! here; the computations are this crate's ([`track_features`],
+//! [`identities`], [`spoofing_scores`], [`collisions`], [`risk_scores`]).
+//!
 //! This crate must never do I/O, never read the clock, and never depend on
-//! another crate of this workspace but `model-api`: models are pure and
-//! deterministic functions of their context.
+//! another crate of this workspace but `model-api` and `ais-types`: models
+//! are pure and deterministic functions of their context.
 #![deny(missing_docs)]
 
 mod catalog;

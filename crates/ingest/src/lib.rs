@@ -7,7 +7,8 @@
 //!   short or corrupt is an error naming the file and the last line read,
 //!   and nothing of that file is written (it is most likely re-sent whole).
 //! - **A bad row costs only itself.** Records are split strictly (see
-//!   [`MAX_RECORD_LINES`] and the module `records` for the rules): an
+//!   [`MAX_RECORD_LINES`] and `ais_csv::Records`, whose reading this crate
+//!   uses, for the rules): an
 //!   unbalanced quote, text after a closing quote, a line over
 //!   [`MAX_RECORD_BYTES`], a field that is not UTF-8 or holds a NUL, an
 //!   unparseable number or time, a number beyond its column's range: each

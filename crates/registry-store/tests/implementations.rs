@@ -266,7 +266,7 @@ async fn a_promotion_whose_artifact_type_breaks_a_dependent_is_refused_and_chang
         format!(
             "promoting model spoofing_score version 9.9.9-bare (id {}, DRAFT SHADOW) would leave \
              model risk out of the plan: PRIMARY version 1.0.0 (id {}) (implementation v1) reads \
-             input key \"spoofing\" as detectors::spoofing::SpoofingScores, but the PRIMARY of \
+             input key \"spoofing\" as ais_types::spoofing::SpoofingScores, but the PRIMARY of \
              spoofing_score (implementation bare) produces alloc::vec::Vec<i64>; nothing was changed",
             candidate.id,
             load(&c)
