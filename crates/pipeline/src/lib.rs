@@ -645,7 +645,18 @@ impl Pipeline {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
         }
         let base: Arc<dyn std::any::Any + Send + Sync> = Arc::new(window.clone());
-        Ok(self.executor.execute(client, cycle_ts, &plan, base).await?)
+        // The transaction is idle while the models run: allow their budget,
+        // not more, then the cycle's own limit again for the persist.
+        let limits = self.config.limits;
+        limits
+            .idle_for(client, models_budget(&plan, &self.config.exec))
+            .await?;
+        let run = self.executor.run(cycle_ts, &plan, base).await?;
+        limits.idle_for(client, Duration::ZERO).await?;
+        let stats = self.executor.persist(client, &run).await?;
+        let mut report = run.into_report();
+        report.persisted = Some(stats);
+        Ok(report)
     }
 }
 
@@ -671,4 +682,26 @@ async fn ensure_partitions(
             report.moved_from_default
         )
     })
+}
+
+/// The longest the models of `plan` may run: level by level, the longest
+/// timeout of the level for each round of versions the workers take.
+fn models_budget(plan: &registry::Plan, exec: &dag_exec::ExecConfig) -> Duration {
+    let workers = exec.workers.get();
+    plan.levels
+        .iter()
+        .map(|level| {
+            let versions: Vec<&registry::PlannedVersion> = level
+                .iter()
+                .flat_map(|m| std::iter::once(&m.primary).chain(&m.others))
+                .collect();
+            let longest = versions
+                .iter()
+                .map(|v| v.timeout.unwrap_or(exec.default_timeout))
+                .max()
+                .unwrap_or_default();
+            let rounds = u32::try_from(versions.len().div_ceil(workers)).unwrap_or(u32::MAX);
+            longest.saturating_mul(rounds)
+        })
+        .fold(Duration::ZERO, Duration::saturating_add)
 }

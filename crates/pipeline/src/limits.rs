@@ -24,8 +24,9 @@ pub struct Limits {
     /// `idle_in_transaction_session_timeout`: the server ends the session
     /// of a cycle whose process stopped (SIGSTOP, a hung host) in the
     /// middle of its transaction, so its locks do not block the next
-    /// leader. Must exceed the longest computation between two statements
-    /// (stage 10's models run between its reads and its writes).
+    /// leader. Must exceed the longest computation between two statements;
+    /// while stage 10's models run (between its reads and its writes) the
+    /// models' budget (their timeouts, level by level) is added to it.
     pub idle_in_transaction_timeout: Option<Duration>,
 }
 
@@ -77,6 +78,30 @@ impl Limits {
             .await
             .map_err(|source| PipelineError::Transaction {
                 step: "setting its timeouts",
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// Lets the transaction stay idle for `extra` more than the limit (a
+    /// computation between two statements known to take that long), or,
+    /// with zero, sets the limit back.
+    pub(crate) async fn idle_for(
+        &self,
+        client: &impl GenericClient,
+        extra: Duration,
+    ) -> Result<(), PipelineError> {
+        let Some(idle) = self.idle_in_transaction_timeout else {
+            return Ok(());
+        };
+        client
+            .execute(
+                "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
+                &[&setting(Some(idle.saturating_add(extra)))],
+            )
+            .await
+            .map_err(|source| PipelineError::Transaction {
+                step: "setting its idle limit",
                 source,
             })?;
         Ok(())
