@@ -198,7 +198,6 @@ async fn serve_gives_up_after_the_configured_time_saying_why() {
     drop(client);
     server.stop(StopMode::Immediate);
     let down = Instant::now();
-    let down_at = Utc::now();
     let status = serve.wait(Duration::from_secs(60));
     let after = down.elapsed();
     assert_eq!(status.code(), Some(1), "{}", serve.dump());
