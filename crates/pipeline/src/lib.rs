@@ -200,6 +200,8 @@ pub struct CycleOutcome {
     pub collisions: CollisionChanges,
     /// Stage 10's report, when it ran.
     pub registry: Option<dag_exec::CycleReport>,
+    /// How long stage 10's parts took, when it ran to the end.
+    pub registry_phases: Option<RegistryPhases>,
     /// The stage that failed, with its error.
     pub failed: Option<StageFailure>,
     /// Wall time of the whole cycle.
@@ -207,6 +209,24 @@ pub struct CycleOutcome {
 }
 
 pub use legacy::CollisionChanges;
+
+/// How long each part of stage 10 took: what a cycle pays for the schema
+/// check, the registry load (the params cache), planning, running the
+/// models and storing their results. Benchmarks and operators read where
+/// stage 10's time goes from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistryPhases {
+    /// The live schema's check.
+    pub schema_check: Duration,
+    /// The ACTIVE registry, from the params cache (or the database).
+    pub load: Duration,
+    /// `registry::plan`.
+    pub plan: Duration,
+    /// The models, on the executor's workers.
+    pub run: Duration,
+    /// Outputs, metrics and run records, stored.
+    pub persist: Duration,
+}
 
 /// Runs cycles. One per process; cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -233,6 +253,7 @@ struct Work {
     event_hours: Vec<CycleTs>,
     changes: CollisionChanges,
     registry: Option<dag_exec::CycleReport>,
+    registry_phases: Option<RegistryPhases>,
 }
 
 impl Pipeline {
@@ -445,6 +466,7 @@ impl Pipeline {
             events: work.events,
             collisions: work.changes,
             registry: work.registry,
+            registry_phases: work.registry_phases,
             failed,
             duration: start.elapsed(),
         };
@@ -645,7 +667,8 @@ impl Pipeline {
             Stage::Partitions => Err(missing("stage 9 outside its transaction")),
             Stage::ModelRegistry => {
                 let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
-                let report = self.registry_path(client, cycle_ts, window).await?;
+                let (report, phases) = self.registry_path(client, cycle_ts, window).await?;
+                w.registry_phases = Some(phases);
                 let detail = format!(
                     "{} versions: {} OK, {} FAILED, {} TIMEOUT, {} SKIPPED",
                     report.versions.len(),
@@ -665,16 +688,23 @@ impl Pipeline {
         client: &mut Transaction<'_>,
         cycle_ts: CycleTs,
         window: &AisWindow,
-    ) -> Result<dag_exec::CycleReport, PipelineError> {
+    ) -> Result<(dag_exec::CycleReport, RegistryPhases), PipelineError> {
+        let mut phases = RegistryPhases::default();
+        let t = Instant::now();
         schema::check_schema(client.client())
             .await
             .map_err(PipelineError::Schema)?;
+        phases.schema_check = t.elapsed();
+        let t = Instant::now();
         let snapshot = self
             .cache
             .get(client.client())
             .await
             .map_err(PipelineError::Registry)?;
+        phases.load = t.elapsed();
+        let t = Instant::now();
         let plan = registry::plan(&self.catalog, &snapshot);
+        phases.plan = t.elapsed();
         for cycle in plan.cycles() {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
         }
@@ -685,12 +715,16 @@ impl Pipeline {
         limits
             .idle_for(client, models_budget(&plan, &self.config.exec))
             .await?;
+        let t = Instant::now();
         let run = self.executor.run(cycle_ts, &plan, base).await?;
+        phases.run = t.elapsed();
         limits.idle_for(client, Duration::ZERO).await?;
+        let t = Instant::now();
         let stats = self.executor.persist(client, &run).await?;
+        phases.persist = t.elapsed();
         let mut report = run.into_report();
         report.persisted = Some(stats);
-        Ok(report)
+        Ok((report, phases))
     }
 }
 
