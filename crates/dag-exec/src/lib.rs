@@ -54,7 +54,10 @@
 //!   the same transaction; a failure anywhere before `COMMIT` leaves the
 //!   previous state of that cycle untouched (nothing, the first time).
 //!   Output rows go in by binary COPY. Run records include a `SKIPPED` line
-//!   for each entry of the plan's `excluded`, with the registry's reason.
+//!   for each entry of the plan's `excluded`, with the registry's reason: a
+//!   whole model left out gets one line per ACTIVE version it had (with
+//!   `version_id` and `role`), so per-version statistics are true; only a
+//!   model without any version gets one line with neither.
 //!
 //! # What is stored when a model returns odd values
 //!
@@ -572,11 +575,11 @@ fn assemble(
         stored.push(kept);
     }
     for excluded in plan.excluded() {
-        versions.push(VersionReport {
+        let skipped = |version_id, version, role| VersionReport {
             model_id: excluded.model_id.clone(),
-            version_id: excluded.version_id,
-            version: None,
-            role: excluded.role,
+            version_id,
+            version,
+            role,
             status: RunStatus::Skipped,
             started_at: None,
             duration: Duration::ZERO,
@@ -584,8 +587,18 @@ fn assemble(
             dropped_metrics: 0,
             null_scores: 0,
             reason: Some(RunReason::Excluded(excluded.reason.clone())),
-        });
-        stored.push(None);
+        };
+        // A whole model left out is recorded once per version it had, so
+        // each version's statistics count the cycle; a model without any
+        // version (named by a dependency only) once, without one.
+        if excluded.versions.is_empty() {
+            versions.push(skipped(excluded.version_id, None, excluded.role));
+            stored.push(None);
+        }
+        for v in &excluded.versions {
+            versions.push(skipped(Some(v.id), Some(v.version.clone()), Some(v.role)));
+            stored.push(None);
+        }
     }
     CycleRun {
         report: CycleReport {

@@ -244,10 +244,11 @@ async fn a_cycle_lands_whole_and_a_rerun_replaces_it() {
                 0,
                 false
             ),
+            // A whole model left out: one line per ACTIVE version it had.
             (
                 "ghost".into(),
-                None,
-                None,
+                Some(8),
+                s("PRIMARY"),
                 "SKIPPED".into(),
                 s("unknown model_id ghost: no model kind of that name in this build's catalog"),
                 0,
