@@ -302,8 +302,8 @@ fn display_id(model_id: &str) -> String {
 
 async fn add(url: &Url, model: &str, description: Option<&str>) -> Result<ExitCode> {
     let model_id = ModelId::new(model).with_context(|| format!("cannot add model {model:?}"))?;
-    let client = url.connect().await?;
-    registry_store::add_model(&client, &model_id, description).await?;
+    let mut client = url.connect().await?;
+    registry_store::add_model(&mut client, &model_id, description).await?;
     let catalog = crate::catalog::build()?;
     println!("added model {model_id}");
     if !catalog.contains(model_id.as_str()) {
