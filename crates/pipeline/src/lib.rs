@@ -8,27 +8,31 @@
 //! partitions exist. Stage 10 is the registry path, only when
 //! `PREDICTION_USE_MODEL_REGISTRY` is on: schema pre-check, params-cache,
 //! registry plan, dag-exec. Every stage is timed and recorded in
-//! `prediction_stage_timings`. This crate never lets a failing stage crash the
-//! process (the stage is recorded FAILED, the later ones SKIPPED, and the
-//! cycle ends cleanly), and never uses more than the one connection its
-//! caller hands it for the cycle.
+//! `prediction_stage_timings`. [`Pipeline::backtest`] runs one SHADOW or
+//! CHALLENGER over a stored cycle on the input that cycle built (the same
+//! functions build it) and stores only that version's rows. This crate
+//! never lets a failing stage crash the process (the stage is recorded
+//! FAILED, the later ones SKIPPED, and the cycle ends cleanly), and never
+//! uses more than the one connection its caller hands it for the cycle.
 
+mod backtest;
 mod cancel;
 mod failure;
 mod flag;
+mod input;
 mod legacy;
 mod reference;
 mod stage;
 mod window;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
-use detectors::{AisWindow, CleanStats, Identities, TrackFeatures, Typed, WindowBounds};
+use detectors::{AisWindow, CleanStats, Identities, TrackFeatures, Typed};
 use tokio_postgres::{Client, Transaction};
 use tracing::Instrument;
 
+pub use backtest::{Backtest, BacktestCycle};
 pub use failure::{StageFailure, error_chain};
 pub use flag::{FlagError, REGISTRY_FLAG, parse_registry_flag, registry_flag_from_env};
 pub use reference::{REFERENCE_VERSION, Registered, register_reference_models};
@@ -85,6 +89,14 @@ pub enum PipelineError {
     /// Registering models in the registry failed.
     #[error(transparent)]
     Store(#[from] registry_store::StoreError),
+    /// `version_id` cannot be backtested.
+    #[error("version {version_id} cannot be backtested: {why}")]
+    NotBacktestable {
+        /// The version.
+        version_id: i64,
+        /// Why, in the words of the registry where it left the version out.
+        why: String,
+    },
     /// A reference model's spec does not fit the registry (an id or key
     /// over 64 characters): a defect of this build.
     #[error("a reference model's spec does not fit the registry")]
@@ -357,8 +369,10 @@ impl Pipeline {
         let missing = |what: &'static str| PipelineError::Missing { what };
         match stage {
             Stage::LoadWindow => {
-                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
-                w.raw = window::load(&*client, bounds).await?;
+                let bounds = self.bounds(cycle_ts);
+                w.raw = self.load_positions(&*client, cycle_ts).await?;
+                // The snapshot reads the leading count (a PRIMARY that
+                // stores nothing while its cycles had positions alarms).
                 Ok(format!(
                     "{} positions in ({}, {}]",
                     w.raw.len(),
@@ -367,8 +381,7 @@ impl Pipeline {
                 ))
             }
             Stage::Clean => {
-                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
-                let (window, stats) = detectors::clean(bounds, std::mem::take(&mut w.raw));
+                let (window, stats) = self.clean(cycle_ts, std::mem::take(&mut w.raw));
                 w.window = Some(window);
                 w.clean = stats;
                 Ok(serde_json::to_string(&stats).unwrap_or_default())
@@ -493,7 +506,7 @@ impl Pipeline {
         for cycle in plan.cycles() {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
         }
-        let base: Arc<dyn std::any::Any + Send + Sync> = Arc::new(window.clone());
+        let base = self.base_input(window);
         Ok(self.executor.execute(client, cycle_ts, &plan, base).await?)
     }
 }
