@@ -93,8 +93,17 @@ fn demo(server: &str) -> Result<f64> {
         let out = step_output(
             &format!("add a {role} of {model}"),
             &mut r(&[
-                "versions", "add", model, version, "--role", role, "--params", &params,
-                "--activate", "--note", "the demo's candidate",
+                "versions",
+                "add",
+                model,
+                version,
+                "--role",
+                role,
+                "--params",
+                &params,
+                "--activate",
+                "--note",
+                "the demo's candidate",
             ]),
         )?;
         if role == "CHALLENGER" {

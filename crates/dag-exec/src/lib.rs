@@ -208,19 +208,16 @@ pub async fn live_run_exists(
     cycle_ts: CycleTs,
     version_id: i64,
 ) -> Result<bool, ExecError> {
-    let row = client
-        .query_one(persist::LIVE_RUN_EXISTS, &[&cycle_ts, &version_id])
-        .await
-        .map_err(|source| ExecError::Read {
-            cycle_ts,
-            table: "kcg.detection_model_runs",
-            source,
-        })?;
-    row.try_get("live").map_err(|source| ExecError::Read {
+    let read = |source| ExecError::Read {
         cycle_ts,
         table: "kcg.detection_model_runs",
         source,
-    })
+    };
+    let row = client
+        .query_one(persist::LIVE_RUN_EXISTS, &[&cycle_ts, &version_id])
+        .await
+        .map_err(read)?;
+    row.try_get("live").map_err(read)
 }
 
 /// A version's stored result.

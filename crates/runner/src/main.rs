@@ -6,6 +6,7 @@ mod args;
 mod catalog;
 mod cmd;
 mod db;
+mod progress;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -452,34 +452,21 @@ async fn a_disabled_upstream_skips_its_dependents_and_the_snapshot_alarms() {
     let out = ok(&db, &["models", "enable", "track_features"]);
     assert!(out.starts_with("enabled model track_features"), "{out}");
 
-    let out = ok(
-        &db,
-        &[
-            "models",
-            "undepend",
-            "risk",
-            "--on",
-            "spoofing_score",
-            "--as",
-            "spoofing",
-        ],
-    );
+    let undepend = [
+        "models",
+        "undepend",
+        "risk",
+        "--on",
+        "spoofing_score",
+        "--as",
+        "spoofing",
+    ];
+    let out = ok(&db, &undepend);
     assert_eq!(
         out,
         "risk no longer reads spoofing_score's result as spoofing\n"
     );
-    let out = ok(
-        &db,
-        &[
-            "models",
-            "undepend",
-            "risk",
-            "--on",
-            "spoofing_score",
-            "--as",
-            "spoofing",
-        ],
-    );
+    let out = ok(&db, &undepend);
     assert!(out.ends_with("nothing changed\n"), "{out}");
     let (_, err) = fails(&db, &["models", "enable", "ghost"], 1);
     assert!(err.contains("unknown model ghost"), "{err}");

@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use dag_exec::RunStatus;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pipeline::{BacktestCycle, Pipeline, PipelineConfig};
 
 use crate::args::{parse_duration, parse_ts, ticks};
@@ -78,17 +77,7 @@ pub async fn run(url: &Url, args: BacktestArgs) -> Result<ExitCode> {
         backtest.plan().model_count().saturating_sub(1),
     );
 
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let bar =
-            ProgressBar::with_draw_target(Some(ticks.len() as u64), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{pos}/{len} cycles {wide_bar} {eta} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::progress::cycles(ticks.len());
     let mut counts = [0usize; 4];
     let mut kept = 0usize;
     for at in &ticks {
