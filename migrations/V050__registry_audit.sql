@@ -8,10 +8,12 @@
 -- before it writes:
 --   SELECT set_config('kcg.audit_action', 'promote', true),
 --          set_config('kcg.audit_note', 'recall +4% over a day of shadow', true);
--- A change without kcg.audit_action is recorded as action 'manual' with its
--- operation (INSERT, UPDATE, DELETE, TRUNCATE) and the old and new row. A
--- person in psql can give a note the same way (BEGIN; SELECT
--- set_config('kcg.audit_note', 'why', true); UPDATE ...; COMMIT;).
+-- A change without kcg.audit_action is recorded as action 'manual' with
+-- its operation (INSERT, UPDATE, DELETE, TRUNCATE) and the old and new row;
+-- an action outside the CHECK below refuses the change (a typo must not
+-- pass for a known action). A person in psql can give a note the same way
+-- (BEGIN; SELECT set_config('kcg.audit_note', 'why', true); UPDATE ...;
+-- COMMIT;).
 CREATE TABLE kcg.detection_model_audit (
     id          BIGSERIAL PRIMARY KEY,
     -- The changing transaction's start (now()): the rows of one change share

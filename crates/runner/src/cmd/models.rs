@@ -250,6 +250,12 @@ fn plan_json(plan: &registry::Plan) -> Value {
                 "version_id": e.version_id,
                 "role": e.role.map(|r| r.as_str()),
                 "reason": e.reason.to_string(),
+                // A whole model: the versions recorded SKIPPED with it.
+                "versions": e.versions.iter().map(|v| json!({
+                    "version_id": v.id,
+                    "version": v.version,
+                    "role": v.role.as_str(),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
