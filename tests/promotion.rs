@@ -3,9 +3,9 @@
 //! reference PRIMARYs, the demo's SHADOW and CHALLENGER
 //! (`data/demo-candidates.json`), cycles 00:05 to 00:25 every 5 minutes.
 //!
-//! - the CHALLENGER's comparison shows the entity-cycles only it flags
-//!   (counting a missing score as 0), in the snapshot and in `compare`
-//!   alike;
+//! - the CHALLENGER's comparison shows the entity-cycles only one of the
+//!   two flags (counting a missing score as 0), in the snapshot and in
+//!   `compare` alike;
 //! - a backtested SHADOW over the five cycles has five OK runs, and every
 //!   PRIMARY row, every other version's row and the legacy tables are
 //!   unchanged (a fingerprint of counts and md5s before and after);
@@ -116,26 +116,29 @@ async fn demo(p: &Pipeline) -> (TestDb, Client) {
 }
 
 #[tokio::test]
-async fn the_demo_challenger_comparison_shows_its_candidate_only_flags() {
+async fn the_demo_challenger_comparison_shows_the_flags_only_one_version_raises() {
     let p = pipeline();
     let (_db, client) = demo(&p).await;
-    let challenger = version_id(&client, "identity_collision", "2.0.0-one-hop").await;
+    let challenger = version_id(&client, "identity_collision", "2.0.0-two-switches").await;
     let report = compare::compare_window(&client, &Request::new(challenger), the_replay())
         .await
         .expect("comparison");
     let c = &report.comparison;
     assert_eq!(c.baseline.version, "1.0.0");
     assert_eq!(c.cycles, 5);
-    // The PRIMARY stored 3 rows, the CHALLENGER 15: 12 entity-cycles only
-    // the CHALLENGER scored, 8 of them at or above 0.5.
+    // The PRIMARY (one switch) stored 8 rows, the CHALLENGER (two
+    // switches) 3, all of them shared and flagged by both: counted over the
+    // shared entities only (the old comparison) the two agree completely.
     assert_eq!(
         (c.rows.baseline, c.rows.candidate, c.rows.shared),
-        (3, 15, 3)
+        (8, 3, 3)
     );
-    assert_eq!(c.entities, 15);
+    assert_eq!(c.flags.both, c.rows.shared);
+    // A missing score is 0: the 5 entity-cycles only the PRIMARY flags show.
+    assert_eq!(c.entities, 8);
     assert_eq!(
         (c.flags.both, c.flags.only_baseline, c.flags.only_candidate),
-        (3, 0, 8)
+        (3, 5, 0)
     );
     // The population is the vessels track_features saw in those cycles.
     let vessels: i64 = client
@@ -148,14 +151,14 @@ async fn the_demo_challenger_comparison_shows_its_candidate_only_flags() {
         .unwrap()
         .get(0);
     assert_eq!(c.population, vessels);
-    assert_eq!(c.flags.neither, vessels - 11);
-    // Where the old comparison (shared entities only) said 1.000 and 0.000.
-    let (agreement, diff) = (c.agreement.unwrap(), c.mean_abs_diff.unwrap());
-    assert!((agreement - 7.0 / 15.0).abs() < 1e-6, "{agreement}");
-    assert!((diff - 0.383_333).abs() < 1e-6, "{diff}");
+    assert_eq!(c.flags.neither, vessels - 8);
+    // Where the old comparison said agree@0.5 1.000 and diff 0.000.
+    assert_eq!((c.agreement, c.mean_abs_diff), (Some(0.375), Some(0.3125)));
     let text = report.render_text();
-    assert!(text.contains("8 only candidate"), "{text}");
-    assert!(text.contains("agreement@0.5    0.4667"), "{text}");
+    assert!(text.contains("5 only PRIMARY"), "{text}");
+    assert!(text.contains("agreement@0.5    0.3750"), "{text}");
+    assert!(text.contains("mean abs diff    0.3125"), "{text}");
+    assert_eq!(c.top_divergent[0].entity_key, "211002010");
     assert!(!c.top_divergent.is_empty());
 
     // The snapshot's models section holds the very same comparison.
@@ -298,18 +301,19 @@ async fn backtest_gate_promote_rollback_and_the_audit_of_it_all() {
         .unwrap()
         .get(0);
 
-    // A new candidate after the fact: the default params with a lower
-    // speed floor, added as a DRAFT SHADOW (it never ran live).
+    // A new candidate after the fact: the default params with speed
+    // evidence from 0.9 of the vessel's ceiling (the PRIMARY: 1.0), added
+    // as a DRAFT SHADOW (it never ran live).
     let mut params = detectors::default_params("spoofing_score")
         .and_then(|v| v.as_object().cloned())
         .expect("defaults");
-    params.insert("speed_floor_kn".into(), serde_json::json!(45.0));
+    params.insert("speed_floor_factor".into(), serde_json::json!(0.9));
     let candidate = registry_store::add_version(
         &mut client,
         &catalog,
         &NewVersion {
             model: ModelId::new("spoofing_score").unwrap(),
-            version: VersionLabel::new("1.2.0-floor45").unwrap(),
+            version: VersionLabel::new("1.2.0-floor09").unwrap(),
             role: Role::Shadow,
             params,
             activate: false,

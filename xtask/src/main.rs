@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask ci | demo | pg | bench`.
+//! Project automation: `cargo xtask ci | demo | eval | pg | bench`.
 //!
 //! Everything CI, a demo or a benchmark needs is started from here, so a
 //! fresh machine with the Rust toolchain and PostgreSQL's server binaries
@@ -7,6 +7,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod eval;
 mod partman;
 mod pg;
 mod util;
@@ -24,6 +25,12 @@ Commands:
                      the model registry on, print the hourly snapshot. Uses a
                      throwaway server (stopped at the end unless --keep) or
                      DATABASE_URL.
+  eval [--seed N] [--sweep]
+                     the detectors measured: known anomalies injected into the
+                     real sample (seeded), cycles replayed end to end through
+                     PostgreSQL, recall per kind and false-alarm rate printed
+                     as `name: value` lines; --sweep prints the in-memory
+                     figures of neighbouring params instead.
   bench [FILTER]     benchmarks, one `name: value` line per figure (medians),
                      each beside a baseline measured in the same run.
   pg start           start the throwaway server under target/ (reuses a
@@ -49,6 +56,7 @@ fn dispatch() -> Result<()> {
     match args.as_slice() {
         ["ci"] => ci::run(),
         ["demo", rest @ ..] => demo::run(rest),
+        ["eval", rest @ ..] => eval::run(rest),
         ["bench", rest @ ..] => bench::run(rest),
         ["pg", "start"] => {
             let server = pg::Server::start()?;

@@ -57,6 +57,7 @@ fn synthetic() -> (WindowBounds, Vec<Fix>) {
                 cog: Some(0.0),
                 heading: Some(0.0),
                 vessel_name: Some(format!("V{v}")),
+                vessel_type: Some(70),
             });
         }
     }
@@ -78,11 +79,11 @@ fn instance(model: &str, params: &serde_json::Value) -> Arc<dyn ModelInstance> {
 /// The demo's 7 versions, run as the executor would (sequentially here).
 fn seven_versions(window: &AisWindow) -> usize {
     let shadow = serde_json::to_value(SpoofingParams {
-        speed_floor_kn: 30.0,
+        speed_floor_factor: 0.5,
         ..SpoofingParams::default()
     });
     let challenger = serde_json::to_value(CollisionParams {
-        min_hops: 1,
+        min_switches: 2,
         ..CollisionParams::default()
     });
     let (shadow, challenger) = (shadow.unwrap_or_default(), challenger.unwrap_or_default());

@@ -56,21 +56,21 @@ pub fn specs() -> [ModelSpec; 5] {
     [
         ModelSpec {
             id: ids::TRACK_FEATURES,
-            description: "Per-vessel ordered fixes, implied speeds, largest jump and time gaps",
+            description: "Per-vessel track by physics: glitches set aside, confirmed places, switches, speeds",
             inputs: &[],
             constructor: construct::<TrackFeaturesModel>,
             default_params: defaults_of::<TrackParams>,
         },
         ModelSpec {
             id: ids::IDENTITY,
-            description: "MMSI validity (nine digits, ship country code) and vessel name",
+            description: "MMSI class per ITU-R M.585 (ship, coast station, craft, AtoN, SART, ... or INVALID), MID and vessel name",
             inputs: &[],
             constructor: construct::<IdentityModel>,
             default_params: defaults_of::<IdentityParams>,
         },
         ModelSpec {
             id: ids::SPOOFING_SCORE,
-            description: "Spoofing score 0..1 from impossible speeds, teleports and invalid identities",
+            description: "Spoofing score 0..1 from confirmed impossible speeds, teleports and INVALID identities",
             inputs: &[
                 (ids::TRACK_FEATURES, keys::TRACKS),
                 (ids::IDENTITY, keys::IDENTITY),
@@ -80,7 +80,7 @@ pub fn specs() -> [ModelSpec; 5] {
         },
         ModelSpec {
             id: ids::IDENTITY_COLLISION,
-            description: "One MMSI recurring at places too far apart for one vessel, with a severity",
+            description: "One MMSI at confirmed places no vessel of its type could connect, with a severity",
             inputs: &[(ids::TRACK_FEATURES, keys::TRACKS)],
             constructor: construct::<CollisionModel>,
             default_params: defaults_of::<CollisionParams>,
@@ -110,7 +110,7 @@ pub fn spec(model_id: &str) -> Option<ModelSpec> {
 /// let (_, build) = catalog.iter().find(|(id, _)| *id == "spoofing_score").unwrap();
 /// let id = model_api::ModelId::new("spoofing_score")?;
 /// let err = build(id, &serde_json::json!({"teleport_km": 10})).unwrap_err();
-/// assert!(err.message.contains("min_segment_km"), "{err}"); // missing fields are named
+/// assert!(err.message.contains("speed_floor_factor"), "{err}"); // missing fields are named
 /// # Ok::<(), model_api::IdError>(())
 /// ```
 pub fn catalog() -> Vec<(&'static str, Constructor)> {

@@ -3,6 +3,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use crate::geo::haversine_km;
 use crate::window::{AisWindow, Fix, VesselSpan, WindowBounds};
 
 /// AIS "speed over ground not available" (knots).
@@ -21,6 +22,10 @@ pub const HEADING_NOT_AVAILABLE: f32 = 511.0;
 /// fragile; the nearest valid value, 102.2, is 0.1 away.
 const SOG_TOLERANCE: f32 = 0.05;
 const DEGREE_TOLERANCE: f64 = 1e-6;
+
+/// Two reports of one `(mmsi, ts)` closer than this (kilometres) are one
+/// report received twice: the same message through two stations.
+pub const DUPLICATE_KM: f64 = 0.01;
 
 /// Why fixes were dropped by [`clean`]. Each dropped fix is counted once,
 /// under the first reason that applies in the order of the fields, so
@@ -42,8 +47,13 @@ pub struct CleanStats {
     pub sog_not_available: usize,
     /// SOG negative, above 102.3 or non-finite: not an AIS value.
     pub sog_out_of_range: usize,
-    /// A second report of the same `(mmsi, ts)`; one of them is kept.
+    /// A second report of the same `(mmsi, ts)` at the same place (within
+    /// [`DUPLICATE_KM`]); one of them is kept.
     pub duplicates: usize,
+    /// Not dropped, counted only: kept reports that share their `(mmsi, ts)`
+    /// with a report at another place (two transmitters, or a glitch; the
+    /// track models decide).
+    pub same_time_elsewhere: usize,
 }
 
 impl CleanStats {
@@ -114,6 +124,7 @@ fn full_order(a: &Fix, b: &Fix) -> Ordering {
         .then(cmp_opt_f32(a.cog, b.cog))
         .then(cmp_opt_f32(a.heading, b.heading))
         .then(a.vessel_name.cmp(&b.vessel_name))
+        .then(a.vessel_type.cmp(&b.vessel_type))
 }
 
 /// Stage 2: turns the raw fixes of a window into an [`AisWindow`].
@@ -134,7 +145,7 @@ fn full_order(a: &Fix, b: &Fix) -> Ordering {
 /// let t = Utc.with_ymd_and_hms(2022, 1, 3, 0, 5, 0).unwrap();
 /// let fix = |lat: f64, sog: f32| Fix {
 ///     mmsi: 211002010, ts: t, lat, lon: -87.5, sog: Some(sog),
-///     cog: None, heading: None, vessel_name: None,
+///     cog: None, heading: None, vessel_name: None, vessel_type: None,
 /// };
 /// let bounds = WindowBounds::ending_at(t, TimeDelta::minutes(10));
 /// let (window, stats) = clean(bounds, vec![fix(30.2, 0.0), fix(91.0, 0.0), fix(30.3, 102.3)]);
@@ -159,8 +170,40 @@ pub fn clean(bounds: WindowBounds, raw: Vec<Fix>) -> (AisWindow, CleanStats) {
     }
     kept.sort_unstable_by(full_order);
     let before = kept.len();
-    kept.dedup_by(|later, earlier| later.mmsi == earlier.mmsi && later.ts == earlier.ts);
+    // Within one (mmsi, ts) the fixes are sorted by position, so a report
+    // received twice sits next to its twin... unless a third place lies
+    // between them in latitude; compare with every survivor of the group.
+    let mut out: Vec<Fix> = Vec::with_capacity(kept.len());
+    let mut group_start = 0;
+    for f in kept {
+        if out
+            .last()
+            .is_none_or(|l: &Fix| l.mmsi != f.mmsi || l.ts != f.ts)
+        {
+            group_start = out.len();
+        }
+        let twin = out[group_start..]
+            .iter()
+            .any(|g| haversine_km(g.lat, g.lon, f.lat, f.lon) < DUPLICATE_KM);
+        if !twin {
+            out.push(f);
+        }
+    }
+    let mut kept = out;
     stats.duplicates = before - kept.len();
+    stats.same_time_elsewhere = kept
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| {
+            let prev = i.checked_sub(1).map(|j| &kept[j]);
+            let next = kept.get(i + 1);
+            [prev, next]
+                .into_iter()
+                .flatten()
+                .any(|g| g.mmsi == f.mmsi && g.ts == f.ts)
+        })
+        .count();
+    kept.shrink_to_fit();
     stats.kept = kept.len();
 
     let mut vessels = Vec::new();
@@ -178,6 +221,7 @@ pub fn clean(bounds: WindowBounds, raw: Vec<Fix>) -> (AisWindow, CleanStats) {
         bounds,
         fixes: Arc::from(kept),
         vessels: Arc::from(vessels),
+        carried: Arc::from(Vec::new()),
     };
     (window, stats)
 }
@@ -208,6 +252,7 @@ mod tests {
             cog: None,
             heading: None,
             vessel_name: None,
+            vessel_type: None,
         }
     }
 
@@ -226,7 +271,7 @@ mod tests {
             fix(1, 80, 10.0, 10.0, Some(102.2)), // valid maximum
             fix(1, 90, 10.0, 10.0, Some(-1.0)), // SOG out of range
             fix(1, 100, 10.0, 10.0, Some(f32::INFINITY)), // SOG out of range
-            fix(1, 10, 10.5, 10.0, Some(1.0)), // duplicate (mmsi, ts)
+            fix(1, 10, 10.0, 10.00001, Some(1.0)), // duplicate (mmsi, ts), 1 m away
         ];
         let (w, s) = clean(bounds(), raw);
         assert_eq!(
@@ -240,6 +285,7 @@ mod tests {
                 sog_not_available: 2,
                 sog_out_of_range: 2,
                 duplicates: 1,
+                same_time_elsewhere: 0,
             }
         );
         assert_eq!(s.input, s.kept + s.dropped());
@@ -271,10 +317,28 @@ mod tests {
     #[test]
     fn duplicate_survivor_does_not_depend_on_input_order() {
         let a = fix(1, 10, 10.0, 10.0, None);
-        let b = fix(1, 10, 10.5, 10.0, None);
-        let (w1, _) = clean(bounds(), vec![a.clone(), b.clone()]);
+        let b = fix(1, 10, 10.0, 10.00002, Some(3.0));
+        let (w1, s1) = clean(bounds(), vec![a.clone(), b.clone()]);
         let (w2, _) = clean(bounds(), vec![b, a]);
         assert_eq!(w1.fixes(), w2.fixes());
+        assert_eq!((w1.fixes().len(), s1.duplicates), (1, 1));
+    }
+
+    #[test]
+    fn same_time_at_another_place_is_kept_as_evidence() {
+        // One MMSI at one instant in three places, one of them reported twice
+        // (the twins are not neighbours in latitude order).
+        let raw = vec![
+            fix(1, 10, 10.0, 10.0, None),
+            fix(1, 10, 10.5, 10.0, None),
+            fix(1, 10, 10.000_000_2, 10.0, None),
+            fix(1, 10, 10.000_000_1, 12.0, None),
+            fix(1, 20, 10.0, 10.0, None),
+        ];
+        let (w, s) = clean(bounds(), raw);
+        assert_eq!((s.kept, s.duplicates, s.same_time_elsewhere), (4, 1, 3));
+        assert_eq!(s.input, s.kept + s.dropped());
+        assert_eq!(w.vessel(1).len(), 4);
     }
 
     #[test]

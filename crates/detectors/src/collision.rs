@@ -1,5 +1,6 @@
-//! `identity_collision`: one MMSI reported from places too far apart for one
-//! vessel, again and again: two transmitters sharing an identity.
+//! `identity_collision`: one MMSI at places the same vessel could not
+//! connect at any plausible speed: two transmitters sharing an identity (or
+//! one that jumped).
 
 use chrono::{DateTime, Utc};
 use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
@@ -7,59 +8,56 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::events::Severity;
-use crate::geo::{haversine_km, round3};
+use crate::geo::round3;
+use crate::identity::nine_digits;
 use crate::keys;
 use crate::params::{ModelParams, positive};
 use crate::tracks::{TrackFeatures, VesselTrack};
-use crate::window::Fix;
 
 /// How many sites a collision's payload lists at most.
 pub const MAX_SITES_REPORTED: usize = 4;
 
 /// Thresholds of [`CollisionModel`].
 ///
-/// A *hop* is a segment between consecutive fixes of at least
-/// `min_distance_km` at an implied speed above `impossible_speed_kn`. Two
-/// transmitters sharing an MMSI produce one hop per switch, so a collision
-/// is `min_hops` hops or more in the window. Severity:
-/// CRITICAL if the farthest hop is `>= critical_km` and there are
-/// `>= critical_hops` hops; else HIGH if `>= high_km` or `>= critical_hops`
-/// hops; else MEDIUM if `>= medium_km`; else LOW.
+/// The physics is `track_features`': an identity seen at two confirmed
+/// places whose consecutive fixes no vessel of its type could connect (a
+/// [`Switch`](crate::Switch)). A collision is `min_switches` such switches
+/// at least `min_distance_km` long (the GPS-noise floor). Severity, by the
+/// implied speed as a multiple of the vessel's ceiling (`factor`) and by
+/// persistence (switches): CRITICAL with `>= critical_switches` switches
+/// and a factor `>= critical_speed_factor`; HIGH with `>= high_switches`
+/// switches, or a simultaneous report at two places; MEDIUM with a factor
+/// `>= medium_speed_factor`; else LOW.
 ///
-/// Default (the legacy values), as JSON:
-/// `{"min_distance_km": 50.0, "impossible_speed_kn": 60.0, "min_hops": 2,
-///   "medium_km": 100.0, "high_km": 500.0, "critical_km": 1000.0,
-///   "critical_hops": 3}`.
+/// Default, as JSON: `{"min_distance_km": 2.0, "min_switches": 1,
+/// "medium_speed_factor": 3.0, "high_switches": 2, "critical_switches": 3,
+/// "critical_speed_factor": 10.0}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollisionParams {
-    /// Kilometres between consecutive fixes from which a hop can count.
+    /// Kilometres a switch must span to count (below: GPS noise).
     pub min_distance_km: f64,
-    /// Knots above which a hop is impossible for one vessel.
-    pub impossible_speed_kn: f64,
-    /// Hops in the window that make a collision (recurrence).
-    pub min_hops: u32,
-    /// Farthest hop (km) from which the severity is at least MEDIUM.
-    pub medium_km: f64,
-    /// Farthest hop (km) from which the severity is at least HIGH.
-    pub high_km: f64,
-    /// Farthest hop (km) from which, with `critical_hops`, it is CRITICAL.
-    pub critical_km: f64,
-    /// Hops from which the severity is at least HIGH, and CRITICAL when
-    /// also `critical_km` far.
-    pub critical_hops: u32,
+    /// Switches that make a collision.
+    pub min_switches: u32,
+    /// Speed factor (implied speed / ceiling) from which it is MEDIUM.
+    pub medium_speed_factor: f64,
+    /// Switches from which it is HIGH.
+    pub high_switches: u32,
+    /// Switches from which, with `critical_speed_factor`, it is CRITICAL.
+    pub critical_switches: u32,
+    /// Speed factor from which, with `critical_switches`, it is CRITICAL.
+    pub critical_speed_factor: f64,
 }
 
 impl Default for CollisionParams {
     fn default() -> Self {
         Self {
-            min_distance_km: 50.0,
-            impossible_speed_kn: 60.0,
-            min_hops: 2,
-            medium_km: 100.0,
-            high_km: 500.0,
-            critical_km: 1000.0,
-            critical_hops: 3,
+            min_distance_km: 2.0,
+            min_switches: 1,
+            medium_speed_factor: 3.0,
+            high_switches: 2,
+            critical_switches: 3,
+            critical_speed_factor: 10.0,
         }
     }
 }
@@ -67,21 +65,17 @@ impl Default for CollisionParams {
 impl ModelParams for CollisionParams {
     fn check(&self) -> Result<(), String> {
         positive("min_distance_km", self.min_distance_km)?;
-        positive("impossible_speed_kn", self.impossible_speed_kn)?;
-        positive("medium_km", self.medium_km)?;
-        if self.min_hops == 0 {
-            return Err("min_hops must be at least 1".into());
+        positive("medium_speed_factor", self.medium_speed_factor)?;
+        positive("critical_speed_factor", self.critical_speed_factor)?;
+        if self.min_switches == 0 {
+            return Err("min_switches must be at least 1".into());
         }
-        if !(self.medium_km <= self.high_km && self.high_km <= self.critical_km) {
+        if !(self.min_switches <= self.high_switches
+            && self.high_switches <= self.critical_switches)
+        {
             return Err(format!(
-                "medium_km ({}) <= high_km ({}) <= critical_km ({}) must hold",
-                self.medium_km, self.high_km, self.critical_km
-            ));
-        }
-        if self.critical_hops < self.min_hops {
-            return Err(format!(
-                "critical_hops ({}) must be at least min_hops ({})",
-                self.critical_hops, self.min_hops
+                "min_switches ({}) <= high_switches ({}) <= critical_switches ({}) must hold",
+                self.min_switches, self.high_switches, self.critical_switches
             ));
         }
         Ok(())
@@ -89,23 +83,24 @@ impl ModelParams for CollisionParams {
 }
 
 impl CollisionParams {
-    /// The severity of `hops` hops, the farthest `max_km` long.
+    /// The severity of `switches` switches whose fastest implied speed is
+    /// `factor` times the ceiling; `simultaneous` when two places were
+    /// reported at one instant.
     ///
     /// ```
     /// use detectors::{CollisionParams, Severity};
     /// let p = CollisionParams::default();
-    /// assert_eq!(p.severity(3, 3042.0), Severity::Critical);
-    /// assert_eq!(p.severity(2, 3042.0), Severity::High);
-    /// assert_eq!(p.severity(2, 125.0), Severity::Medium);
-    /// assert_eq!(p.severity(2, 79.0), Severity::Low);
+    /// assert_eq!(p.severity(3, 5000.0, false), Severity::Critical);
+    /// assert_eq!(p.severity(2, 20.0, false), Severity::High);
+    /// assert_eq!(p.severity(1, 200.0, false), Severity::Medium);
+    /// assert_eq!(p.severity(1, 2.0, false), Severity::Low);
     /// ```
-    pub fn severity(&self, hops: u32, max_km: f64) -> Severity {
-        let recurring = hops >= self.critical_hops;
-        if recurring && max_km >= self.critical_km {
+    pub fn severity(&self, switches: u32, factor: f64, simultaneous: bool) -> Severity {
+        if switches >= self.critical_switches && factor >= self.critical_speed_factor {
             Severity::Critical
-        } else if recurring || max_km >= self.high_km {
+        } else if switches >= self.high_switches || simultaneous {
             Severity::High
-        } else if max_km >= self.medium_km {
+        } else if factor >= self.medium_speed_factor {
             Severity::Medium
         } else {
             Severity::Low
@@ -113,56 +108,57 @@ impl CollisionParams {
     }
 }
 
-/// One identity seen in places too far apart for one vessel.
+/// One identity seen at places too far apart for one vessel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Collision {
     /// The shared MMSI.
     pub mmsi: i64,
     /// How bad it is.
     pub severity: Severity,
-    /// Impossible hops in the window.
+    /// Impossible switches between places (carried positions included).
     pub hops: u32,
-    /// The farthest hop, kilometres.
+    /// The farthest switch, kilometres.
     pub max_distance_km: f64,
-    /// Start of the first hop.
+    /// The fastest implied speed of a switch, knots (infinite for two places
+    /// at one instant).
+    pub max_speed_kn: f64,
+    /// The vessel's ceiling, knots.
+    pub ceiling_kn: f64,
+    /// Start of the first switch.
     pub first_ts: DateTime<Utc>,
-    /// End of the last hop.
+    /// End of the last switch.
     pub last_ts: DateTime<Utc>,
-    /// The distinct places reported: the first fix of each cluster of fixes
-    /// within `min_distance_km` of it, as `(lat, lon)`, in order of first
-    /// appearance.
+    /// The confirmed places, as `(lat, lon)` of their last fix, the track's
+    /// first.
     pub sites: Vec<(f64, f64)>,
 }
 
 impl Collision {
     /// Finds the collision of one vessel, if any.
-    pub fn detect(
-        tracks: &TrackFeatures,
-        vessel: &VesselTrack,
-        p: &CollisionParams,
-    ) -> Option<Self> {
-        let (fixes, segments) = tracks.track(vessel);
-        let mut hops = 0u32;
-        let mut max_km = 0.0f64;
-        let mut first_ts = None;
-        let mut last_ts = None;
-        for (i, seg) in segments.iter().enumerate() {
-            if seg.km >= p.min_distance_km && seg.speed_kn > p.impossible_speed_kn {
-                hops += 1;
-                max_km = max_km.max(seg.km);
-                first_ts.get_or_insert(fixes[i].ts);
-                last_ts = Some(fixes[i + 1].ts);
-            }
+    pub fn detect(vessel: &VesselTrack, p: &CollisionParams) -> Option<Self> {
+        let counted: Vec<_> = vessel
+            .switches
+            .iter()
+            .filter(|s| s.km >= p.min_distance_km)
+            .collect();
+        if counted.len() < p.min_switches as usize {
+            return None;
         }
-        let (first_ts, last_ts) = (first_ts?, last_ts?);
-        (hops >= p.min_hops).then(|| Collision {
+        let hops = counted.len() as u32;
+        let max_km = counted.iter().map(|s| s.km).fold(0.0, f64::max);
+        let max_speed = counted.iter().map(|s| s.speed_kn).fold(0.0, f64::max);
+        let simultaneous = counted.iter().any(|s| s.from_ts == s.to_ts);
+        let factor = max_speed / vessel.ceiling_kn;
+        Some(Collision {
             mmsi: vessel.mmsi,
-            severity: p.severity(hops, max_km),
+            severity: p.severity(hops, factor, simultaneous),
             hops,
             max_distance_km: max_km,
-            first_ts,
-            last_ts,
-            sites: sites(fixes, p.min_distance_km),
+            max_speed_kn: max_speed,
+            ceiling_kn: vessel.ceiling_kn,
+            first_ts: counted[0].from_ts,
+            last_ts: counted[counted.len() - 1].to_ts,
+            sites: vessel.sites.iter().map(|s| (s.lat, s.lon)).collect(),
         })
     }
 
@@ -170,19 +166,6 @@ impl Collision {
     pub fn score(&self) -> f64 {
         self.severity.score()
     }
-}
-
-fn sites(fixes: &[Fix], radius_km: f64) -> Vec<(f64, f64)> {
-    let mut sites: Vec<(f64, f64)> = Vec::new();
-    for f in fixes {
-        if !sites
-            .iter()
-            .any(|&(lat, lon)| haversine_km(lat, lon, f.lat, f.lon) < radius_km)
-        {
-            sites.push((f.lat, f.lon));
-        }
-    }
-    sites
 }
 
 /// The artifact of `identity_collision`: the colliding identities only, by
@@ -198,7 +181,7 @@ impl Collisions {
         let collisions = tracks
             .vessels()
             .iter()
-            .filter_map(|v| Collision::detect(tracks, v, params))
+            .filter_map(|v| Collision::detect(v, params))
             .collect();
         Self { collisions }
     }
@@ -220,10 +203,12 @@ impl Collisions {
 /// `identity_collision`, on `track_features` under input key
 /// [`keys::TRACKS`] (`"tracks"`).
 ///
-/// Rows: one per colliding MMSI only, `score` from the severity (LOW 0.25,
-/// MEDIUM 0.5, HIGH 0.75, CRITICAL 1), payload `{"severity", "hops",
-/// "max_km", "first_ts", "last_ts", "sites": [[lat, lon], ...]}` (at most
-/// [`MAX_SITES_REPORTED`] sites). Artifact: [`Collisions`].
+/// Rows: one per colliding MMSI only (entity key the nine-digit MMSI),
+/// `score` from the severity (LOW 0.25, MEDIUM 0.5, HIGH 0.75, CRITICAL 1),
+/// payload `{"severity", "hops", "max_km", "max_speed_kn", "ceiling_kn",
+/// "first_ts", "last_ts", "sites": [[lat, lon], ...]}` (at most
+/// [`MAX_SITES_REPORTED`] sites; `max_speed_kn` null for two places at one
+/// instant). Artifact: [`Collisions`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CollisionModel;
 
@@ -244,10 +229,12 @@ impl Model for CollisionModel {
                 .map(|&(lat, lon)| [lat, lon])
                 .collect();
             out.push(
-                OutputRow::new(c.mmsi.to_string(), c.score()).with_payload(json!({
+                OutputRow::new(nine_digits(c.mmsi), c.score()).with_payload(json!({
                     "severity": c.severity.as_str(),
                     "hops": c.hops,
                     "max_km": round3(c.max_distance_km),
+                    "max_speed_kn": Some(c.max_speed_kn).filter(|v| v.is_finite()).map(round3),
+                    "ceiling_kn": c.ceiling_kn,
                     "first_ts": c.first_ts.to_rfc3339(),
                     "last_ts": c.last_ts.to_rfc3339(),
                     "sites": sites,
@@ -272,6 +259,7 @@ mod tests {
     use super::*;
     use crate::test_fixtures::{fix, window};
     use crate::tracks::TrackParams;
+    use crate::window::Fix;
 
     const GULF: (f64, f64) = (30.28391, -87.53641);
     const CALIFORNIA: (f64, f64) = (34.40715, -119.69165);
@@ -305,56 +293,103 @@ mod tests {
             (c.first_ts, c.last_ts),
             (crate::test_fixtures::t(44), crate::test_fixtures::t(578))
         );
-        assert_eq!(c.sites, vec![CALIFORNIA, GULF]);
+        assert_eq!(c.sites.len(), 2);
         assert_eq!(c.score(), 1.0);
-        // Two switches only: HIGH.
-        let c = detect(vec![at(338, GULF), at(405, CALIFORNIA), at(578, GULF)], &p);
-        assert_eq!(c.get(211_002_010).unwrap().severity, Severity::High);
     }
 
     #[test]
-    fn one_jump_is_not_recurring_and_slow_travel_is_no_hop() {
+    fn a_lone_far_fix_is_no_collision_and_a_confirmed_one_is() {
         let p = CollisionParams::default();
-        assert!(
-            detect(
-                vec![at(0, GULF), at(60, CALIFORNIA), at(120, CALIFORNIA)],
-                &p
-            )
-            .all()
-            .is_empty()
-        );
-        // 0.4 degrees (44.5 km) each way in 20 minutes: 72 knots, but too
-        // short a distance to tell two transmitters from one fast craft.
-        let slow = vec![
-            fix(1, 0, 10.0, 10.0),
-            fix(1, 1200, 10.4, 10.0),
-            fix(1, 2400, 10.0, 10.0),
+        // One California fix among Gulf ones: a glitch.
+        let lone = vec![
+            at(0, GULF),
+            at(60, GULF),
+            at(120, CALIFORNIA),
+            at(180, GULF),
         ];
-        assert!(detect(slow.clone(), &p).all().is_empty());
-        let strict = CollisionParams {
-            min_distance_km: 40.0,
-            ..p.clone()
-        };
-        let c = detect(slow, &strict);
-        assert_eq!(c.get(1).unwrap().severity, Severity::Low);
-        let once = CollisionParams { min_hops: 1, ..p };
+        assert!(detect(lone, &p).all().is_empty());
+        // Two agreeing California fixes a minute apart: a place; one switch there and one back.
+        let two = vec![
+            at(0, GULF),
+            at(60, GULF),
+            at(120, CALIFORNIA),
+            at(180, CALIFORNIA),
+            at(240, GULF),
+        ];
+        let c = detect(two, &p);
+        let c = c.get(211_002_010).unwrap();
+        assert_eq!((c.hops, c.severity), (2, Severity::High));
+    }
+
+    #[test]
+    fn gps_noise_and_plausible_speeds_are_no_collision() {
+        let p = CollisionParams::default();
+        // 0.4 degrees (44.5 km) each way in 20 minutes: 72 knots, fast but
+        // not impossible for an unknown type? Above its 60 kn ceiling: two places.
+        let fast = vec![
+            fix(1, 0, 10.0, 10.0),
+            fix(1, 60, 10.0, 10.0),
+            fix(1, 1200, 10.4, 10.0),
+            fix(1, 1260, 10.4, 10.0),
+        ];
+        let c = detect(fast.clone(), &p);
         assert_eq!(
-            detect(vec![at(0, GULF), at(60, CALIFORNIA)], &once)
-                .get(211_002_010)
-                .unwrap()
-                .severity,
-            Severity::High
+            c.get(1).unwrap().severity,
+            Severity::Low,
+            "factor 1.2, one switch"
         );
+        // The same trip in 40 minutes (36 kn) is one track.
+        let slow: Vec<Fix> = fast
+            .into_iter()
+            .map(|mut f| {
+                f.ts = f.ts + (f.ts - crate::test_fixtures::t(0));
+                f
+            })
+            .collect();
+        assert!(detect(slow, &p).all().is_empty());
+        // Two places 1.5 km apart, switching every minute: within the noise floor.
+        let near: Vec<Fix> = (0..8)
+            .map(|k| {
+                fix(
+                    1,
+                    60 * k,
+                    10.0 + if k % 2 == 0 { 0.0 } else { 0.0135 },
+                    10.0,
+                )
+            })
+            .collect();
+        let strict = CollisionParams {
+            min_distance_km: 2.0,
+            ..p
+        };
+        assert!(detect(near, &strict).all().is_empty());
+    }
+
+    #[test]
+    fn simultaneous_reports_at_two_places_are_high() {
+        let p = CollisionParams::default();
+        let c = detect(
+            vec![
+                at(0, GULF),
+                at(60, GULF),
+                at(60, CALIFORNIA),
+                at(120, CALIFORNIA),
+            ],
+            &p,
+        );
+        let c = c.get(211_002_010).unwrap();
+        assert_eq!(c.severity, Severity::High, "{c:?}");
+        assert!(c.max_speed_kn.is_infinite());
     }
 
     #[test]
     fn severity_table() {
         let p = CollisionParams::default();
-        assert_eq!(p.severity(2, 99.9), Severity::Low);
-        assert_eq!(p.severity(2, 100.0), Severity::Medium);
-        assert_eq!(p.severity(2, 500.0), Severity::High);
-        assert_eq!(p.severity(3, 60.0), Severity::High);
-        assert_eq!(p.severity(2, 5000.0), Severity::High);
-        assert_eq!(p.severity(3, 1000.0), Severity::Critical);
+        assert_eq!(p.severity(1, 2.9, false), Severity::Low);
+        assert_eq!(p.severity(1, 3.0, false), Severity::Medium);
+        assert_eq!(p.severity(2, 1.0, false), Severity::High);
+        assert_eq!(p.severity(1, 1.0, true), Severity::High);
+        assert_eq!(p.severity(3, 9.9, false), Severity::High);
+        assert_eq!(p.severity(3, 10.0, false), Severity::Critical);
     }
 }

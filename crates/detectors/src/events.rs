@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::collision::Collisions;
 use crate::geo::round3;
-use crate::identity::{Identities, IdentityProblem};
+use crate::identity::{Identities, IdentityProblem, nine_digits};
 use crate::spoofing::SpoofingScores;
 
 /// How bad a finding is; the strings are those the database's CHECK
@@ -85,12 +85,13 @@ pub enum EventCategory {
     Spoofing,
     /// `IDENTITY_COLLISION`: one per collision, with its severity.
     IdentityCollision,
-    /// `INVALID_MMSI`: one per invalid identity (MEDIUM when not nine
-    /// digits, LOW for an implausible country code).
+    /// `INVALID_MMSI`: one per INVALID identity (LOW for an unassigned MID,
+    /// MEDIUM when it fits no format). Valid non-ship classes (coast
+    /// stations, craft of a parent ship, MOB devices, ...) raise none.
     InvalidMmsi,
-    /// `SPEED_ANOMALY`: an implied or reported speed above the spoofing
-    /// model's floor (MEDIUM when an implied speed reaches the full speed,
-    /// else LOW).
+    /// `SPEED_ANOMALY`: a confirmed implied speed, or a sustained reported
+    /// one, above the vessel's ceiling (MEDIUM when the implied speed
+    /// evidence is complete, else LOW).
     SpeedAnomaly,
 }
 
@@ -102,6 +103,17 @@ impl EventCategory {
         EventCategory::InvalidMmsi,
         EventCategory::SpeedAnomaly,
     ];
+
+    /// The category of a database string; `None` for any other string.
+    ///
+    /// ```
+    /// use detectors::EventCategory;
+    /// assert_eq!(EventCategory::from_db("SPOOFING"), Some(EventCategory::Spoofing));
+    /// assert_eq!(EventCategory::from_db("spoofing"), None);
+    /// ```
+    pub fn from_db(s: &str) -> Option<Self> {
+        EventCategory::ALL.into_iter().find(|c| c.as_str() == s)
+    }
 
     /// The database string, e.g. `IDENTITY_COLLISION`.
     pub fn as_str(self) -> &'static str {
@@ -132,7 +144,12 @@ pub struct Event {
     /// When it was observed: the end of the last hop for a collision, the
     /// vessel's last fix in the window otherwise.
     pub event_ts: DateTime<Utc>,
-    /// Small JSON details for `prediction_events.details`.
+    /// The finding's magnitude, to keep an episode's worst: the score
+    /// (SPOOFING), the speed in knots (SPEED_ANOMALY), the farthest switch in
+    /// km (IDENTITY_COLLISION), 1 (INVALID_MMSI).
+    pub value: f64,
+    /// Small JSON details for `prediction_events.details`; always holds
+    /// `"mmsi"` in its nine-digit form.
     pub details: Value,
 }
 
@@ -184,7 +201,8 @@ pub fn events(
                 mmsi: v.mmsi,
                 severity,
                 event_ts: v.last_ts,
-                details: json!({ "score": score }),
+                value: score,
+                details: json!({ "mmsi": nine_digits(v.mmsi), "score": score }),
             });
         }
         if v.speed_evidence > 0.0 || v.reported_speed_evidence > 0.0 {
@@ -198,7 +216,14 @@ pub fn events(
                 mmsi: v.mmsi,
                 severity,
                 event_ts: v.last_ts,
+                value: v
+                    .max_speed_kn
+                    .filter(|_| v.speed_evidence > 0.0)
+                    .or(v.max_reported_sog.map(f64::from))
+                    .unwrap_or(0.0),
                 details: json!({
+                    "mmsi": nine_digits(v.mmsi),
+                    "ceiling_kn": v.ceiling_kn,
                     "speed_kn": v.max_speed_kn.filter(|_| v.speed_evidence > 0.0).map(round3),
                     "reported_sog": v.max_reported_sog
                         .filter(|_| v.reported_speed_evidence > 0.0)
@@ -213,12 +238,18 @@ pub fn events(
             mmsi: c.mmsi,
             severity: c.severity,
             event_ts: c.last_ts,
-            details: json!({ "hops": c.hops, "max_km": round3(c.max_distance_km) }),
+            value: c.max_distance_km,
+            details: json!({
+                "mmsi": nine_digits(c.mmsi),
+                "hops": c.hops,
+                "max_km": round3(c.max_distance_km),
+                "max_speed_kn": Some(c.max_speed_kn).filter(|v| v.is_finite()).map(round3),
+            }),
         });
     }
     for v in identities.invalid() {
         let severity = match v.problem {
-            Some(IdentityProblem::CountryCode(_)) => Severity::Low,
+            Some(IdentityProblem::UnassignedMid(_)) => Severity::Low,
             _ => Severity::Medium,
         };
         out.push(Event {
@@ -226,7 +257,14 @@ pub fn events(
             mmsi: v.mmsi,
             severity,
             event_ts: v.last_ts,
-            details: json!({ "problem": v.problem.map(IdentityProblem::as_str), "name": v.name }),
+            value: 1.0,
+            details: json!({
+                "mmsi": v.mmsi_text(),
+                "class": v.class.as_str(),
+                "problem": v.problem.map(IdentityProblem::as_str),
+                "mid": match v.problem { Some(IdentityProblem::UnassignedMid(m)) => Some(m), _ => None },
+                "name": v.name,
+            }),
         });
     }
     out.sort_by_key(|e| (e.category, e.mmsi));

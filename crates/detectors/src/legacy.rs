@@ -264,9 +264,10 @@ pub fn vessel_summaries(
 /// let at = Utc.with_ymd_and_hms(2022, 1, 3, 0, 10, 0).unwrap();
 /// let fix = |s: i64, lat: f64, lon: f64| Fix {
 ///     mmsi: 211002010, ts: at - TimeDelta::seconds(s), lat, lon,
-///     sog: Some(0.0), cog: None, heading: None, vessel_name: None,
+///     sog: Some(0.0), cog: None, heading: None, vessel_name: None, vessel_type: None,
 /// };
-/// let raw = vec![fix(500, 34.41, -119.69), fix(400, 30.28, -87.54), fix(300, 34.41, -119.69)];
+/// // Two places, each confirmed by two fixes minutes apart: two transmitters.
+/// let raw = vec![fix(500, 34.41, -119.69), fix(400, 30.28, -87.54), fix(300, 34.41, -119.69), fix(200, 30.28, -87.54)];
 /// let (window, _stats) = clean(WindowBounds::ending_at(at, TimeDelta::minutes(10)), raw);
 /// let r = run_legacy(at, &window)?;
 /// assert!(r.spoofing.artifact().get(211002010).unwrap().score >= 0.7);

@@ -2,10 +2,12 @@
 //! exactly as a downstream team would write theirs.
 //!
 //! A cycle's raw fixes go through [`clean`] (stage 2) into an [`AisWindow`],
-//! the base input of the root models. Five models then form a DAG; each has
-//! a typed, documented `Params` struct whose `Default` holds the legacy
-//! thresholds, returns rows `(entity_key = MMSI as text, score, payload)`,
-//! and hands a typed artifact to its dependents:
+//! the base input of the root models, which also carries what earlier
+//! cycles stored ([`CarriedFix`]). Five models then form a DAG; each has a
+//! typed, documented `Params` struct whose `Default` holds the reference
+//! thresholds (chosen with `cargo xtask eval`), returns rows `(entity_key =
+//! the nine-digit MMSI, score, payload)`, and hands a typed artifact to its
+//! dependents:
 //!
 //! | model id | kind | reads (input key) | artifact |
 //! |---|---|---|---|
@@ -21,6 +23,11 @@
 //! constructors with [`default_params`]. One implementation, two paths: the
 //! PRIMARY `spoofing_score` rows with default params equal the legacy scores.
 //!
+//! The detection rules (tracks by physics, glitches, confirmed places,
+//! switches, identities per ITU-R M.585, episodes) are described in
+//! [`TrackFeatures`], [`classify_mmsi`] and [`plan_episodes`], and in
+//! ARCHITECTURE.md.
+//!
 //! This crate must never do I/O, never read the clock, and never depend on
 //! another crate of this workspace but `model-api`: models are pure and
 //! deterministic functions of their context.
@@ -29,10 +36,12 @@
 mod catalog;
 mod clean;
 mod collision;
+mod episodes;
 mod events;
 pub mod geo;
 mod identity;
 pub mod legacy;
+mod mid;
 mod params;
 mod risk;
 mod spoofing;
@@ -46,21 +55,27 @@ pub use catalog::{
     Constructor, ModelSpec, catalog, default_dependencies, default_params, ids, spec, specs,
 };
 pub use clean::{
-    COG_NOT_AVAILABLE, CleanStats, HEADING_NOT_AVAILABLE, LAT_NOT_AVAILABLE, LON_NOT_AVAILABLE,
-    SOG_NOT_AVAILABLE, clean,
+    COG_NOT_AVAILABLE, CleanStats, DUPLICATE_KM, HEADING_NOT_AVAILABLE, LAT_NOT_AVAILABLE,
+    LON_NOT_AVAILABLE, SOG_NOT_AVAILABLE, clean,
 };
 pub use collision::{Collision, CollisionModel, CollisionParams, Collisions, MAX_SITES_REPORTED};
+pub use episodes::{Episode, EpisodeChange, plan_episodes};
 pub use events::{Event, EventCategory, EventRules, Severity, SeverityParseError, events};
 pub use identity::{
-    Identities, IdentityModel, IdentityParams, IdentityProblem, VesselIdentity, check_mmsi,
+    Classification, Identities, IdentityClass, IdentityModel, IdentityParams, IdentityProblem,
+    VesselIdentity, classify_mmsi, nine_digits,
 };
 pub use legacy::{
     DetectorError, LegacyResults, Typed, VesselSummary, run_legacy, vessel_summaries,
 };
+pub use mid::{MID_SOURCE, MidEntry, mid};
 pub use risk::{RiskModel, RiskParams, RiskScores, VesselRisk};
 pub use spoofing::{SpoofingModel, SpoofingParams, SpoofingScores, VesselSpoofing};
-pub use tracks::{Jump, Segment, TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack};
-pub use window::{AisWindow, Fix, WindowBounds};
+pub use tracks::{
+    FastRun, FixRole, Jump, MAX_SITES, SAR_AIRCRAFT_CEILING_KN, Segment, Site, Switch,
+    TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack, ceiling_kn,
+};
+pub use window::{AisWindow, CarriedFix, Fix, WindowBounds};
 
 /// The input keys under which our models read their upstream results.
 pub mod keys {

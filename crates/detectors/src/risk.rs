@@ -125,7 +125,7 @@ impl Model for RiskModel {
         let risk = RiskScores::compute(spoofing, collisions, ctx.params());
         let mut out = ModelOutput::with_capacity(risk.vessels.len());
         for v in &risk.vessels {
-            let row = OutputRow::new(v.mmsi.to_string(), v.score);
+            let row = OutputRow::new(crate::nine_digits(v.mmsi), v.score);
             out.push(if v.score > 0.0 {
                 row.with_payload(json!({ "spoofing": v.spoofing, "collision": v.collision }))
             } else {
@@ -156,6 +156,7 @@ mod tests {
             fix(211_002_010, 0, 30.28, -87.54),
             fix(211_002_010, 60, 34.41, -119.69),
             fix(211_002_010, 120, 30.28, -87.54),
+            fix(211_002_010, 180, 34.41, -119.69),
             fix(12_345_678, 0, 1.0, 1.0),
             fix(211_000_001, 0, 1.0, 1.0),
         ]);
@@ -165,8 +166,13 @@ mod tests {
         let c = Collisions::compute(&t, &CollisionParams::default());
         let r = RiskScores::compute(&s, &c, &RiskParams::default());
         assert_eq!(r.vessels().len(), 3);
-        // HIGH collision 0.75 and spoofing 0.92: 1 - 0.25 * 0.08.
-        assert!((r.get(211_002_010).unwrap().score - 0.98).abs() < 1e-6);
+        // Three switches, CRITICAL (1.0), whatever the spoofing score.
+        assert!((r.get(211_002_010).unwrap().collision - 1.0).abs() < 1e-6);
+        assert!((r.get(211_002_010).unwrap().score - 1.0).abs() < 1e-6);
+        assert!(
+            (r.get(211_002_010).unwrap().spoofing - 0.8).abs() < 1e-6,
+            "a teleport"
+        );
         assert!((r.get(12_345_678).unwrap().score - 0.4).abs() < 1e-6);
         assert_eq!(r.get(211_000_001).unwrap().score, 0.0);
         let half = RiskParams {

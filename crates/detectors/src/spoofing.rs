@@ -7,53 +7,61 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::geo::round3;
-use crate::identity::Identities;
+use crate::identity::{Identities, IdentityClass, nine_digits};
 use crate::params::{ModelParams, positive, weight};
-use crate::tracks::{Jump, TrackFeatures, VesselTrack};
+use crate::tracks::{Switch, TrackFeatures, VesselTrack};
 use crate::{keys, score_bands};
 
 /// Thresholds and weights of [`SpoofingModel`].
 ///
 /// The score is a noisy-OR of four evidences, each in `0..=1` and scaled by
 /// its weight: `1 - (1 - w_s*speed)(1 - w_r*reported)(1 - w_t*teleport)(1 - w_i*invalid)`.
+/// Speeds are judged against the vessel's ceiling `C` (its AIS type's,
+/// [`crate::ceiling_kn`]): the speed evidence rises linearly from
+/// `speed_floor_factor * C` to `speed_full_factor * C`. Only what the track
+/// model confirmed counts: a glitch it set aside never adds to a score.
 ///
-/// Default (the legacy values), as JSON:
-/// `{"min_segment_km": 0.5, "speed_floor_kn": 50.0, "speed_full_kn": 100.0,
-///   "teleport_km": 50.0, "teleport_max_minutes": 10.0, "speed_weight": 0.6,
+/// Default, as JSON:
+/// `{"speed_floor_factor": 1.0, "speed_full_factor": 2.0,
+///   "min_reported_over_ceiling": 2, "reported_min_agreement": 0.5,
+///   "teleport_km": 5.0, "speed_weight": 0.6,
 ///   "reported_speed_weight": 0.3, "teleport_weight": 0.8,
 ///   "invalid_identity_weight": 0.4}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpoofingParams {
-    /// Segments shorter than this many kilometres are ignored (GPS and
-    /// timestamp jitter make short hops look fast).
-    pub min_segment_km: f64,
-    /// Knots at which a speed starts to count: no ship goes faster.
-    pub speed_floor_kn: f64,
-    /// Knots at which the speed evidence is complete (linear from the floor).
-    pub speed_full_kn: f64,
-    /// A jump of at least this many kilometres ...
+    /// Multiple of the ceiling at which a speed starts to count.
+    pub speed_floor_factor: f64,
+    /// Multiple of the ceiling at which the speed evidence is complete.
+    pub speed_full_factor: f64,
+    /// Reports of a SOG above the ceiling needed before the reported speed
+    /// counts (one odd SOG is a glitch of its own).
+    pub min_reported_over_ceiling: u32,
+    /// The reported SOG counts only when the positions move at least this
+    /// fraction of it: a moored boat whose transponder says 102.2 kn all
+    /// night has a broken SOG field, not a spoofed track.
+    pub reported_min_agreement: f64,
+    /// A switch between two confirmed places at least this many kilometres
+    /// apart is a teleport.
     pub teleport_km: f64,
-    /// ... in at most this many minutes is a teleport.
-    pub teleport_max_minutes: f64,
-    /// Weight of the implied speed between fixes.
+    /// Weight of the speed the positions imply.
     pub speed_weight: f64,
     /// Weight of the speed the transponder itself reports (SOG).
     pub reported_speed_weight: f64,
     /// Weight of a teleport.
     pub teleport_weight: f64,
-    /// Weight of an invalid identity.
+    /// Weight of an INVALID identity (other non-ship classes add nothing).
     pub invalid_identity_weight: f64,
 }
 
 impl Default for SpoofingParams {
     fn default() -> Self {
         Self {
-            min_segment_km: 0.5,
-            speed_floor_kn: 50.0,
-            speed_full_kn: 100.0,
-            teleport_km: 50.0,
-            teleport_max_minutes: 10.0,
+            speed_floor_factor: 1.0,
+            speed_full_factor: 2.0,
+            min_reported_over_ceiling: 2,
+            reported_min_agreement: 0.5,
+            teleport_km: 5.0,
             speed_weight: 0.6,
             reported_speed_weight: 0.3,
             teleport_weight: 0.8,
@@ -64,17 +72,19 @@ impl Default for SpoofingParams {
 
 impl ModelParams for SpoofingParams {
     fn check(&self) -> Result<(), String> {
-        positive("min_segment_km", self.min_segment_km)?;
-        positive("speed_floor_kn", self.speed_floor_kn)?;
-        positive("speed_full_kn", self.speed_full_kn)?;
-        if self.speed_full_kn <= self.speed_floor_kn {
+        positive("speed_floor_factor", self.speed_floor_factor)?;
+        positive("speed_full_factor", self.speed_full_factor)?;
+        if self.speed_full_factor <= self.speed_floor_factor {
             return Err(format!(
-                "speed_full_kn ({}) must be greater than speed_floor_kn ({})",
-                self.speed_full_kn, self.speed_floor_kn
+                "speed_full_factor ({}) must be greater than speed_floor_factor ({})",
+                self.speed_full_factor, self.speed_floor_factor
             ));
         }
+        if self.min_reported_over_ceiling == 0 {
+            return Err("min_reported_over_ceiling must be at least 1".into());
+        }
+        weight("reported_min_agreement", self.reported_min_agreement)?;
         positive("teleport_km", self.teleport_km)?;
-        positive("teleport_max_minutes", self.teleport_max_minutes)?;
         weight("speed_weight", self.speed_weight)?;
         weight("reported_speed_weight", self.reported_speed_weight)?;
         weight("teleport_weight", self.teleport_weight)?;
@@ -83,17 +93,20 @@ impl ModelParams for SpoofingParams {
 }
 
 impl SpoofingParams {
-    /// The speed evidence of `knots`: 0 at or below the floor, rising
-    /// linearly to 1 at the full speed.
+    /// The speed evidence of `knots` for a vessel whose ceiling is
+    /// `ceiling_kn`: 0 up to the floor, rising linearly to 1 at the full
+    /// speed.
     ///
     /// ```
     /// let p = detectors::SpoofingParams::default();
-    /// assert_eq!(p.speed_evidence(50.0), 0.0);
-    /// assert_eq!(p.speed_evidence(75.0), 0.5);
-    /// assert_eq!(p.speed_evidence(72_000.0), 1.0);
+    /// assert_eq!(p.speed_evidence(40.0, 40.0), 0.0);
+    /// assert_eq!(p.speed_evidence(60.0, 40.0), 0.5);
+    /// assert_eq!(p.speed_evidence(72_000.0, 40.0), 1.0);
     /// ```
-    pub fn speed_evidence(&self, knots: f64) -> f64 {
-        ((knots - self.speed_floor_kn) / (self.speed_full_kn - self.speed_floor_kn)).clamp(0.0, 1.0)
+    pub fn speed_evidence(&self, knots: f64, ceiling_kn: f64) -> f64 {
+        let floor = self.speed_floor_factor * ceiling_kn;
+        let full = self.speed_full_factor * ceiling_kn;
+        ((knots - floor) / (full - floor)).clamp(0.0, 1.0)
     }
 }
 
@@ -106,55 +119,59 @@ pub struct VesselSpoofing {
     /// the legacy column and the registry's `DOUBLE PRECISION` output hold
     /// exactly the same number.
     pub score: f32,
-    /// Highest implied speed over segments of at least
-    /// [`SpoofingParams::min_segment_km`], knots.
+    /// The vessel's speed ceiling, knots.
+    pub ceiling_kn: f64,
+    /// The highest speed its confirmed positions imply: along its track or
+    /// of a fast run, knots.
     pub max_speed_kn: Option<f64>,
     /// Evidence from `max_speed_kn`, 0 to 1.
     pub speed_evidence: f64,
-    /// Highest reported SOG, knots.
+    /// Highest SOG reported on the track, knots.
     pub max_reported_sog: Option<f32>,
     /// Evidence from `max_reported_sog`, 0 to 1.
     pub reported_speed_evidence: f64,
-    /// The longest teleport, if any.
-    pub teleport: Option<Jump>,
-    /// How many segments were teleports.
+    /// The longest teleport (switch between confirmed places), if any.
+    pub teleport: Option<Switch>,
+    /// How many switches were teleports.
     pub teleports: u32,
-    /// Whether the identity model found the MMSI invalid.
+    /// Whether the identity model found the MMSI INVALID.
     pub invalid_identity: bool,
+    /// The identity's class, when the identity model saw the vessel.
+    pub identity_class: Option<IdentityClass>,
+    /// Fixes set aside as glitches (counted, never evidence).
+    pub glitches: u32,
     /// Time of the vessel's last fix in the window.
     pub last_ts: DateTime<Utc>,
 }
 
 impl VesselSpoofing {
-    /// Scores one vessel. `invalid_identity` comes from the identity model.
-    pub fn compute(
-        tracks: &TrackFeatures,
-        vessel: &VesselTrack,
-        invalid_identity: bool,
-        p: &SpoofingParams,
-    ) -> Self {
-        let (fixes, segments) = tracks.track(vessel);
-        let mut max_speed_kn: Option<f64> = None;
-        let mut teleport: Option<Jump> = None;
+    /// Scores one vessel. `class` comes from the identity model.
+    pub fn compute(vessel: &VesselTrack, class: Option<IdentityClass>, p: &SpoofingParams) -> Self {
+        let c = vessel.ceiling_kn;
+        let max_speed_kn = match (vessel.max_speed_kn, vessel.fast_run.map(|f| f.speed_kn)) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let speed_evidence = max_speed_kn.map_or(0.0, |s| p.speed_evidence(s, c));
+        let moved = max_speed_kn.unwrap_or(0.0);
+        let reported_speed_evidence = match vessel.max_reported_sog.map(f64::from) {
+            Some(sog)
+                if vessel.reported_over_ceiling >= p.min_reported_over_ceiling
+                    && moved >= p.reported_min_agreement * sog =>
+            {
+                p.speed_evidence(sog, c)
+            }
+            _ => 0.0,
+        };
+        let mut teleport: Option<Switch> = None;
         let mut teleports = 0;
-        for (i, seg) in segments.iter().enumerate() {
-            if seg.km < p.min_segment_km {
-                continue;
-            }
-            if max_speed_kn.is_none_or(|m| seg.speed_kn > m) {
-                max_speed_kn = Some(seg.speed_kn);
-            }
-            if seg.km >= p.teleport_km && seg.minutes <= p.teleport_max_minutes {
-                teleports += 1;
-                if teleport.is_none_or(|t| seg.km > t.km) {
-                    teleport = Some(Jump::of(seg, &fixes[i], &fixes[i + 1]));
-                }
+        for s in vessel.switches.iter().filter(|s| s.km >= p.teleport_km) {
+            teleports += 1;
+            if teleport.is_none_or(|t| s.km > t.km) {
+                teleport = Some(*s);
             }
         }
-        let speed_evidence = max_speed_kn.map_or(0.0, |s| p.speed_evidence(s));
-        let reported_speed_evidence = vessel
-            .max_reported_sog
-            .map_or(0.0, |s| p.speed_evidence(f64::from(s)));
+        let invalid_identity = class == Some(IdentityClass::Invalid);
         let quiet = (1.0 - p.speed_weight * speed_evidence)
             * (1.0 - p.reported_speed_weight * reported_speed_evidence)
             * (1.0
@@ -174,6 +191,7 @@ impl VesselSpoofing {
         Self {
             mmsi: vessel.mmsi,
             score,
+            ceiling_kn: c,
             max_speed_kn,
             speed_evidence,
             max_reported_sog: vessel.max_reported_sog,
@@ -181,6 +199,8 @@ impl VesselSpoofing {
             teleport,
             teleports,
             invalid_identity,
+            identity_class: class,
+            glitches: vessel.glitches,
             last_ts: vessel.last_ts,
         }
     }
@@ -193,6 +213,7 @@ impl VesselSpoofing {
         let mut m = Map::new();
         if self.speed_evidence > 0.0 {
             m.insert("speed_kn".into(), self.max_speed_kn.map(round3).into());
+            m.insert("ceiling_kn".into(), self.ceiling_kn.into());
         }
         if self.reported_speed_evidence > 0.0 {
             m.insert(
@@ -202,11 +223,17 @@ impl VesselSpoofing {
         }
         if let Some(t) = self.teleport {
             m.insert("teleport_km".into(), round3(t.km).into());
-            m.insert("teleport_min".into(), round3(t.minutes).into());
+            m.insert(
+                "teleport_min".into(),
+                round3((t.to_ts - t.from_ts).num_milliseconds() as f64 / 60_000.0).into(),
+            );
             m.insert("teleports".into(), self.teleports.into());
         }
         if self.invalid_identity {
             m.insert("invalid_identity".into(), true.into());
+        }
+        if self.glitches > 0 {
+            m.insert("glitches".into(), self.glitches.into());
         }
         Some(Value::Object(m))
     }
@@ -220,7 +247,7 @@ pub struct SpoofingScores {
 
 impl SpoofingScores {
     /// Scores every vessel of `tracks`. A vessel missing from `identities`
-    /// counts as a valid identity.
+    /// adds no identity evidence.
     pub fn compute(
         tracks: &TrackFeatures,
         identities: &Identities,
@@ -229,10 +256,7 @@ impl SpoofingScores {
         let vessels = tracks
             .vessels()
             .iter()
-            .map(|v| {
-                let invalid = identities.get(v.mmsi).is_some_and(|i| !i.is_valid());
-                VesselSpoofing::compute(tracks, v, invalid, params)
-            })
+            .map(|v| VesselSpoofing::compute(v, identities.get(v.mmsi).map(|i| i.class), params))
             .collect();
         Self { vessels }
     }
@@ -255,10 +279,11 @@ impl SpoofingScores {
 /// [`keys::TRACKS`] (`"tracks"`) and `identity` under [`keys::IDENTITY`]
 /// (`"identity"`).
 ///
-/// Rows: one per vessel, `score` 0 to 1 (the legacy `vessel_analysis`
-/// score), payload only when the score is above 0: the evidences present
-/// (`speed_kn`, `reported_sog`, `teleport_km`, `teleport_min`, `teleports`,
-/// `invalid_identity`). Artifact: [`SpoofingScores`].
+/// Rows: one per vessel (entity key the nine-digit MMSI), `score` 0 to 1
+/// (the legacy `vessel_analysis` score), payload only when the score is
+/// above 0: the evidences present (`speed_kn` with `ceiling_kn`,
+/// `reported_sog`, `teleport_km`, `teleport_min`, `teleports`,
+/// `invalid_identity`) and `glitches` set aside. Artifact: [`SpoofingScores`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpoofingModel;
 
@@ -271,7 +296,7 @@ impl Model for SpoofingModel {
         let scores = SpoofingScores::compute(tracks, identities, ctx.params());
         let mut out = ModelOutput::with_capacity(scores.vessels.len());
         for v in &scores.vessels {
-            let row = OutputRow::new(v.mmsi.to_string(), f64::from(v.score));
+            let row = OutputRow::new(nine_digits(v.mmsi), f64::from(v.score));
             out.push(match v.payload() {
                 Some(p) => row.with_payload(p),
                 None => row,
@@ -301,13 +326,20 @@ mod tests {
         SpoofingScores::compute(&t, &i, p)
     }
 
+    /// `n` fixes of `mmsi` every `every` seconds moving north at `kn`.
+    fn cruise(mmsi: i64, n: i64, every: i64, kn: f64) -> Vec<crate::Fix> {
+        (0..n)
+            .map(|k| {
+                let km = kn * 1.852 * (k * every) as f64 / 3600.0;
+                fix(mmsi, k * every, 10.0 + km / 111.2, 10.0)
+            })
+            .collect()
+    }
+
     #[test]
     fn a_quiet_vessel_scores_zero_without_payload() {
         let s = score(
-            vec![
-                fix(211_000_001, 0, 10.0, 10.0),
-                fix(211_000_001, 600, 10.01, 10.0),
-            ],
+            cruise(211_000_001, 10, 60, 12.0),
             &SpoofingParams::default(),
         );
         let v = s.get(211_000_001).unwrap();
@@ -318,50 +350,48 @@ mod tests {
     #[test]
     fn evidences_combine_as_noisy_or() {
         let p = SpoofingParams::default();
-        // 0.25 degrees (27.8 km) in 12 minutes: 75 knots, half the speed evidence, no teleport.
-        let s = score(
-            vec![
-                fix(211_000_001, 0, 10.0, 10.0),
-                fix(211_000_001, 720, 10.25, 10.0),
-            ],
-            &p,
-        );
+        // 90 kn on a 60 kn ceiling: half the speed evidence: 0.6 * 0.5.
+        let s = score(cruise(211_000_001, 12, 60, 90.0), &p);
         let v = s.get(211_000_001).unwrap();
-        assert!((v.speed_evidence - 0.5).abs() < 0.01, "{v:?}");
-        assert!((f64::from(v.score) - 0.3).abs() < 0.01, "{v:?}");
+        assert!((v.speed_evidence - 0.5).abs() < 0.05, "{v:?}");
+        assert!((f64::from(v.score) - 0.3).abs() < 0.03, "{v:?}");
         assert!(v.teleport.is_none());
 
-        // Invalid identity alone.
+        // An INVALID identity alone; a coast station adds nothing.
         let s = score(vec![fix(12_345_678, 0, 10.0, 10.0)], &p);
         assert_eq!(s.get(12_345_678).unwrap().score, 0.4);
-
-        // 100 km in 2 minutes: full speed evidence and a teleport: 1 - 0.4 * 0.2 = 0.92.
-        let s = score(
-            vec![
-                fix(211_000_001, 0, 10.0, 10.0),
-                fix(211_000_001, 120, 10.9, 10.0),
-            ],
-            &p,
+        let s = score(vec![fix(3_669_881, 0, 10.0, 10.0)], &p);
+        let v = s.get(3_669_881).unwrap();
+        assert_eq!(
+            (v.score, v.identity_class),
+            (0.0, Some(IdentityClass::CoastStation))
         );
-        let v = s.get(211_000_001).unwrap();
-        assert_eq!((v.teleports, v.speed_evidence), (1, 1.0));
-        assert!((f64::from(v.score) - 0.92).abs() < 1e-6, "{v:?}");
 
-        // All four: 1 - 0.4 * 0.7 * 0.2 * 0.6.
-        let mut a = fix(12_345_678, 0, 10.0, 10.0);
-        a.sog = Some(102.2);
-        let s = score(vec![a, fix(12_345_678, 120, 10.9, 10.0)], &p);
+        // Two confirmed places 100 km apart, switching: a teleport: 0.8.
+        let mut f: Vec<crate::Fix> = (0..4)
+            .map(|k| fix(211_000_001, 60 * k, 10.0, 10.0))
+            .collect();
+        f.extend((4..8).map(|k| fix(211_000_001, 60 * k, 10.9, 10.0)));
+        let s = score(f.clone(), &p);
+        let v = s.get(211_000_001).unwrap();
+        assert_eq!(v.teleports, 1, "{v:?}");
+        assert!((f64::from(v.score) - 0.8).abs() < 1e-6, "{v:?}");
+
+        // With an invalid identity too: 1 - 0.2 * 0.6.
+        for x in &mut f {
+            x.mmsi = 12_345_678;
+        }
+        let s = score(f, &p);
         let v = s.get(12_345_678).unwrap();
         assert!(
-            (f64::from(v.score) - (1.0 - 0.4 * 0.7 * 0.2 * 0.6)).abs() < 1e-6,
+            (f64::from(v.score) - (1.0 - 0.2 * 0.6)).abs() < 1e-6,
             "{v:?}"
         );
         let payload = v.payload().unwrap();
         for k in [
-            "speed_kn",
-            "reported_sog",
             "teleport_km",
             "teleport_min",
+            "teleports",
             "invalid_identity",
         ] {
             assert!(payload.get(k).is_some(), "{k} missing in {payload}");
@@ -369,18 +399,36 @@ mod tests {
     }
 
     #[test]
-    fn a_far_jump_over_a_long_time_is_not_a_teleport() {
-        // 100 km in 30 minutes (108 kn): speed evidence, but slower than a teleport.
-        let s = score(
-            vec![
-                fix(211_000_001, 0, 10.0, 10.0),
-                fix(211_000_001, 1800, 10.9, 10.0),
-            ],
-            &SpoofingParams::default(),
-        );
+    fn a_lone_glitch_adds_nothing() {
+        // A fix 100 km off between consistent neighbours: no speed, no teleport.
+        let mut f = cruise(211_000_001, 10, 60, 10.0);
+        f[5].lat += 0.9;
+        let s = score(f, &SpoofingParams::default());
         let v = s.get(211_000_001).unwrap();
-        assert_eq!((v.teleports, v.speed_evidence), (0, 1.0));
-        assert!((f64::from(v.score) - 0.6).abs() < 1e-6);
+        assert_eq!((v.score, v.glitches), (0.0, 1), "{v:?}");
+        // One odd reported SOG is no evidence either, nor a SOG the
+        // positions contradict (moored, "102.2 kn" all along).
+        let mut f = cruise(211_000_001, 10, 60, 10.0);
+        f[5].sog = Some(102.2);
+        let s = score(f, &SpoofingParams::default());
+        assert_eq!(s.get(211_000_001).unwrap().score, 0.0);
+        let mut f = cruise(211_000_001, 10, 60, 0.0);
+        for x in &mut f {
+            x.sog = Some(102.2);
+        }
+        let s = score(f, &SpoofingParams::default());
+        assert_eq!(s.get(211_000_001).unwrap().reported_speed_evidence, 0.0);
+        // Moving at 90 kn and saying so: both evidences.
+        let mut f = cruise(211_000_001, 12, 60, 90.0);
+        for x in &mut f {
+            x.sog = Some(90.0);
+        }
+        let s = score(f, &SpoofingParams::default());
+        let v = s.get(211_000_001).unwrap();
+        assert!(
+            v.reported_speed_evidence > 0.4 && v.speed_evidence > 0.4,
+            "{v:?}"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub(crate) fn fix(mmsi: i64, secs: i64, lat: f64, lon: f64) -> Fix {
         cog: None,
         heading: None,
         vessel_name: None,
+        vessel_type: None,
     }
 }
 

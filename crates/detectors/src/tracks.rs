@@ -1,5 +1,27 @@
-//! `track_features`: per vessel the ordered fixes, the implied speed between
-//! consecutive fixes, the largest jump and the time gaps.
+//! `track_features`: per vessel, which fixes form its track, which are
+//! glitches set aside, which other places the identity was confirmed at,
+//! and how fast it moved, by physics.
+//!
+//! **How a track is built.** A vessel's fixes (with the positions carried
+//! from earlier cycles, [`CarriedFix`]) are taken in time order and each is
+//! joined to the nearest *place hypothesis* whose last fix it can be reached
+//! from: `distance <= noise_km + ceiling * dt`, where the ceiling is the
+//! highest speed a vessel of its AIS type plausibly makes
+//! ([`ceiling_kn`]). A fix reachable from none starts a hypothesis of its
+//! own; a fix that no hypothesis reaches from its last fix but one reaches
+//! from the fix before, more slowly than that last fix was reached, sets the
+//! last fix apart (a spike: it contradicts both its neighbours). A hypothesis is **confirmed** when two of its fixes at least
+//! [`TrackParams::confirm_seconds`] apart agree on it (a far position that
+//! persists), or when it holds a carried position (an earlier cycle
+//! confirmed it). The confirmed hypothesis with the most fixes is the
+//! vessel's **track**; other confirmed hypotheses are further **sites** (two
+//! transmitters, or a teleport); the consecutive fixes of two sites that the
+//! vessel could not connect are **switches**. A fix of an unconfirmed
+//! hypothesis is a **glitch**: counted, and never evidence on its own
+//! (the stale `00:00:00` reports of a day file, a lone GPS jump), unless
+//! [`TrackParams::min_fast_fixes`] of them chain at a speed no vessel of the
+//! type makes but a transmitter that is moved can (up to
+//! `max_track_speed_kn`): a **fast run**, the signature of a speed spoof.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -9,23 +31,48 @@ use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::geo::{haversine_km, knots, round3};
+use crate::geo::{KM_PER_NAUTICAL_MILE, haversine_km, knots, round3};
+use crate::identity::{IdentityClass, IdentityParams, classify_mmsi, nine_digits};
 use crate::params::{ModelParams, positive};
-use crate::window::{AisWindow, Fix};
+use crate::window::{AisWindow, CarriedFix, Fix};
 
 /// Thresholds of [`TrackFeaturesModel`].
 ///
-/// Default (the legacy values), as JSON:
-/// `{"min_speed_segment_km": 0.5, "gap_minutes": 5.0}`.
+/// Default, as JSON: `{"min_speed_segment_km": 0.5, "gap_minutes": 5.0,
+/// "noise_km": 0.5, "default_ceiling_kn": 60.0, "type_ceilings": true,
+/// "max_track_speed_kn": 500.0, "min_fast_fixes": 3, "confirm_seconds": 30.0,
+/// "speed_baseline_seconds": 120.0, "site_memory_minutes": 30.0}`. The
+/// values were chosen with `cargo xtask eval` (see the README).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrackParams {
-    /// Segments shorter than this many kilometres are left out of
-    /// [`VesselTrack::max_speed_kn`]: over a few hundred metres GPS and
-    /// timestamp jitter dominate the implied speed.
+    /// Moves shorter than this many kilometres never set a speed: over a few
+    /// hundred metres GPS and timestamp jitter dominate.
     pub min_speed_segment_km: f64,
     /// Consecutive fixes further apart than this many minutes count as a gap.
     pub gap_minutes: f64,
+    /// Position error allowed between any two fixes (GPS error of both, and
+    /// the movement during a receiver's timestamp error), kilometres.
+    pub noise_km: f64,
+    /// Speed ceiling, knots, of a vessel whose type is unknown or has no
+    /// ceiling of its own.
+    pub default_ceiling_kn: f64,
+    /// Whether the per-type ceilings of [`ceiling_kn`] apply.
+    pub type_ceilings: bool,
+    /// The fastest a chain of fixes may move and still be one (spoofed)
+    /// track, knots; faster is no movement at all, just places.
+    pub max_track_speed_kn: f64,
+    /// Fixes a fast run needs (a lone glitch, or two, never make one).
+    pub min_fast_fixes: u32,
+    /// Two fixes confirm a place only if at least this many seconds apart: a
+    /// burst of stale reports stamped within one second confirms nothing.
+    pub confirm_seconds: f64,
+    /// The track's speed is measured between fixes at least this many
+    /// seconds apart, so position noise does not read as speed.
+    pub speed_baseline_seconds: f64,
+    /// A confirmed place is carried to later cycles while its last fix is
+    /// at most this many minutes older than the cycle.
+    pub site_memory_minutes: f64,
 }
 
 impl Default for TrackParams {
@@ -33,6 +80,14 @@ impl Default for TrackParams {
         Self {
             min_speed_segment_km: 0.5,
             gap_minutes: 5.0,
+            noise_km: 0.5,
+            default_ceiling_kn: 60.0,
+            type_ceilings: true,
+            max_track_speed_kn: 500.0,
+            min_fast_fixes: 3,
+            confirm_seconds: 30.0,
+            speed_baseline_seconds: 120.0,
+            site_memory_minutes: 30.0,
         }
     }
 }
@@ -40,30 +95,122 @@ impl Default for TrackParams {
 impl ModelParams for TrackParams {
     fn check(&self) -> Result<(), String> {
         positive("min_speed_segment_km", self.min_speed_segment_km)?;
-        positive("gap_minutes", self.gap_minutes)
+        positive("gap_minutes", self.gap_minutes)?;
+        positive("noise_km", self.noise_km)?;
+        positive("default_ceiling_kn", self.default_ceiling_kn)?;
+        positive("max_track_speed_kn", self.max_track_speed_kn)?;
+        positive("confirm_seconds", self.confirm_seconds)?;
+        positive("speed_baseline_seconds", self.speed_baseline_seconds)?;
+        positive("site_memory_minutes", self.site_memory_minutes)?;
+        if self.min_fast_fixes < 2 {
+            return Err("min_fast_fixes must be at least 2".into());
+        }
+        if self.max_track_speed_kn <= self.default_ceiling_kn {
+            return Err(format!(
+                "max_track_speed_kn ({}) must be greater than default_ceiling_kn ({})",
+                self.max_track_speed_kn, self.default_ceiling_kn
+            ));
+        }
+        Ok(())
     }
 }
 
-/// The move between two consecutive fixes of one vessel.
+/// The speed ceiling, knots, of an AIS ship type code: generously above
+/// what such vessels make (the sample's fastest passenger vessel reports
+/// 38.7 kn, its fastest cargo ship 31 kn), so a real vessel never trips it.
+/// `None` for unknown and "other" types, which get
+/// [`TrackParams::default_ceiling_kn`].
+///
+/// ```
+/// assert_eq!(detectors::ceiling_kn(70), Some(40.0)); // cargo
+/// assert_eq!(detectors::ceiling_kn(0), None);
+/// ```
+pub fn ceiling_kn(vessel_type: i32) -> Option<f64> {
+    Some(match vessel_type {
+        20..=29 => 150.0,          // wing in ground
+        30 => 45.0,                // fishing
+        31..=34 | 52 | 54 => 35.0, // towing, dredging, diving, tug, anti-pollution
+        40..=49 => 70.0,           // high-speed craft
+        50 | 53 | 58 | 59 => 50.0, // pilot, port tender, medical, non-combatant
+        60..=69 => 50.0,           // passenger
+        70..=79 => 40.0,           // cargo
+        80..=89 => 35.0,           // tanker
+        36 => 50.0,                // sailing (motoring)
+        _ => return None,          // 35 military, 37 pleasure, 51 SAR, 55 law, 90s other: default
+    })
+}
+
+/// The ceiling of an SAR aircraft identity (`111` + MID), knots.
+pub const SAR_AIRCRAFT_CEILING_KN: f64 = 350.0;
+
+/// What a fix is to its vessel's track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FixRole {
+    /// On the vessel's track.
+    Track,
+    /// On another confirmed place, `sites[n]` of the vessel (n >= 1).
+    Site(u8),
+    /// Part of a fast run (a spoofed fast track).
+    FastRun,
+    /// Set aside: contradicts the confirmed places and is confirmed by nothing.
+    Glitch,
+}
+
+/// A place the identity was confirmed at.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Segment {
+pub struct Site {
+    /// Fixes of the window there.
+    pub fixes: u32,
+    /// Its first fix (carried ones included).
+    pub first_ts: DateTime<Utc>,
+    /// Its last fix.
+    pub last_ts: DateTime<Utc>,
+    /// Latitude of the last fix.
+    pub lat: f64,
+    /// Longitude of the last fix.
+    pub lon: f64,
+    /// Whether an earlier cycle confirmed it (it holds a carried position).
+    pub carried: bool,
+}
+
+/// Consecutive fixes of two confirmed places the vessel could not connect:
+/// `km > noise_km + ceiling * dt`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Switch {
+    /// Time of the fix it leaves.
+    pub from_ts: DateTime<Utc>,
+    /// Time of the fix it arrives at.
+    pub to_ts: DateTime<Utc>,
     /// Great-circle distance, kilometres.
     pub km: f64,
-    /// Time between the fixes, minutes (always > 0: the window has one fix
-    /// per `(mmsi, ts)`).
-    pub minutes: f64,
-    /// The implied speed, knots.
+    /// The implied speed, knots (infinite for two places at one instant).
     pub speed_kn: f64,
 }
 
-/// A segment singled out, with its end times.
+/// A chain of glitch-like fixes moving together too fast for the vessel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FastRun {
+    /// Fixes in it.
+    pub fixes: u32,
+    /// First fix.
+    pub from_ts: DateTime<Utc>,
+    /// Last fix.
+    pub to_ts: DateTime<Utc>,
+    /// First to last, kilometres.
+    pub km: f64,
+    /// First to last, knots (the least speed they prove, as for
+    /// [`VesselTrack::max_speed_kn`]).
+    pub speed_kn: f64,
+}
+
+/// A move singled out, with its end times.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Jump {
     /// Great-circle distance, kilometres.
     pub km: f64,
     /// Time taken, minutes.
     pub minutes: f64,
-    /// The implied speed, knots.
+    /// The implied speed, knots (infinite when no time passed).
     pub speed_kn: f64,
     /// Time of the fix it starts from.
     pub from_ts: DateTime<Utc>,
@@ -71,17 +218,16 @@ pub struct Jump {
     pub to_ts: DateTime<Utc>,
 }
 
-impl Jump {
-    /// The jump made by segment `seg`, which joins `fixes[i]` and `fixes[i + 1]`.
-    pub(crate) fn of(seg: &Segment, from: &Fix, to: &Fix) -> Self {
-        Self {
-            km: seg.km,
-            minutes: seg.minutes,
-            speed_kn: seg.speed_kn,
-            from_ts: from.ts,
-            to_ts: to.ts,
-        }
-    }
+/// The move between two consecutive fixes of the window (raw: glitches
+/// included).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    /// Great-circle distance, kilometres.
+    pub km: f64,
+    /// Time between the fixes, minutes (0 for two places at one instant).
+    pub minutes: f64,
+    /// The implied speed, knots (infinite when no time passed).
+    pub speed_kn: f64,
 }
 
 /// The features of one vessel in the window.
@@ -89,90 +235,520 @@ impl Jump {
 pub struct VesselTrack {
     /// The MMSI.
     pub mmsi: i64,
-    /// Number of fixes.
+    /// Fixes in the window.
     pub fix_count: usize,
     /// Time of the first fix.
     pub first_ts: DateTime<Utc>,
     /// Time of the last fix.
     pub last_ts: DateTime<Utc>,
-    /// Highest implied speed over segments of at least
-    /// [`TrackParams::min_speed_segment_km`], knots; `None` if there is none.
+    /// The latest AIS ship type reported.
+    pub vessel_type: Option<i32>,
+    /// The speed ceiling used, knots.
+    pub ceiling_kn: f64,
+    /// Fixes of the window on the track.
+    pub accepted: usize,
+    /// Fixes set aside as glitches.
+    pub glitches: u32,
+    /// Highest speed along the track between fixes at least
+    /// [`TrackParams::speed_baseline_seconds`] apart (each fix against the
+    /// first fix a baseline later and against the last one) and
+    /// [`TrackParams::min_speed_segment_km`] apart, knots: the least speed
+    /// the two fixes prove (`(km - noise_km) / dt`), so position noise never
+    /// reads as speed.
     pub max_speed_kn: Option<f64>,
-    /// The longest segment by distance; `None` for a single fix.
+    /// The fastest fast run, if any.
+    pub fast_run: Option<FastRun>,
+    /// The confirmed places, the track's first (when the track is
+    /// confirmed); at most [`MAX_SITES`].
+    pub sites: Vec<Site>,
+    /// Whether `sites[0]` is the track (false when nothing is confirmed).
+    pub track_confirmed: bool,
+    /// Impossible moves between confirmed places, in time order, at least
+    /// one end in the window.
+    pub switches: Vec<Switch>,
+    /// The longest move between consecutive confirmed fixes (switches
+    /// included); `None` for a single one.
     pub max_jump: Option<Jump>,
-    /// The longest time between consecutive fixes, minutes.
+    /// The longest time between consecutive fixes of the track, minutes.
     pub max_gap_minutes: Option<f64>,
-    /// Segments longer than [`TrackParams::gap_minutes`].
+    /// Moves of the track longer than [`TrackParams::gap_minutes`].
     pub gaps: u32,
-    /// Highest reported SOG, knots.
+    /// Highest SOG reported on the track and its fast runs, knots.
     pub max_reported_sog: Option<f32>,
+    /// Fixes of the track and its fast runs whose reported SOG is above the
+    /// ceiling.
+    pub reported_over_ceiling: u32,
     fixes: Range<usize>,
     segments: Range<usize>,
 }
 
+/// At most this many places are kept per vessel.
+pub const MAX_SITES: usize = 8;
+
 /// The artifact of `track_features`: every vessel of the window, by
-/// ascending MMSI, with its fixes and segments.
+/// ascending MMSI, with its fixes, their roles and the raw segments.
+///
+/// **How a track is built.** A vessel's fixes (with the positions carried
+/// from earlier cycles, [`CarriedFix`]) are taken in time order and each is
+/// joined to the nearest *place hypothesis* whose last fix it can be reached
+/// from: `distance <= noise_km + ceiling * dt`, where the ceiling is the
+/// highest speed a vessel of its AIS type plausibly makes
+/// ([`ceiling_kn`]). A fix reachable from none starts a hypothesis of its
+/// own; a fix that no hypothesis reaches from its last fix but one reaches
+/// from the fix before, more slowly than that last fix was reached, sets the
+/// last fix apart (a spike: it contradicts both its neighbours). A hypothesis is **confirmed** when two of its fixes at least
+/// [`TrackParams::confirm_seconds`] apart agree on it (a far position that
+/// persists), or when it holds a carried position (an earlier cycle
+/// confirmed it). The confirmed hypothesis with the most fixes is the
+/// vessel's **track**; other confirmed hypotheses are further **sites** (two
+/// transmitters, or a teleport); the consecutive fixes of two sites that the
+/// vessel could not connect are **switches**. A fix of an unconfirmed
+/// hypothesis is a **glitch**: counted, and never evidence on its own
+/// (the stale `00:00:00` reports of a day file, a lone GPS jump), unless
+/// [`TrackParams::min_fast_fixes`] of them chain at a speed no vessel of the
+/// type makes but a transmitter that is moved can (up to
+/// `max_track_speed_kn`): a **fast run**, the signature of a speed spoof.
 #[derive(Debug, Clone)]
 pub struct TrackFeatures {
     fixes: Arc<[Fix]>,
+    roles: Vec<FixRole>,
     segments: Vec<Segment>,
     vessels: Vec<VesselTrack>,
+    noise_km: f64,
+    site_memory_minutes: f64,
+}
+
+/// One position of a vessel's sequence: a window fix or a carried one.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    ts: DateTime<Utc>,
+    lat: f64,
+    lon: f64,
+    /// Index into the vessel's window fixes, `None` when carried from
+    /// before the window.
+    fix: Option<usize>,
+    /// The carried site it stands for.
+    carried_site: Option<i16>,
+}
+
+#[derive(Debug, Clone)]
+struct Hypothesis {
+    points: Vec<usize>,
+    confirmed: bool,
+    window_fixes: u32,
+    carried_track: bool,
+}
+
+fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    (b - a).num_milliseconds() as f64 / 1000.0
+}
+
+/// Kilometres a vessel at `kn` covers in `secs`.
+fn reach_km(kn: f64, secs: f64) -> f64 {
+    kn * KM_PER_NAUTICAL_MILE * secs.abs() / 3600.0
+}
+
+fn speed_kn(km: f64, secs: f64) -> f64 {
+    knots(km, secs / 60.0).unwrap_or(f64::INFINITY)
+}
+
+struct VesselAnalysis {
+    roles: Vec<FixRole>,
+    track: VesselTrack,
+}
+
+fn analyse(
+    mmsi: i64,
+    fixes: &[Fix],
+    carried: &[CarriedFix],
+    bounds_start: DateTime<Utc>,
+    p: &TrackParams,
+) -> VesselAnalysis {
+    let vessel_type = fixes.iter().rev().find_map(|f| f.vessel_type);
+    let ceiling =
+        if classify_mmsi(mmsi, &IdentityParams::default()).class == IdentityClass::SarAircraft {
+            SAR_AIRCRAFT_CEILING_KN
+        } else {
+            vessel_type
+                .filter(|_| p.type_ceilings)
+                .and_then(ceiling_kn)
+                .unwrap_or(p.default_ceiling_kn)
+        };
+    let reachable = |a: &Point, b: &Point, kn: f64| {
+        haversine_km(a.lat, a.lon, b.lat, b.lon) <= p.noise_km + reach_km(kn, seconds(a.ts, b.ts))
+    };
+
+    // The sequence: carried positions from before the window, then the window.
+    let mut points: Vec<Point> = Vec::with_capacity(fixes.len() + carried.len());
+    let mut marks: Vec<Option<i16>> = vec![None; fixes.len()];
+    for c in carried {
+        if c.ts <= bounds_start {
+            points.push(Point {
+                ts: c.ts,
+                lat: c.lat,
+                lon: c.lon,
+                fix: None,
+                carried_site: Some(c.site),
+            });
+        } else if let Some(i) = fixes.iter().position(|f| {
+            f.ts == c.ts && haversine_km(f.lat, f.lon, c.lat, c.lon) < crate::clean::DUPLICATE_KM
+        }) {
+            marks[i] = marks[i].map_or(Some(c.site), |m| Some(m.min(c.site)));
+        }
+    }
+    for (i, f) in fixes.iter().enumerate() {
+        points.push(Point {
+            ts: f.ts,
+            lat: f.lat,
+            lon: f.lon,
+            fix: Some(i),
+            carried_site: marks[i],
+        });
+    }
+    points.sort_by(|a, b| {
+        a.ts.cmp(&b.ts)
+            .then(a.fix.is_some().cmp(&b.fix.is_some()))
+            .then(a.lat.total_cmp(&b.lat))
+            .then(a.lon.total_cmp(&b.lon))
+    });
+
+    // Place hypotheses at the vessel's ceiling.
+    let mut hyps: Vec<Hypothesis> = Vec::new();
+    let mut hyp_of: Vec<usize> = vec![0; points.len()];
+    for (k, pt) in points.iter().enumerate() {
+        let best = hyps
+            .iter()
+            .enumerate()
+            .filter_map(|(h, hyp)| {
+                let last = &points[*hyp.points.last()?];
+                reachable(last, pt, ceiling)
+                    .then(|| (h, haversine_km(last.lat, last.lon, pt.lat, pt.lon)))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(h, _)| h);
+        // A spike: no hypothesis reaches this fix from its last one, but one
+        // does from the fix before, and more slowly than that last fix was
+        // reached: the last fix contradicts both its neighbours; it is set
+        // apart, and the track goes on.
+        let least_kn = |a: &Point, b: &Point| {
+            let km = (haversine_km(a.lat, a.lon, b.lat, b.lon) - p.noise_km).max(0.0);
+            if km == 0.0 {
+                0.0
+            } else {
+                speed_kn(km, seconds(a.ts, b.ts).abs())
+            }
+        };
+        let repair = || {
+            hyps.iter()
+                .enumerate()
+                .filter_map(|(h, hyp)| {
+                    let n = hyp.points.len();
+                    let last = &points[hyp.points[n.checked_sub(1)?]];
+                    let before = &points[hyp.points[n.checked_sub(2)?]];
+                    let spike = last.carried_site.is_none()
+                        && reachable(before, pt, ceiling)
+                        && least_kn(before, pt) < least_kn(before, last);
+                    spike.then(|| (h, haversine_km(before.lat, before.lon, pt.lat, pt.lon)))
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(h, _)| h)
+        };
+        let new_hypothesis = |hyps: &mut Vec<Hypothesis>| {
+            hyps.push(Hypothesis {
+                points: Vec::new(),
+                confirmed: false,
+                window_fixes: 0,
+                carried_track: false,
+            });
+            hyps.len() - 1
+        };
+        let h = match best {
+            Some(h) => h,
+            None => match repair() {
+                Some(h) => {
+                    if let Some(spike) = hyps[h].points.pop() {
+                        let g = new_hypothesis(&mut hyps);
+                        hyps[g].points.push(spike);
+                        hyp_of[spike] = g;
+                    }
+                    h
+                }
+                None => new_hypothesis(&mut hyps),
+            },
+        };
+        hyps[h].points.push(k);
+        hyp_of[k] = h;
+    }
+    for hyp in &mut hyps {
+        let pts: Vec<&Point> = hyp.points.iter().map(|&k| &points[k]).collect();
+        hyp.window_fixes = pts.iter().filter(|q| q.fix.is_some()).count() as u32;
+        hyp.carried_track = pts.iter().any(|q| q.carried_site == Some(0));
+        let carried = pts.iter().any(|q| q.carried_site.is_some());
+        let span = match (pts.first(), pts.last()) {
+            (Some(a), Some(b)) => seconds(a.ts, b.ts),
+            _ => 0.0,
+        };
+        hyp.confirmed = carried || span >= p.confirm_seconds;
+    }
+    // The track: the confirmed hypothesis with most fixes of the window;
+    // ties go to the one continuing the carried track, then the earliest.
+    let rank = |h: &Hypothesis| (h.confirmed, h.window_fixes, h.carried_track);
+    let main = (0..hyps.len()).max_by(|&a, &b| {
+        rank(&hyps[a]).cmp(&rank(&hyps[b])).then(b.cmp(&a)) // earlier hypothesis wins a tie
+    });
+    let track_confirmed = main.is_some_and(|m| hyps[m].confirmed);
+
+    // Site numbering: the track first, then the other confirmed ones by first fix.
+    let mut site_of_hyp: Vec<Option<u8>> = vec![None; hyps.len()];
+    let mut order: Vec<usize> = (0..hyps.len()).filter(|&h| hyps[h].confirmed).collect();
+    order.sort_by_key(|&h| (Some(h) != main, hyps[h].points[0]));
+    order.truncate(MAX_SITES);
+    for (n, &h) in order.iter().enumerate() {
+        site_of_hyp[h] = u8::try_from(n).ok();
+    }
+    let sites: Vec<Site> = order
+        .iter()
+        .map(|&h| {
+            let hyp = &hyps[h];
+            let (first, last) = (
+                &points[hyp.points[0]],
+                &points[hyp.points[hyp.points.len() - 1]],
+            );
+            Site {
+                fixes: hyp.window_fixes,
+                first_ts: first.ts,
+                last_ts: last.ts,
+                lat: last.lat,
+                lon: last.lon,
+                carried: hyp.points.iter().any(|&k| points[k].carried_site.is_some()),
+            }
+        })
+        .collect();
+
+    // Roles of the window fixes; unconfirmed points are glitch candidates.
+    let mut roles = vec![FixRole::Glitch; fixes.len()];
+    let mut candidates: Vec<usize> = Vec::new();
+    for (k, pt) in points.iter().enumerate() {
+        let Some(i) = pt.fix else { continue };
+        let h = hyp_of[k];
+        roles[i] = match site_of_hyp[h] {
+            Some(0) if Some(h) == main => FixRole::Track,
+            Some(n) => FixRole::Site(n),
+            None if Some(h) == main => FixRole::Track,
+            None => {
+                candidates.push(k);
+                FixRole::Glitch
+            }
+        };
+    }
+    if !track_confirmed {
+        // Nothing confirmed: the unconfirmed track's fixes may chain too.
+        for (k, pt) in points.iter().enumerate() {
+            if pt.fix.is_some_and(|i| roles[i] == FixRole::Track) {
+                candidates.push(k);
+            }
+        }
+        candidates.sort_unstable();
+    }
+
+    // Fast runs: candidates chaining at up to max_track_speed_kn.
+    let mut chains: Vec<Vec<usize>> = Vec::new();
+    for &k in &candidates {
+        let pt = &points[k];
+        let best = chains
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                let last = &points[c[c.len() - 1]];
+                seconds(last.ts, pt.ts) > 0.0 && reachable(last, pt, p.max_track_speed_kn)
+            })
+            .max_by_key(|(_, c)| c.len())
+            .map(|(n, _)| n);
+        match best {
+            Some(n) => chains[n].push(k),
+            None => chains.push(vec![k]),
+        }
+    }
+    let mut fast_run: Option<FastRun> = None;
+    for c in &chains {
+        if c.len() < p.min_fast_fixes as usize {
+            continue;
+        }
+        let (a, b) = (&points[c[0]], &points[c[c.len() - 1]]);
+        let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
+        let secs = seconds(a.ts, b.ts);
+        let v = speed_kn((km - p.noise_km).max(0.0), secs);
+        if km < p.min_speed_segment_km || v <= ceiling || !v.is_finite() {
+            continue;
+        }
+        for &k in c {
+            if let Some(i) = points[k].fix {
+                roles[i] = FixRole::FastRun;
+            }
+        }
+        if fast_run.is_none_or(|f| v > f.speed_kn) {
+            fast_run = Some(FastRun {
+                fixes: c.len() as u32,
+                from_ts: a.ts,
+                to_ts: b.ts,
+                km,
+                speed_kn: v,
+            });
+        }
+    }
+
+    // Along the track: speed over a baseline, gaps, reported speeds.
+    let track_pts: Vec<&Point> = main
+        .map(|m| hyps[m].points.iter().map(|&k| &points[k]).collect())
+        .unwrap_or_default();
+    // Each fix against the first one a baseline later (a burst) and against
+    // the track's last (the sustained speed, noise amortised).
+    let mut max_speed_kn: Option<f64> = None;
+    let mut j = 0;
+    for (i, a) in track_pts.iter().enumerate() {
+        j = j.max(i + 1);
+        while j < track_pts.len() && seconds(a.ts, track_pts[j].ts) < p.speed_baseline_seconds {
+            j += 1;
+        }
+        if j >= track_pts.len() {
+            break;
+        }
+        for b in [track_pts[j], track_pts[track_pts.len() - 1]] {
+            if a.fix.is_none() && b.fix.is_none() {
+                continue;
+            }
+            let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
+            if km >= p.min_speed_segment_km {
+                // The least speed the two fixes prove, their position error granted.
+                let v = speed_kn((km - p.noise_km).max(0.0), seconds(a.ts, b.ts));
+                if max_speed_kn.is_none_or(|m| v > m) {
+                    max_speed_kn = Some(v);
+                }
+            }
+        }
+    }
+    let mut max_gap_minutes: Option<f64> = None;
+    let mut gaps = 0;
+    for w in track_pts.windows(2) {
+        if w[1].fix.is_none() {
+            continue;
+        }
+        let minutes = seconds(w[0].ts, w[1].ts) / 60.0;
+        if max_gap_minutes.is_none_or(|g| minutes > g) {
+            max_gap_minutes = Some(minutes);
+        }
+        if minutes > p.gap_minutes {
+            gaps += 1;
+        }
+    }
+    let track_fixes: Vec<&Fix> = fixes
+        .iter()
+        .zip(&roles)
+        .filter(|(_, r)| matches!(r, FixRole::Track | FixRole::FastRun))
+        .map(|(f, _)| f)
+        .collect();
+    let max_reported_sog = track_fixes.iter().filter_map(|f| f.sog).reduce(f32::max);
+    let reported_over_ceiling = track_fixes
+        .iter()
+        .filter(|f| f.sog.is_some_and(|s| f64::from(s) > ceiling))
+        .count() as u32;
+
+    // Switches and jumps between confirmed places.
+    let confirmed: Vec<(usize, &Point)> = points
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| site_of_hyp[hyp_of[*k]].is_some())
+        .collect();
+    let mut switches = Vec::new();
+    let mut max_jump: Option<Jump> = None;
+    for w in confirmed.windows(2) {
+        let ((ka, a), (kb, b)) = (w[0], w[1]);
+        let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
+        let secs = seconds(a.ts, b.ts);
+        let v = speed_kn(km, secs);
+        if a.fix.is_some() || b.fix.is_some() {
+            if max_jump.is_none_or(|m| km > m.km) {
+                max_jump = Some(Jump {
+                    km,
+                    minutes: secs / 60.0,
+                    speed_kn: v,
+                    from_ts: a.ts,
+                    to_ts: b.ts,
+                });
+            }
+            if hyp_of[ka] != hyp_of[kb] && !reachable(a, b, ceiling) {
+                switches.push(Switch {
+                    from_ts: a.ts,
+                    to_ts: b.ts,
+                    km,
+                    speed_kn: v,
+                });
+            }
+        }
+    }
+
+    let glitches = roles.iter().filter(|r| **r == FixRole::Glitch).count() as u32;
+    let accepted = roles.iter().filter(|r| **r == FixRole::Track).count();
+    let track = VesselTrack {
+        mmsi,
+        fix_count: fixes.len(),
+        first_ts: fixes[0].ts,
+        last_ts: fixes[fixes.len() - 1].ts,
+        vessel_type,
+        ceiling_kn: ceiling,
+        accepted,
+        glitches,
+        max_speed_kn,
+        fast_run,
+        sites,
+        track_confirmed,
+        switches,
+        max_jump,
+        max_gap_minutes,
+        gaps,
+        max_reported_sog,
+        reported_over_ceiling,
+        fixes: 0..0,
+        segments: 0..0,
+    };
+    VesselAnalysis { roles, track }
 }
 
 impl TrackFeatures {
-    /// Computes the features of every vessel in `window`.
+    /// Computes the features of every vessel in `window`, with the
+    /// positions it carries from earlier cycles.
     pub fn compute(window: &AisWindow, params: &TrackParams) -> Self {
         let fixes = window.shared_fixes();
         let mut segments = Vec::with_capacity(fixes.len().saturating_sub(window.vessel_count()));
+        let mut roles = Vec::with_capacity(fixes.len());
         let mut vessels = Vec::with_capacity(window.vessel_count());
+        let start = window.bounds().start;
         for span in window.spans() {
             let track = &fixes[span.fixes.clone()];
             let seg_start = segments.len();
-            let mut v = VesselTrack {
-                mmsi: span.mmsi,
-                fix_count: track.len(),
-                first_ts: track[0].ts,
-                last_ts: track[track.len() - 1].ts,
-                max_speed_kn: None,
-                max_jump: None,
-                max_gap_minutes: None,
-                gaps: 0,
-                max_reported_sog: track.iter().filter_map(|f| f.sog).reduce(f32::max),
-                fixes: span.fixes.clone(),
-                segments: seg_start..seg_start,
-            };
             for pair in track.windows(2) {
                 let (a, b) = (&pair[0], &pair[1]);
                 let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
-                let minutes = (b.ts - a.ts).num_milliseconds() as f64 / 60_000.0;
-                let speed_kn = knots(km, minutes).unwrap_or(f64::INFINITY);
-                let seg = Segment {
+                let secs = seconds(a.ts, b.ts);
+                segments.push(Segment {
                     km,
-                    minutes,
-                    speed_kn,
-                };
-                if km >= params.min_speed_segment_km && v.max_speed_kn.is_none_or(|m| speed_kn > m)
-                {
-                    v.max_speed_kn = Some(speed_kn);
-                }
-                if v.max_jump.is_none_or(|j| km > j.km) {
-                    v.max_jump = Some(Jump::of(&seg, a, b));
-                }
-                if v.max_gap_minutes.is_none_or(|g| minutes > g) {
-                    v.max_gap_minutes = Some(minutes);
-                }
-                if minutes > params.gap_minutes {
-                    v.gaps += 1;
-                }
-                segments.push(seg);
+                    minutes: secs / 60.0,
+                    speed_kn: speed_kn(km, secs),
+                });
             }
-            v.segments = seg_start..segments.len();
-            vessels.push(v);
+            let mut a = analyse(span.mmsi, track, window.carried(span.mmsi), start, params);
+            a.track.fixes = span.fixes.clone();
+            a.track.segments = seg_start..segments.len();
+            roles.extend(a.roles);
+            vessels.push(a.track);
         }
         Self {
             fixes,
+            roles,
             segments,
             vessels,
+            noise_km: params.noise_km,
+            site_memory_minutes: params.site_memory_minutes,
         }
     }
 
@@ -194,7 +770,14 @@ impl TrackFeatures {
         self.fixes.get(vessel.fixes.clone()).unwrap_or(&[])
     }
 
-    /// The segments of `vessel`: `segments[i]` joins `fixes[i]` and `fixes[i + 1]`.
+    /// What each fix of `vessel` is to its track, parallel to
+    /// [`fixes`](Self::fixes).
+    pub fn roles(&self, vessel: &VesselTrack) -> &[FixRole] {
+        self.roles.get(vessel.fixes.clone()).unwrap_or(&[])
+    }
+
+    /// The raw segments of `vessel`: `segments[i]` joins `fixes[i]` and
+    /// `fixes[i + 1]` (glitches included).
     pub fn segments(&self, vessel: &VesselTrack) -> &[Segment] {
         self.segments.get(vessel.segments.clone()).unwrap_or(&[])
     }
@@ -220,13 +803,57 @@ impl TrackFeatures {
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }
+
+    /// Fixes set aside as glitches, over all vessels.
+    pub fn glitch_count(&self) -> usize {
+        self.roles.iter().filter(|r| **r == FixRole::Glitch).count()
+    }
+
+    /// The position error the track was built with, kilometres.
+    pub fn noise_km(&self) -> f64 {
+        self.noise_km
+    }
+
+    /// What the next cycle must know, to store in `kcg.vessel_track_state`:
+    /// per vessel, the last fix of each confirmed place (site 0 the track)
+    /// whose last fix is at most `site_memory_minutes` older than
+    /// `cycle_ts`. A vessel with nothing confirmed carries nothing: a lone
+    /// fix must not confirm itself in the next cycle.
+    pub fn carry_forward(&self, cycle_ts: DateTime<Utc>) -> Vec<CarriedFix> {
+        let horizon = cycle_ts
+            - chrono::TimeDelta::milliseconds((self.site_memory_minutes * 60_000.0) as i64);
+        let mut out = Vec::new();
+        for v in &self.vessels {
+            if !v.track_confirmed {
+                continue;
+            }
+            for (n, s) in v.sites.iter().enumerate() {
+                if s.last_ts < horizon {
+                    continue;
+                }
+                out.push(CarriedFix {
+                    mmsi: v.mmsi,
+                    site: n as i16,
+                    ts: s.last_ts,
+                    lat: s.lat,
+                    lon: s.lon,
+                    cycle_ts,
+                });
+            }
+        }
+        out
+    }
 }
 
-/// `track_features` (root model, base input [`AisWindow`]).
+/// `track_features` (root model, base input [`AisWindow`], carried
+/// positions included).
 ///
-/// Rows: one per vessel; `score` = [`VesselTrack::max_speed_kn`] (0 if
-/// none); payload `{"fixes", "max_speed_kn", "max_jump_km", "max_jump_min",
-/// "max_gap_min", "gaps"}`. Artifact: [`TrackFeatures`].
+/// Rows: one per vessel (entity key the nine-digit MMSI); `score` =
+/// [`VesselTrack::max_speed_kn`] (0 if none); payload `{"fixes",
+/// "accepted", "glitches", "ceiling_kn", "max_speed_kn", "fast_run_kn",
+/// "sites", "switches", "max_jump_km", "max_jump_min", "max_gap_min",
+/// "gaps"}`. Metrics: `vessels`, `fixes`, `segments`, `gaps`, `glitches`,
+/// `carried`. Artifact: [`TrackFeatures`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TrackFeaturesModel;
 
@@ -242,14 +869,20 @@ impl Model for TrackFeaturesModel {
             gaps += u64::from(v.gaps);
             let payload = json!({
                 "fixes": v.fix_count,
+                "accepted": v.accepted,
+                "glitches": v.glitches,
+                "ceiling_kn": v.ceiling_kn,
                 "max_speed_kn": v.max_speed_kn.map(round3),
+                "fast_run_kn": v.fast_run.map(|f| round3(f.speed_kn)),
+                "sites": v.sites.len(),
+                "switches": v.switches.len(),
                 "max_jump_km": v.max_jump.map(|j| round3(j.km)),
                 "max_jump_min": v.max_jump.map(|j| round3(j.minutes)),
                 "max_gap_min": v.max_gap_minutes.map(round3),
                 "gaps": v.gaps,
             });
             out.push(
-                OutputRow::new(v.mmsi.to_string(), v.max_speed_kn.unwrap_or(0.0))
+                OutputRow::new(nine_digits(v.mmsi), v.max_speed_kn.unwrap_or(0.0))
                     .with_payload(payload),
             );
         }
@@ -257,6 +890,8 @@ impl Model for TrackFeaturesModel {
         out.metric("fixes", features.fix_count() as f64);
         out.metric("segments", features.segment_count() as f64);
         out.metric("gaps", gaps as f64);
+        out.metric("glitches", features.glitch_count() as f64);
+        out.metric("carried", window.carried_all().len() as f64);
         out.set_artifact(features);
         Ok(out)
     }
@@ -265,53 +900,210 @@ impl Model for TrackFeaturesModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_fixtures::{fix, window};
+    use crate::test_fixtures::{fix, t, window};
 
-    #[test]
-    fn segments_speeds_jumps_and_gaps() {
-        // 0.1 degree of latitude (11.1 km) in 6 minutes: 60 knots.
-        let w = window(vec![
-            fix(1, 0, 10.0, 10.0),
-            fix(1, 360, 10.1, 10.0),
-            fix(1, 420, 10.1, 10.0),
-            fix(2, 60, 0.0, 0.0),
-        ]);
-        let t = TrackFeatures::compute(&w, &TrackParams::default());
-        let v1 = t.vessel(1).unwrap();
-        assert_eq!(v1.fix_count, 3);
-        assert_eq!(t.segments(v1).len(), 2);
-        let s = t.segments(v1)[0];
-        assert!((s.km - 11.12).abs() < 0.01, "{s:?}");
-        assert!((s.minutes - 6.0).abs() < 1e-12);
-        assert!((s.speed_kn - 60.04).abs() < 0.05, "{s:?}");
-        assert_eq!(v1.max_speed_kn, Some(s.speed_kn));
-        let j = v1.max_jump.unwrap();
-        assert_eq!(
-            (j.km, j.from_ts, j.to_ts),
-            (s.km, t.fixes(v1)[0].ts, t.fixes(v1)[1].ts)
-        );
-        assert_eq!(v1.max_gap_minutes, Some(6.0));
-        assert_eq!(v1.gaps, 1);
-        let v2 = t.vessel(2).unwrap();
-        assert_eq!(
-            (v2.fix_count, v2.max_speed_kn, v2.max_jump, v2.gaps),
-            (1, None, None, 0)
-        );
-        assert!(t.segments(v2).is_empty());
-        assert!(t.vessel(3).is_none());
+    fn compute(fixes: Vec<Fix>) -> TrackFeatures {
+        TrackFeatures::compute(&window(fixes), &TrackParams::default())
+    }
+
+    /// A vessel moving north at `kn` knots from (10, 10), a fix every `every` seconds.
+    fn cruise(mmsi: i64, from: i64, n: i64, every: i64, kn: f64) -> Vec<Fix> {
+        (0..n)
+            .map(|k| {
+                let secs = from + k * every;
+                let km = kn * KM_PER_NAUTICAL_MILE * (k * every) as f64 / 3600.0;
+                fix(mmsi, secs, 10.0 + km / 111.2, 10.0)
+            })
+            .collect()
     }
 
     #[test]
-    fn short_segments_do_not_set_the_max_speed() {
-        // 0.003 degrees (333 m) in 2 s is 324 knots of jitter.
-        let w = window(vec![fix(1, 0, 10.0, 10.0), fix(1, 2, 10.003, 10.0)]);
-        let t = TrackFeatures::compute(&w, &TrackParams::default());
-        assert_eq!(t.vessel(1).unwrap().max_speed_kn, None);
-        let loose = TrackParams {
-            min_speed_segment_km: 0.1,
-            ..TrackParams::default()
-        };
-        let t = TrackFeatures::compute(&w, &loose);
-        assert!(t.vessel(1).unwrap().max_speed_kn.unwrap() > 300.0);
+    fn a_steady_vessel_is_one_confirmed_track_without_glitches() {
+        let t = compute(cruise(1, 0, 10, 60, 12.0));
+        let v = t.vessel(1).unwrap();
+        assert_eq!((v.fix_count, v.accepted, v.glitches), (10, 10, 0));
+        assert!(v.track_confirmed && v.sites.len() == 1 && v.switches.is_empty());
+        // A lower bound: 9 minutes at 12 kn, less the 0.5 km of noise.
+        let s = v.max_speed_kn.unwrap();
+        assert!((9.0..=12.0).contains(&s), "{s}");
+        assert_eq!(v.fast_run, None);
+        assert_eq!(t.segments(v).len(), 9);
+        assert!(t.roles(v).iter().all(|r| *r == FixRole::Track));
+    }
+
+    #[test]
+    fn a_lone_glitch_is_set_aside_and_counted() {
+        // 50 km off for one fix, between consistent neighbours.
+        let mut f = cruise(1, 0, 9, 60, 10.0);
+        f[4].lat += 0.45;
+        let t = compute(f);
+        let v = t.vessel(1).unwrap();
+        assert_eq!((v.accepted, v.glitches), (8, 1));
+        assert_eq!(t.roles(v)[4], FixRole::Glitch);
+        assert!(v.switches.is_empty() && v.sites.len() == 1 && v.fast_run.is_none());
+        assert!(v.max_speed_kn.unwrap() < 11.0);
+        assert_eq!(t.glitch_count(), 1);
+        // Two lone glitches far from each other do not confirm each other.
+        let mut f = cruise(1, 0, 9, 60, 10.0);
+        f[3].lat += 0.45;
+        f[5].lon += 0.9;
+        let v = compute(f).vessel(1).unwrap().clone();
+        assert_eq!((v.glitches, v.switches.len()), (2, 0));
+    }
+
+    #[test]
+    fn a_spike_within_reach_of_its_predecessor_is_set_aside() {
+        // Moored, a fix every 3 minutes; one report 3 km off (a fast boat
+        // could get there), then back, even at the same instant.
+        let mut f: Vec<Fix> = (0..8).map(|k| fix(1, 180 * k, 29.1134, -90.2082)).collect();
+        f.push(fix(1, 180 * 4, 29.0987, -90.2340));
+        let t = compute(f);
+        let v = t.vessel(1).unwrap();
+        assert_eq!(
+            (v.glitches, v.sites.len(), v.switches.len()),
+            (1, 1, 0),
+            "{v:?}"
+        );
+        assert!(v.max_speed_kn.is_none_or(|s| s < 1.0));
+    }
+
+    #[test]
+    fn a_stale_burst_within_one_second_confirms_nothing() {
+        // Reports stamped 00:00:00-00:00:01 at old places of the vessel, then its track.
+        let mut f = vec![
+            fix(1, 0, 32.44, -121.19),
+            fix(1, 0, 31.74, -118.34),
+            fix(1, 0, 31.44, -118.09),
+            fix(1, 1, 31.4415, -118.091),
+        ];
+        f.extend((0..5).map(|k| fix(1, 70 + 70 * k, 31.40 - 0.0003 * k as f64, -118.05)));
+        let t = compute(f);
+        let v = t.vessel(1).unwrap();
+        assert_eq!((v.accepted, v.glitches), (5, 4), "{v:?}");
+        assert!(v.switches.is_empty() && v.sites.len() == 1);
+    }
+
+    #[test]
+    fn two_confirmed_places_switch_by_physics() {
+        // A moored boat at A, two consistent fixes 48 km away, back at A.
+        let f = vec![
+            fix(1, 0, 35.8437, -75.6206),
+            fix(1, 90, 35.8437, -75.6206),
+            fix(1, 180, 35.8437, -75.6206),
+            fix(1, 360, 36.1038, -76.0458),
+            fix(1, 450, 36.1058, -76.0505),
+            fix(1, 600, 35.8437, -75.6206),
+        ];
+        let t = compute(f);
+        let v = t.vessel(1).unwrap();
+        assert_eq!(v.sites.len(), 2);
+        assert_eq!(v.switches.len(), 2);
+        assert!(v.switches.iter().all(|s| s.km > 45.0 && s.speed_kn > 500.0));
+        assert_eq!(t.roles(v)[3], FixRole::Site(1));
+        assert_eq!(v.glitches, 0);
+        assert!(v.max_jump.unwrap().km > 45.0);
+    }
+
+    #[test]
+    fn a_fast_spoofed_track_is_a_fast_run_not_glitches() {
+        // Moored, then "moving" at 150 kn, a fix a minute.
+        let mut f: Vec<Fix> = (0..4).map(|k| fix(1, 60 * k, 10.0, 10.0)).collect();
+        f.extend(cruise(1, 240, 6, 60, 150.0).into_iter().map(|mut x| {
+            x.lat += 0.01;
+            x
+        }));
+        let t = compute(f);
+        let v = t.vessel(1).unwrap();
+        let run = v.fast_run.expect("a fast run");
+        assert!((run.speed_kn - 150.0).abs() < 10.0, "{run:?}");
+        assert_eq!(v.glitches, 0, "{:?}", t.roles(v));
+        // A dense fast track joins the track itself and shows as its speed.
+        let t = compute(cruise(2, 0, 40, 10, 100.0));
+        let v = t.vessel(2).unwrap();
+        assert!(
+            v.max_speed_kn.unwrap() > 90.0 || v.fast_run.is_some(),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn type_ceilings_and_the_sar_aircraft() {
+        let mut f = cruise(211_000_001, 0, 6, 60, 45.0);
+        for x in &mut f {
+            x.vessel_type = Some(70);
+        }
+        let v = compute(f.clone()).vessel(211_000_001).unwrap().clone();
+        assert_eq!(v.ceiling_kn, 40.0);
+        assert!(
+            v.fast_run.is_some() || v.max_speed_kn.unwrap() > 40.0,
+            "{v:?}"
+        );
+        for x in &mut f {
+            x.vessel_type = Some(37);
+        }
+        let v = compute(f).vessel(211_000_001).unwrap().clone();
+        assert_eq!((v.ceiling_kn, v.fast_run, v.glitches), (60.0, None, 0));
+        let v = compute(cruise(111_366_001, 0, 6, 60, 140.0))
+            .vessel(111_366_001)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (v.ceiling_kn, v.glitches, v.fast_run),
+            (SAR_AIRCRAFT_CEILING_KN, 0, None)
+        );
+    }
+
+    #[test]
+    fn carried_positions_confirm_and_reveal_a_jump_across_the_boundary() {
+        // Last cycle: moored at A until 00:04. This window: at B, 1400 km away.
+        let carried = vec![CarriedFix {
+            mmsi: 1,
+            site: 0,
+            ts: t(-360),
+            lat: 25.33,
+            lon: -80.29,
+            cycle_ts: t(-300),
+        }];
+        let w = crate::clean(
+            crate::WindowBounds {
+                start: t(-1),
+                end: t(600),
+            },
+            vec![fix(1, 200, 37.40, -76.35), fix(1, 400, 37.40, -76.35)],
+        )
+        .0
+        .with_carried(carried.clone());
+        let tf = TrackFeatures::compute(&w, &TrackParams::default());
+        let v = tf.vessel(1).unwrap();
+        assert_eq!((v.sites.len(), v.switches.len()), (2, 1), "{v:?}");
+        assert!(v.sites[1].carried && !v.sites[0].carried);
+        // What this cycle carries: both places (the old one is 16 minutes old).
+        let next = tf.carry_forward(t(600));
+        assert_eq!(next.len(), 2);
+        assert_eq!((next[0].site, next[0].ts), (0, t(400)));
+        assert_eq!((next[1].site, next[1].ts), (1, t(-360)));
+        // Past the site memory the old place is forgotten.
+        assert_eq!(tf.carry_forward(t(-360 + 31 * 60)).len(), 1);
+        // Without the carried fix nothing switches.
+        let w = crate::clean(
+            crate::WindowBounds {
+                start: t(-1),
+                end: t(600),
+            },
+            vec![fix(1, 200, 37.40, -76.35), fix(1, 400, 37.40, -76.35)],
+        )
+        .0;
+        let v = TrackFeatures::compute(&w, &TrackParams::default())
+            .vessel(1)
+            .unwrap()
+            .clone();
+        assert!(v.switches.is_empty());
+    }
+
+    #[test]
+    fn a_carried_lone_fix_is_never_carried_by_an_unconfirmed_track() {
+        let tf = compute(vec![fix(1, 0, 10.0, 10.0)]);
+        assert!(!tf.vessel(1).unwrap().track_confirmed);
+        assert!(tf.carry_forward(t(600)).is_empty());
     }
 }

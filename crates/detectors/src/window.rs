@@ -25,6 +25,30 @@ pub struct Fix {
     pub heading: Option<f32>,
     /// The vessel name as reported.
     pub vessel_name: Option<String>,
+    /// The AIS ship type code as reported (e.g. 70 cargo, 37 pleasure
+    /// craft); it sets the speed ceiling the physics tests use.
+    pub vessel_type: Option<i32>,
+}
+
+/// A position carried over from an earlier cycle (`kcg.vessel_track_state`),
+/// so that a jump across a window boundary is seen and an open collision's
+/// other place is remembered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CarriedFix {
+    /// The MMSI.
+    pub mmsi: i64,
+    /// `0`: the last accepted fix of the vessel's track; `1..`: the last fix
+    /// of another confirmed place the identity was seen at (an open
+    /// collision's other position).
+    pub site: i16,
+    /// When it was reported.
+    pub ts: DateTime<Utc>,
+    /// Degrees north.
+    pub lat: f64,
+    /// Degrees east.
+    pub lon: f64,
+    /// The cycle that stored it.
+    pub cycle_ts: DateTime<Utc>,
 }
 
 /// The time span of a cycle's window: fixes with `start < ts <= end`, as
@@ -68,16 +92,22 @@ pub(crate) struct VesselSpan {
 }
 
 /// The cleaned fixes of one cycle window: every fix has a position on the
-/// globe, no "not available" sentinel, a `ts` inside the bounds and a unique
-/// `(mmsi, ts)`; they are sorted by `(mmsi, ts)`.
+/// globe, no "not available" sentinel, a `ts` inside the bounds, and no two
+/// fixes of one MMSI share both time and place (two reports of one
+/// `(mmsi, ts)` at different places are both kept: they are evidence); they
+/// are sorted by `(mmsi, ts, lat, lon)`.
 ///
 /// It can only be built by [`clean`](crate::clean), so every model can rely
-/// on these invariants. Cloning is cheap (the fixes are shared).
+/// on these invariants. It also carries what earlier cycles stored about
+/// these vessels ([`CarriedFix`], see [`with_carried`](Self::with_carried)),
+/// so the base input of every model stays this one type. Cloning is cheap
+/// (the fixes are shared).
 #[derive(Debug, Clone)]
 pub struct AisWindow {
     pub(crate) bounds: WindowBounds,
     pub(crate) fixes: Arc<[Fix]>,
     pub(crate) vessels: Arc<[VesselSpan]>,
+    pub(crate) carried: Arc<[CarriedFix]>,
 }
 
 impl AisWindow {
@@ -86,7 +116,7 @@ impl AisWindow {
         self.bounds
     }
 
-    /// All fixes, sorted by `(mmsi, ts)`.
+    /// All fixes, sorted by `(mmsi, ts, lat, lon)`.
     pub fn fixes(&self) -> &[Fix] {
         &self.fixes
     }
@@ -109,6 +139,33 @@ impl AisWindow {
             Ok(i) => &self.fixes[self.vessels[i].fixes.clone()],
             Err(_) => &[],
         }
+    }
+
+    /// The window with `carried` attached: the positions earlier cycles
+    /// stored. Those reported after the window's end are dropped (a cycle
+    /// never looks into its future); the rest are sorted by `(mmsi, site)`.
+    pub fn with_carried(mut self, mut carried: Vec<CarriedFix>) -> Self {
+        carried.retain(|c| c.ts <= self.bounds.end && c.lat.is_finite() && c.lon.is_finite());
+        carried.sort_by(|a, b| {
+            (a.mmsi, a.site)
+                .cmp(&(b.mmsi, b.site))
+                .then(a.ts.cmp(&b.ts))
+        });
+        carried.dedup_by(|later, earlier| later.mmsi == earlier.mmsi && later.site == earlier.site);
+        self.carried = Arc::from(carried);
+        self
+    }
+
+    /// Every carried position, by `(mmsi, site)`.
+    pub fn carried_all(&self) -> &[CarriedFix] {
+        &self.carried
+    }
+
+    /// The carried positions of one MMSI, by site.
+    pub fn carried(&self, mmsi: i64) -> &[CarriedFix] {
+        let start = self.carried.partition_point(|c| c.mmsi < mmsi);
+        let end = self.carried.partition_point(|c| c.mmsi <= mmsi);
+        &self.carried[start..end]
     }
 
     pub(crate) fn shared_fixes(&self) -> Arc<[Fix]> {

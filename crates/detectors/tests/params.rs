@@ -55,23 +55,30 @@ fn values_that_parse_but_make_no_sense_are_refused_by_name() {
             json!(0.0),
             "gap_minutes",
         ),
+        (ids::TRACK_FEATURES, "noise_km", json!(0.0), "noise_km"),
         (
-            ids::IDENTITY,
-            "max_country_code",
-            json!(150),
-            "max_country_code",
+            ids::TRACK_FEATURES,
+            "max_track_speed_kn",
+            json!(30.0),
+            "max_track_speed_kn",
+        ),
+        (
+            ids::TRACK_FEATURES,
+            "min_fast_fixes",
+            json!(1),
+            "min_fast_fixes",
         ),
         (
             ids::IDENTITY,
-            "min_country_code",
-            json!(5),
-            "min_country_code",
+            "unassigned_mid_invalid",
+            json!(1),
+            "unassigned_mid_invalid",
         ),
         (
             ids::SPOOFING_SCORE,
-            "speed_full_kn",
-            json!(40.0),
-            "speed_full_kn",
+            "speed_full_factor",
+            json!(0.5),
+            "speed_full_factor",
         ),
         (
             ids::SPOOFING_SCORE,
@@ -80,14 +87,35 @@ fn values_that_parse_but_make_no_sense_are_refused_by_name() {
             "teleport_weight",
         ),
         (ids::SPOOFING_SCORE, "teleport_km", json!(0), "teleport_km"),
-        (ids::IDENTITY_COLLISION, "min_hops", json!(0), "min_hops"),
-        (ids::IDENTITY_COLLISION, "min_hops", json!(-1), "min_hops"),
-        (ids::IDENTITY_COLLISION, "high_km", json!(5000.0), "high_km"),
+        (
+            ids::SPOOFING_SCORE,
+            "min_reported_over_ceiling",
+            json!(0),
+            "min_reported_over_ceiling",
+        ),
         (
             ids::IDENTITY_COLLISION,
-            "critical_hops",
+            "min_switches",
+            json!(0),
+            "min_switches",
+        ),
+        (
+            ids::IDENTITY_COLLISION,
+            "min_switches",
+            json!(-1),
+            "min_switches",
+        ),
+        (
+            ids::IDENTITY_COLLISION,
+            "min_distance_km",
+            json!(0.0),
+            "min_distance_km",
+        ),
+        (
+            ids::IDENTITY_COLLISION,
+            "critical_switches",
             json!(1),
-            "critical_hops",
+            "critical_switches",
         ),
         (
             ids::RISK,
@@ -97,6 +125,10 @@ fn values_that_parse_but_make_no_sense_are_refused_by_name() {
         ),
     ];
     for (model, key, value, named) in cases {
+        assert!(
+            default_params(model).unwrap().get(key).is_some(),
+            "{model}.{key} is no field"
+        );
         let err = build(model, &with(model, key, value.clone())).unwrap_err();
         assert!(
             err.message.contains(named),
@@ -114,7 +146,12 @@ fn other_valid_thresholds_are_accepted() {
     .unwrap();
     build(
         ids::IDENTITY_COLLISION,
-        &with(ids::IDENTITY_COLLISION, "min_hops", json!(1)),
+        &with(ids::IDENTITY_COLLISION, "min_switches", json!(2)),
+    )
+    .unwrap();
+    build(
+        ids::IDENTITY,
+        &json!({"unassigned_mid_invalid": false, "craft_mid_required": true}),
     )
     .unwrap();
     build(

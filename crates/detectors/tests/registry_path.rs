@@ -50,7 +50,7 @@ fn primary_spoofing_rows_equal_the_legacy_scores() {
     let scores = legacy.spoofing.artifact().vessels();
     assert_eq!(rows.len(), scores.len());
     for (row, v) in rows.iter().zip(scores) {
-        assert_eq!(row.entity_key, v.mmsi.to_string());
+        assert_eq!(row.entity_key, detectors::nine_digits(v.mmsi));
         // Exact: the f64 output is the f32 `vessel_analysis` stores, widened.
         assert_eq!(row.score, f64::from(v.score));
         assert_eq!(f64::from(row.score as f32), row.score);
@@ -61,7 +61,10 @@ fn primary_spoofing_rows_equal_the_legacy_scores() {
     for (row, v) in rows.iter().zip(&summaries) {
         assert_eq!(
             (row.entity_key.as_str(), row.score),
-            (v.mmsi.to_string().as_str(), f64::from(v.spoofing_score))
+            (
+                detectors::nine_digits(v.mmsi).as_str(),
+                f64::from(v.spoofing_score)
+            )
         );
         assert_eq!(row.payload, v.details);
         assert!(v.fixes >= 1);
@@ -84,8 +87,8 @@ fn a_shadow_with_other_thresholds_scores_differently() {
     let (w, _) = window(at(0, 25), 25);
     let primary = run_registry(&w, &BTreeMap::new());
     let shadow_params = SpoofingParams {
-        speed_floor_kn: 30.0,
-        speed_full_kn: 60.0,
+        speed_floor_factor: 0.5,
+        speed_full_factor: 1.0,
         ..SpoofingParams::default()
     };
     let shadow = run_registry(
@@ -162,8 +165,9 @@ fn catalog_edges_and_defaults_are_consistent() {
     assert_eq!(
         default_params(ids::SPOOFING_SCORE).unwrap(),
         json!({
-            "min_segment_km": 0.5, "speed_floor_kn": 50.0, "speed_full_kn": 100.0,
-            "teleport_km": 50.0, "teleport_max_minutes": 10.0, "speed_weight": 0.6,
+            "speed_floor_factor": 1.0, "speed_full_factor": 2.0,
+            "min_reported_over_ceiling": 2, "reported_min_agreement": 0.5,
+            "teleport_km": 5.0, "speed_weight": 0.6,
             "reported_speed_weight": 0.3, "teleport_weight": 0.8, "invalid_identity_weight": 0.4
         })
     );

@@ -1,12 +1,8 @@
 //! One CSV record to one typed position, or a reason it is refused.
 
 use std::fmt;
-use std::io::Read;
-use std::path::Path;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-
-use crate::IngestError;
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 
 /// The MarineCadastre header, in order.
 pub const HEADER: [&str; 17] = [
@@ -83,72 +79,54 @@ pub struct Position {
     pub transceiver_class: Option<String>,
 }
 
-/// The bad row for a record the CSV reader refused as invalid UTF-8,
-/// naming its line and column.
-pub(crate) fn not_utf8(e: &csv::Error) -> BadRow {
-    let (line, field) = match e.kind() {
-        csv::ErrorKind::Utf8 { pos, err } => (
-            pos.as_ref().map_or(0, csv::Position::line),
-            Some(err.field()),
-        ),
-        _ => (e.position().map_or(0, csv::Position::line), None),
-    };
-    let column = field.and_then(|f| HEADER.get(f).copied()).map_or_else(
-        || format!("field {}", field.map_or(0, |f| f + 1)),
-        str::to_owned,
-    );
-    BadRow {
-        line,
-        reason: format!("{column}: not valid UTF-8"),
-    }
+/// The header's name for the field at `index` (0-based), or `field N`
+/// (1-based) beyond it.
+pub(crate) fn column_name(index: usize) -> String {
+    HEADER
+        .get(index)
+        .map_or_else(|| format!("field {}", index + 1), |h| (*h).to_owned())
 }
 
-pub(crate) fn check_header<R: Read>(
-    reader: &mut csv::Reader<R>,
-    path: &Path,
-) -> Result<(), IngestError> {
-    let mut header = csv::StringRecord::new();
-    let ok = reader
-        .read_record(&mut header)
-        .map_err(|e| IngestError::Csv {
-            path: path.to_owned(),
-            line: 1,
-            message: e.to_string(),
-        })?;
-    let found: Vec<String> = header
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
-        .collect();
-    let matches = ok
-        && found.len() == HEADER.len()
+/// True when `found` (trimmed, any case) is the MarineCadastre header.
+pub(crate) fn is_header(found: &[String]) -> bool {
+    found.len() == HEADER.len()
         && found
             .iter()
             .zip(HEADER)
-            .all(|(f, h)| f.eq_ignore_ascii_case(h));
-    if matches {
-        Ok(())
-    } else {
-        Err(IngestError::Header {
-            path: path.to_owned(),
-            found: found.join(","),
-        })
-    }
+            .all(|(f, h)| f.trim().eq_ignore_ascii_case(h))
 }
 
 impl Position {
     /// Parses one data record found at `line`.
     pub fn parse(r: &csv::StringRecord, line: u64) -> Result<Position, BadRow> {
+        let fields: Vec<&str> = r.iter().collect();
+        Position::parse_fields(&fields, line)
+    }
+
+    /// Parses the fields of one data record found at `line`.
+    pub fn parse_fields(r: &[&str], line: u64) -> Result<Position, BadRow> {
         if r.len() != HEADER.len() {
             return Err(BadRow {
                 line,
                 reason: format!("{} fields, expected {}", r.len(), HEADER.len()),
             });
         }
+        // PostgreSQL text cannot hold NUL; no number contains one either.
+        if let Some(col) = r.iter().position(|f| f.contains('\0')) {
+            return Err(BadRow {
+                line,
+                reason: format!(
+                    "{}: contains a NUL byte (0x00), which PostgreSQL text cannot store",
+                    HEADER[col]
+                ),
+            });
+        }
+        let get = |col: usize| r.get(col).copied();
         let bad = |col: usize, what: &str| BadRow {
             line,
-            reason: format!("{}: {what} {:?}", HEADER[col], r.get(col).unwrap_or("")),
+            reason: format!("{}: {what} {:?}", HEADER[col], get(col).unwrap_or("")),
         };
-        let field = |col: usize| r.get(col).map(str::trim).filter(|s| !s.is_empty());
+        let field = |col: usize| get(col).map(str::trim).filter(|s| !s.is_empty());
         let required = |col: usize| field(col).ok_or_else(|| bad(col, "missing value"));
         let float = |col: usize| -> Result<Option<f64>, BadRow> {
             match field(col) {
@@ -181,6 +159,10 @@ impl Position {
         let ts = NaiveDateTime::parse_from_str(required(1)?, "%Y-%m-%dT%H:%M:%S")
             .map_err(|_| bad(1, "not a time (YYYY-MM-DDTHH:MM:SS)"))?
             .and_utc();
+        // Positions are partitioned by day, named pYYYY_MM_DD.
+        if !(1..=9999).contains(&ts.year()) {
+            return Err(bad(1, "year outside 0001-9999"));
+        }
         required(2)?;
         required(3)?;
         let lat = float(2)?.ok_or_else(|| bad(2, "missing value"))?;
@@ -245,6 +227,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.reason.starts_with("BaseDateTime:"), "{err}");
+    }
+
+    #[test]
+    fn a_nul_byte_or_an_impossible_year_is_a_bad_row() {
+        let err = Position::parse(
+            &rec("338347057,2022-01-03T00:00:10,33.7,-118.0,1,358.8,511,X\0Y,,,37,,17,5,,,B"),
+            4,
+        )
+        .unwrap_err();
+        assert!(
+            err.reason.starts_with("VesselName: contains a NUL"),
+            "{err}"
+        );
+        for ts in ["0000-01-03T00:00:10", "12022-01-03T00:00:10"] {
+            let row = format!("338347057,{ts},33.7,-118.0,1,358.8,511,X,,,37,,17,5,,,B");
+            let err = Position::parse(&rec(&row), 5).unwrap_err();
+            assert!(err.reason.starts_with("BaseDateTime:"), "{err}");
+        }
     }
 
     #[test]

@@ -10,8 +10,11 @@
 //! - `partitions_first_run_move_10k_ms`: the same with 10 000 rows of the
 //!   current month waiting in DEFAULT (moved into the new partition).
 //! - `partitions_noop_ms`: `maintain` again when nothing is to be done.
-//! - `partitions_ensure_noop_ms`: the cycle's `ensure_current_and_next`
+//! - `partitions_ensure_noop_ms`: `ensure_current_and_next` of the outputs
 //!   when both months exist (one catalog query).
+//! - `partitions_ensure_cycle_noop_ms`: the cycle's stage 9, `ensure_cycle`
+//!   (this and next month of the outputs, this and next day of the
+//!   positions) when all four exist (one catalog query for both tables).
 //! - `partman_first_run_ms`: pg_partman 4.7 `create_parent` (start at the
 //!   current month, premake 3: the same four months) plus its first
 //!   `run_maintenance`, on a table of the same shape.
@@ -20,6 +23,7 @@
 use std::time::Instant;
 
 use chrono::Utc;
+use partitions::{OUTPUTS, Policy};
 use test_support::TestDb;
 use tokio_postgres::Client;
 
@@ -59,6 +63,7 @@ fn main() {
         "partitions_first_run_move_10k_ms",
         "partitions_noop_ms",
         "partitions_ensure_noop_ms",
+        "partitions_ensure_cycle_noop_ms",
         "partman_first_run_ms",
         "partman_noop_ms",
     ];
@@ -66,7 +71,7 @@ fn main() {
         first: wanted("partitions_first_run_ms") || wanted("partman_first_run_ms"),
         moving: wanted("partitions_first_run_move_10k_ms"),
         noop: wanted("partitions_noop_ms") || wanted("partman_noop_ms"),
-        ensure: wanted("partitions_ensure_noop_ms"),
+        ensure: wanted("partitions_ensure_noop_ms") || wanted("partitions_ensure_cycle_noop_ms"),
     };
     if !names.iter().any(|n| wanted(n)) {
         return;
@@ -96,13 +101,14 @@ struct Selected {
 async fn run(selected: Selected) {
     let db = TestDb::new().await;
     let mut client = db.client().await;
+    let policy = Policy::new(&OUTPUTS, 3, 12).expect("a valid policy");
 
     if selected.first {
         let mut times = Vec::new();
         for _ in 0..21 {
             client.batch_execute(RESET_OURS).await.unwrap();
             let start = Instant::now();
-            let r = partitions::maintain(&mut client, Utc::now(), 3, 12, false)
+            let r = partitions::maintain(&mut client, &OUTPUTS, Utc::now(), policy, false)
                 .await
                 .unwrap();
             times.push(ms(start));
@@ -124,7 +130,7 @@ async fn run(selected: Selected) {
                 .await
                 .unwrap();
             let start = Instant::now();
-            let r = partitions::maintain(&mut client, Utc::now(), 3, 12, false)
+            let r = partitions::maintain(&mut client, &OUTPUTS, Utc::now(), policy, false)
                 .await
                 .unwrap();
             times.push(ms(start));
@@ -134,30 +140,41 @@ async fn run(selected: Selected) {
     }
 
     if selected.noop || selected.ensure {
-        partitions::maintain(&mut client, Utc::now(), 3, 12, false)
+        partitions::maintain(&mut client, &OUTPUTS, Utc::now(), policy, false)
+            .await
+            .unwrap();
+        partitions::ensure_cycle(&mut client, Utc::now())
             .await
             .unwrap();
         let mut maintain = Vec::new();
         let mut ensure = Vec::new();
+        let mut cycle = Vec::new();
         for _ in 0..101 {
             let start = Instant::now();
-            let r = partitions::maintain(&mut client, Utc::now(), 3, 12, false)
+            let r = partitions::maintain(&mut client, &OUTPUTS, Utc::now(), policy, false)
                 .await
                 .unwrap();
             maintain.push(ms(start));
             assert!(r.is_noop());
             let start = Instant::now();
-            let r = partitions::ensure_current_and_next(&mut client, Utc::now())
+            let r = partitions::ensure_current_and_next(&mut client, &OUTPUTS, Utc::now())
                 .await
                 .unwrap();
             ensure.push(ms(start));
             assert!(r.is_noop());
+            let start = Instant::now();
+            let r = partitions::ensure_cycle(&mut client, Utc::now())
+                .await
+                .unwrap();
+            cycle.push(ms(start));
+            assert!(r.outputs.is_noop() && r.positions.is_noop());
         }
         if selected.noop {
             println!("partitions_noop_ms: {:.3}", median(maintain));
         }
         if selected.ensure {
             println!("partitions_ensure_noop_ms: {:.3}", median(ensure));
+            println!("partitions_ensure_cycle_noop_ms: {:.3}", median(cycle));
         }
     }
 

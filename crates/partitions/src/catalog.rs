@@ -1,6 +1,7 @@
-//! What the catalog says about the partitioned table: its partition key and
-//! its partitions, classified into month partitions (ours), the DEFAULT
-//! partition and anything else (left alone). One query.
+//! What the catalog says about a partitioned table: its partition key and
+//! its partitions, classified into period partitions (ours), the DEFAULT
+//! partition and anything else (left alone). One query, for one table or
+//! several.
 
 use std::collections::BTreeMap;
 
@@ -9,72 +10,26 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::types::Type;
 
 use crate::error::PartitionError;
-use crate::month::Month;
+use crate::period::Period;
+use crate::spec::{TableSpec, qualified, quote_ident};
 
-/// A table this crate partitions by month. Built only from constants, so
-/// every identifier formatted into SQL comes from validated parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Table {
-    pub schema: &'static str,
-    pub name: &'static str,
-}
-
-/// `kcg.detection_model_run_outputs`: the one table partitioned by month.
-pub(crate) const RUN_OUTPUTS: Table = Table {
-    schema: "kcg",
-    name: "detection_model_run_outputs",
-};
-
-impl Table {
-    /// `schema.table`, for messages.
-    pub fn display(self) -> String {
-        format!("{}.{}", self.schema, self.name)
-    }
-
-    /// `"schema"."table"`, for SQL.
-    pub fn quoted(self) -> String {
-        qualified(self.schema, self.name)
-    }
-
-    /// `<table>_pYYYY_MM`.
-    pub fn month_name(self, m: Month) -> String {
-        format!("{}_{}", self.name, m.suffix())
-    }
-
-    /// The month a partition name stands for, if it follows our naming.
-    pub fn month_of_name(self, name: &str) -> Option<Month> {
-        name.strip_prefix(self.name)?
-            .strip_prefix('_')
-            .and_then(Month::parse_suffix)
-    }
-}
-
-/// `"schema"."name"` with embedded quotes doubled.
-pub(crate) fn qualified(schema: &str, name: &str) -> String {
-    format!("{}.{}", quote_ident(schema), quote_ident(name))
-}
-
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// The parent's partition key and its children: one row per child, or one
-/// row with NULL child columns when there is none (or the table is missing).
+/// Each parent's partition key and its children: one row per child, or one
+/// row with NULL child columns when there is none (or the table is missing),
+/// for every parent named in `$1`.
 ///
-/// Written for a cheap plan (it is planned on every call): the key comes
-/// from `pg_get_partkeydef` and a scalar subquery that yields the key
-/// column's name only when the key is one `timestamptz` column (type OID
-/// 1184, fixed in PostgreSQL). Bounds are read back through PostgreSQL's own
+/// Written for a cheap plan (it is planned on every call): a scalar subquery
+/// yields the key column's name only when the key is one `timestamptz`
+/// column (type OID 1184, fixed in PostgreSQL). Bounds are read back through PostgreSQL's own
 /// input function from the text `pg_get_expr` prints, so the session's
 /// TimeZone and DateStyle do not matter, and clamped to years 1..10000 so
-/// MINVALUE/MAXVALUE and infinities decode while every month comparison
+/// MINVALUE/MAXVALUE and infinities decode while every period comparison
 /// stays exact. `pg_get_expr(relpartbound, 0)`: bounds are constants and
 /// need no relation context, so no partition is opened or locked, and one
 /// being dropped concurrently neither blocks nor blanks the read. For
 /// DEFAULT, the last column is its size on disk: zero proves it empty
 /// without reading it.
 const CATALOG_SQL: &str = r"
-SELECT s.keydef, s.key_column, s.schema_name, s.child_name, s.bound,
+SELECT s.parent, s.key_column, s.schema_name, s.child_name, s.bound,
        greatest(least(coalesce(s.lo, '-infinity'::timestamptz), '10000-01-01 00:00:00+00'::timestamptz),
                 '0001-01-01 00:00:00+00'::timestamptz),
        greatest(least(coalesce(s.hi, 'infinity'::timestamptz), '10000-01-01 00:00:00+00'::timestamptz),
@@ -87,7 +42,7 @@ FROM (
            CASE WHEN t.key_column IS NOT NULL AND t.bound LIKE '% TO (''%'
                 THEN pg_catalog.split_part(pg_catalog.split_part(t.bound, ' TO (', 2), '''', 2)::timestamptz END AS hi
     FROM (
-        SELECT pg_catalog.pg_get_partkeydef(r.oid) AS keydef,
+        SELECT p.parent,
                (SELECT a.attname::text FROM pg_catalog.pg_attribute a
                  WHERE a.attrelid = r.oid AND a.atttypid = 1184
                    AND a.attnum = (SELECT pt.partattrs[0] FROM pg_catalog.pg_partitioned_table pt
@@ -96,7 +51,8 @@ FROM (
                ch.relnamespace::pg_catalog.regnamespace::text AS schema_name,
                ch.relname::text AS child_name,
                pg_catalog.pg_get_expr(ch.relpartbound, 0) AS bound
-        FROM pg_catalog.to_regclass($1) AS r(oid)
+        FROM unnest($1::text[]) AS p(parent)
+        CROSS JOIN LATERAL pg_catalog.to_regclass(p.parent) AS r(oid)
         LEFT JOIN (pg_catalog.pg_inherits i
                    JOIN pg_catalog.pg_class ch
                      ON ch.oid = i.inhrelid AND ($2::text[] IS NULL OR ch.relname = ANY ($2::text[])))
@@ -105,7 +61,7 @@ FROM (
     ) t
     OFFSET 0
 ) s
-ORDER BY s.child_name
+ORDER BY s.parent, s.child_name
 ";
 
 /// Says what the table is instead (the error path only).
@@ -119,8 +75,8 @@ FROM pg_catalog.pg_class c
 WHERE c.oid = pg_catalog.to_regclass($1)
 ";
 
-/// A partition that is neither a month partition nor DEFAULT: left alone,
-/// but no month may be created over it.
+/// A partition that is neither a period partition nor DEFAULT: left alone,
+/// but no period may be created over it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Foreign {
     pub schema: String,
@@ -131,28 +87,28 @@ pub(crate) struct Foreign {
 }
 
 impl Foreign {
-    pub fn overlaps(&self, m: Month) -> bool {
-        self.lower < m.end() && m.start() < self.upper
+    pub fn overlaps<P: Period>(&self, p: P) -> bool {
+        self.lower < p.end() && p.start() < self.upper
     }
 }
 
-/// The validated layout of a month-partitioned table.
+/// The validated layout of a table partitioned by periods `P`.
 #[derive(Debug, Clone)]
-pub(crate) struct Layout {
-    pub table: Table,
+pub(crate) struct Layout<P: Period> {
+    pub table: TableSpec<P>,
     /// The partition key column.
     pub key_column: String,
     /// `(schema, name)` of the DEFAULT partition, if there is one.
     pub default: Option<(String, String)>,
     /// True when DEFAULT is missing or has no pages at all (so no rows).
     pub default_empty: bool,
-    /// Month partitions, named `<table>_pYYYY_MM` with exactly that month's bounds.
-    pub months: BTreeMap<Month, String>,
+    /// Period partitions, named `<table>_<suffix>` with exactly that period's bounds.
+    pub periods: BTreeMap<P, String>,
     pub foreign: Vec<Foreign>,
 }
 
-impl Layout {
-    /// `"schema"."key"` pieces for SQL.
+impl<P: Period> Layout<P> {
+    /// The key column, quoted for SQL.
     pub fn key_quoted(&self) -> String {
         quote_ident(&self.key_column)
     }
@@ -170,64 +126,74 @@ impl Layout {
 }
 
 /// Reads and validates the layout. With `only`, just those partition names
-/// are read (the cheap check of [`crate::ensure_current_and_next`]).
-pub(crate) async fn read_layout<C: GenericClient + Sync>(
+/// are read (the cheap check of [`crate::ensure`]).
+pub(crate) async fn read_layout<P: Period, C: GenericClient + Sync>(
     client: &C,
-    table: Table,
+    table: TableSpec<P>,
     only: Option<&[String]>,
-) -> Result<Layout, PartitionError> {
-    let rows = read_rows(client, table, only).await?;
-    classify(table, &rows)
+) -> Result<Layout<P>, PartitionError> {
+    let rows = read_rows(client, &[table.quoted()], only).await?;
+    checked(client, table, rows).await
 }
 
-/// Runs [`CATALOG_SQL`] (one query) and decodes its rows. When the table is
-/// not range-partitioned on one timestamptz column, a second query finds
-/// out what it is instead, and the answer is an error.
+/// `rows` (of `table` alone) classified; when they say the table is not
+/// range-partitioned on one timestamptz column, a second query finds out
+/// what it is instead, and the answer is an error.
+pub(crate) async fn checked<P: Period, C: GenericClient + Sync>(
+    client: &C,
+    table: TableSpec<P>,
+    rows: Vec<CatalogRow>,
+) -> Result<Layout<P>, PartitionError> {
+    if rows.first().is_some_and(|r| r.key_column.is_some()) {
+        return classify(table, &rows);
+    }
+    let db = |source| PartitionError::Db {
+        table: table.display(),
+        doing: "describing the table".into(),
+        source,
+    };
+    let described = client
+        .query_typed(DESCRIBE_SQL, &[(&table.quoted(), Type::TEXT)])
+        .await
+        .map_err(db)?;
+    let found = match described.first() {
+        None => None,
+        Some(r) => Some((
+            r.try_get::<_, String>(0).map_err(db)?,
+            r.try_get::<_, Option<String>>(1).map_err(db)?,
+            r.try_get::<_, Option<String>>(2).map_err(db)?,
+        )),
+    };
+    Err(not_range(table, found))
+}
+
+/// Runs [`CATALOG_SQL`] (one query) for every table of `parents` (quoted
+/// names) and decodes its rows, ordered by parent.
 pub(crate) async fn read_rows<C: GenericClient + Sync>(
     client: &C,
-    table: Table,
+    parents: &[String],
     only: Option<&[String]>,
 ) -> Result<Vec<CatalogRow>, PartitionError> {
     let db = |doing: &str| {
         let doing = doing.to_owned();
+        let table = parents.join(", ").replace('"', "");
         move |source| PartitionError::Db {
-            table: table.display(),
+            table,
             doing,
             source,
         }
     };
-    let regclass = table.quoted();
     let rows = client
         .query_typed(
             CATALOG_SQL,
-            &[(&regclass, Type::TEXT), (&only, Type::TEXT_ARRAY)],
+            &[(&parents, Type::TEXT_ARRAY), (&only, Type::TEXT_ARRAY)],
         )
         .await
         .map_err(db("reading the partition catalog"))?;
-    let rows = rows
-        .iter()
+    rows.iter()
         .map(CatalogRow::try_from)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(db("decoding the partition catalog"))?;
-    if rows.first().is_some_and(|r| r.key_column.is_some()) {
-        return Ok(rows);
-    }
-    let described = client
-        .query_typed(DESCRIBE_SQL, &[(&regclass, Type::TEXT)])
-        .await
-        .map_err(db("describing the table"))?;
-    let found = match described.first() {
-        None => None,
-        Some(r) => Some((
-            r.try_get::<_, String>(0)
-                .map_err(db("describing the table"))?,
-            r.try_get::<_, Option<String>>(1)
-                .map_err(db("describing the table"))?,
-            r.try_get::<_, Option<String>>(2)
-                .map_err(db("describing the table"))?,
-        )),
-    };
-    Err(not_range(table, found))
+        .map_err(db("decoding the partition catalog"))
 }
 
 /// What [`DESCRIBE_SQL`] found: `(relkind, pg_get_partkeydef, the type of a
@@ -236,7 +202,10 @@ pub(crate) type Described = (String, Option<String>, Option<String>);
 
 /// Pure: the error for a table that is missing (`None`) or not partitioned
 /// by range on one timestamptz column.
-pub(crate) fn not_range(table: Table, found: Option<Described>) -> PartitionError {
+pub(crate) fn not_range<P: Period>(
+    table: TableSpec<P>,
+    found: Option<Described>,
+) -> PartitionError {
     let Some((kind, keydef, key_type)) = found else {
         return PartitionError::TableMissing {
             table: table.display(),
@@ -257,6 +226,7 @@ pub(crate) fn not_range(table: Table, found: Option<Described>) -> PartitionErro
     };
     PartitionError::NotRangePartitioned {
         table: table.display(),
+        key: table.key(),
         found,
     }
 }
@@ -264,6 +234,8 @@ pub(crate) fn not_range(table: Table, found: Option<Described>) -> PartitionErro
 /// One row of [`CATALOG_SQL`], decoded.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CatalogRow {
+    /// The parent, as given (quoted).
+    pub parent: String,
     /// The key column, when the key is one timestamptz column.
     pub key_column: Option<String>,
     pub child_schema: Option<String>,
@@ -280,6 +252,7 @@ impl TryFrom<&tokio_postgres::Row> for CatalogRow {
 
     fn try_from(r: &tokio_postgres::Row) -> Result<Self, Self::Error> {
         Ok(CatalogRow {
+            parent: r.try_get(0)?,
             key_column: r.try_get(1)?,
             child_schema: r.try_get(2)?,
             child: r.try_get(3)?,
@@ -293,7 +266,10 @@ impl TryFrom<&tokio_postgres::Row> for CatalogRow {
 
 /// Pure: sorts the children of a table known to be range-partitioned on one
 /// timestamptz column (the first row carries the key column).
-pub(crate) fn classify(table: Table, rows: &[CatalogRow]) -> Result<Layout, PartitionError> {
+pub(crate) fn classify<P: Period>(
+    table: TableSpec<P>,
+    rows: &[CatalogRow],
+) -> Result<Layout<P>, PartitionError> {
     let Some(key_column) = rows.first().and_then(|r| r.key_column.clone()) else {
         return Err(PartitionError::TableMissing {
             table: table.display(),
@@ -304,7 +280,7 @@ pub(crate) fn classify(table: Table, rows: &[CatalogRow]) -> Result<Layout, Part
         key_column,
         default: None,
         default_empty: true,
-        months: BTreeMap::new(),
+        periods: BTreeMap::new(),
         foreign: Vec::new(),
     };
     for row in rows {
@@ -318,21 +294,21 @@ pub(crate) fn classify(table: Table, rows: &[CatalogRow]) -> Result<Layout, Part
             continue;
         }
         let (lower, upper) = (
-            row.lower.unwrap_or(Month::MIN.start()),
-            row.upper.unwrap_or(Month::MAX.end()),
+            row.lower.unwrap_or(P::MIN.start()),
+            row.upper.unwrap_or(P::MAX.end()),
         );
         match table
-            .month_of_name(&name)
-            .filter(|_| schema == table.schema)
+            .period_of_name(&name)
+            .filter(|_| schema == table.schema())
         {
-            Some(m) if lower == m.start() && upper == m.end() => {
-                layout.months.insert(m, name);
+            Some(p) if lower == p.start() && upper == p.end() => {
+                layout.periods.insert(p, name);
             }
-            Some(m) => {
+            Some(p) => {
                 return Err(PartitionError::BoundsMismatch {
                     partition: format!("{schema}.{name}"),
-                    month: m.to_string(),
-                    expected: m.bound_clause(),
+                    period: format!("{} {p}", P::UNIT),
+                    expected: p.bound_clause(),
                     found: bound,
                 });
             }
@@ -351,9 +327,13 @@ pub(crate) fn classify(table: Table, rows: &[CatalogRow]) -> Result<Layout, Part
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::day::Day;
+    use crate::month::Month;
+    use crate::spec::{OUTPUTS, POSITIONS};
 
     fn child(name: &str, bound: &str, lower: DateTime<Utc>, upper: DateTime<Utc>) -> CatalogRow {
         CatalogRow {
+            parent: OUTPUTS.quoted(),
             key_column: Some("cycle_ts".into()),
             child_schema: Some("kcg".into()),
             child: Some(name.into()),
@@ -389,13 +369,13 @@ mod tests {
                 jan.start(),
             ),
         ];
-        let l = classify(RUN_OUTPUTS, &rows).unwrap();
+        let l = classify(OUTPUTS, &rows).unwrap();
         assert_eq!(
             l.default.as_ref().map(|d| d.1.as_str()),
             Some("detection_model_run_outputs_default")
         );
         assert!(!l.default_empty);
-        assert_eq!(l.months.keys().copied().collect::<Vec<_>>(), vec![jan]);
+        assert_eq!(l.periods.keys().copied().collect::<Vec<_>>(), vec![jan]);
         assert_eq!(l.foreign.len(), 1);
         assert_eq!(l.key_quoted(), "\"cycle_ts\"");
     }
@@ -410,7 +390,7 @@ mod tests {
             jan.start(),
             feb.end(),
         )];
-        let e = classify(RUN_OUTPUTS, &rows).unwrap_err().to_string();
+        let e = classify(OUTPUTS, &rows).unwrap_err().to_string();
         assert!(
             e.contains("kcg.detection_model_run_outputs_p2026_01"),
             "{e}"
@@ -439,32 +419,44 @@ mod tests {
             (Some(("v".into(), None, None)), "a view"),
         ];
         for (found, want) in cases {
-            let e = not_range(RUN_OUTPUTS, found).to_string();
+            let e = not_range(OUTPUTS, found).to_string();
             assert!(
                 e.contains(want) && e.contains("kcg.detection_model_run_outputs"),
                 "{e}"
             );
         }
         assert!(matches!(
-            not_range(RUN_OUTPUTS, None),
+            not_range(OUTPUTS, None),
             PartitionError::TableMissing { .. }
         ));
     }
 
     #[test]
-    fn names_are_quoted() {
-        assert_eq!(qualified("kcg", "a\"b"), "\"kcg\".\"a\"\"b\"");
-        assert_eq!(
-            RUN_OUTPUTS.month_of_name("detection_model_run_outputs_p2026_02"),
-            Month::new(2026, 2)
+    fn a_day_partition_is_recognised_by_name_and_bounds() {
+        let d = Day::new(2022, 1, 3).unwrap();
+        let mut row = child(
+            &POSITIONS.partition_name(d),
+            &d.bound_clause(),
+            d.start(),
+            d.end(),
         );
-        assert_eq!(
-            RUN_OUTPUTS.month_of_name("detection_model_run_outputsp2026_02"),
-            None
+        row.parent = POSITIONS.quoted();
+        row.key_column = Some("ts".into());
+        let mut wrong = child(
+            &POSITIONS.partition_name(d.succ().unwrap()),
+            "FOR VALUES FROM ('x') TO ('y')",
+            d.start(),
+            d.end(),
         );
-        assert_eq!(
-            RUN_OUTPUTS.month_of_name("detection_model_run_outputs_default"),
-            None
+        wrong.key_column = Some("ts".into());
+        let l = classify(POSITIONS, std::slice::from_ref(&row)).unwrap();
+        assert_eq!(l.periods.keys().copied().collect::<Vec<_>>(), vec![d]);
+        let e = classify(POSITIONS, &[row, wrong]).unwrap_err().to_string();
+        assert!(
+            e.contains("kcg.ais_positions_p2022_01_04") && e.contains("named for day 2022-01-04"),
+            "{e}"
         );
+        let e = not_range(POSITIONS, Some(("r".into(), None, None))).to_string();
+        assert!(e.contains("PARTITION BY RANGE (ts timestamptz)"), "{e}");
     }
 }

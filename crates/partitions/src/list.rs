@@ -4,28 +4,29 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::Type;
 
-use crate::catalog::{RUN_OUTPUTS, read_rows};
+use crate::catalog::{checked, read_rows};
 use crate::error::PartitionError;
-use crate::month::Month;
+use crate::period::Period;
+use crate::spec::TableSpec;
 
 /// What kind of partition a [`PartitionInfo`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartitionKind {
-    /// A month partition `<table>_pYYYY_MM` with exactly that month's bounds.
-    Month(Month),
+pub enum PartitionKind<P> {
+    /// A period partition `<table>_<suffix>` with exactly that period's bounds.
+    Period(P),
     /// The DEFAULT partition.
     Default,
     /// Anything else (made by hand); maintenance leaves it alone.
     Other,
 }
 
-/// One partition of the table.
+/// One partition of a table.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PartitionInfo {
+pub struct PartitionInfo<P> {
     /// `schema.name`.
     pub name: String,
-    /// Month, DEFAULT or other.
-    pub kind: PartitionKind,
+    /// Period, DEFAULT or other.
+    pub kind: PartitionKind<P>,
     /// Lower bound (inclusive), `None` for DEFAULT; clamped to year 1 for MINVALUE.
     pub from: Option<DateTime<Utc>>,
     /// Upper bound (exclusive), `None` for DEFAULT; clamped to year 10000 for MAXVALUE.
@@ -48,19 +49,25 @@ JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace
 WHERE n.nspname = $1 AND p.relname = $2
 ";
 
-/// The partitions of `kcg.detection_model_run_outputs`, ordered by range
-/// (DEFAULT last). Read-only and lock-free; a month-named partition with
-/// other bounds is listed as [`PartitionKind::Other`] rather than refused.
-pub async fn list<C: GenericClient + Sync>(
+/// The partitions of `table`, ordered by range (DEFAULT last). Read-only
+/// and lock-free; a period-named partition with other bounds is listed as
+/// [`PartitionKind::Other`] rather than refused.
+pub async fn list<P: Period, C: GenericClient + Sync>(
     client: &C,
-) -> Result<Vec<PartitionInfo>, PartitionError> {
-    let table = RUN_OUTPUTS;
-    // Refuses a table that is not range-partitioned on one timestamptz column.
-    let rows = read_rows(client, table, None).await?;
+    table: &TableSpec<P>,
+) -> Result<Vec<PartitionInfo<P>>, PartitionError> {
+    let table = *table;
+    let rows = read_rows(client, &[table.quoted()], None).await?;
+    if rows.first().is_none_or(|r| r.key_column.is_none()) {
+        // Refuses a table that is not range-partitioned on one timestamptz
+        // column (and says what it is instead).
+        checked(client, table, rows).await?;
+        return Ok(Vec::new());
+    }
     let estimates = client
         .query_typed(
             ESTIMATES_SQL,
-            &[(&table.schema, Type::TEXT), (&table.name, Type::TEXT)],
+            &[(&table.schema(), Type::TEXT), (&table.name(), Type::TEXT)],
         )
         .await
         .map_err(|source| PartitionError::Db {
@@ -78,7 +85,7 @@ pub async fn list<C: GenericClient + Sync>(
             .and_then(|r| r.try_get::<_, Option<i64>>(2).ok().flatten())
             .unwrap_or(0)
     };
-    let mut out: Vec<PartitionInfo> = rows
+    let mut out: Vec<PartitionInfo<P>> = rows
         .iter()
         .filter_map(|r| {
             let (schema, name) = (r.child_schema.as_deref()?, r.child.as_deref()?);
@@ -86,11 +93,13 @@ pub async fn list<C: GenericClient + Sync>(
             let (kind, from, to) = if bound == "DEFAULT" {
                 (PartitionKind::Default, None, None)
             } else {
-                let m = table.month_of_name(name).filter(|m| {
-                    schema == table.schema && r.lower == Some(m.start()) && r.upper == Some(m.end())
+                let p = table.period_of_name(name).filter(|p| {
+                    schema == table.schema()
+                        && r.lower == Some(p.start())
+                        && r.upper == Some(p.end())
                 });
                 (
-                    m.map_or(PartitionKind::Other, PartitionKind::Month),
+                    p.map_or(PartitionKind::Other, PartitionKind::Period),
                     r.lower,
                     r.upper,
                 )

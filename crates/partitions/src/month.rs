@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
+
+use crate::period::{Period, digits};
 
 /// One calendar month, years 1 to 9999 (what a `pYYYY_MM` suffix can name).
 ///
@@ -102,23 +104,53 @@ impl Month {
         if b.len() != 8 || b[0] != b'p' || b[5] != b'_' {
             return None;
         }
-        let digits = |r: std::ops::Range<usize>| -> Option<u32> {
-            let part = s.get(r)?;
-            part.bytes()
-                .all(|c| c.is_ascii_digit())
-                .then(|| part.parse().ok())?
-        };
-        let year = i32::try_from(digits(1..5)?).ok()?;
-        Month::new(year, digits(6..8)?)
+        let year = i32::try_from(digits(s, 1..5)?).ok()?;
+        Month::new(year, digits(s, 6..8)?)
     }
 
     /// The partition bound clause this month must have, as PostgreSQL
     /// prints it for a UTC session.
     pub fn bound_clause(self) -> String {
+        Period::bound_clause(self)
+    }
+}
+
+impl Period for Month {
+    const UNIT: &'static str = "month";
+    const UNITS: &'static str = "months";
+    const MIN: Month = Month::MIN;
+    const MAX: Month = Month::MAX;
+    const MAX_PREMAKE: i32 = 120;
+    const MAX_RETENTION: i32 = 1200;
+
+    fn containing(ts: DateTime<Utc>) -> Option<Month> {
+        Month::containing(ts)
+    }
+    fn index(self) -> i32 {
+        self.index
+    }
+    fn from_index(index: i32) -> Option<Month> {
+        Month::from_index(index)
+    }
+    fn start(self) -> DateTime<Utc> {
+        Month::start(self)
+    }
+    fn end(self) -> DateTime<Utc> {
+        Month::end(self)
+    }
+    fn suffix(self) -> String {
+        Month::suffix(self)
+    }
+    fn parse_suffix(s: &str) -> Option<Month> {
+        Month::parse_suffix(s)
+    }
+    fn back(now: DateTime<Utc>, n: i32) -> Option<DateTime<Utc>> {
+        now.checked_sub_months(Months::new(n.unsigned_abs()))
+    }
+    fn sql_index(k: &str) -> String {
         format!(
-            "FOR VALUES FROM ('{}') TO ('{}')",
-            sql_ts(self.start()),
-            sql_ts(self.end())
+            "(extract(year FROM {k} AT TIME ZONE 'UTC')::int4 * 12 \
+             + extract(month FROM {k} AT TIME ZONE 'UTC')::int4 - 1)"
         )
     }
 }
@@ -127,23 +159,6 @@ impl fmt::Display for Month {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}", self.year(), self.month())
     }
-}
-
-/// A timestamp literal with an explicit UTC offset, so its meaning does not
-/// depend on the session's TimeZone.
-/// Written out by hand: chrono's `%Y` prints year 10000 as `+10000`,
-/// which PostgreSQL does not read.
-pub(crate) fn sql_ts(ts: DateTime<Utc>) -> String {
-    use chrono::Timelike;
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}+00",
-        ts.year(),
-        ts.month(),
-        ts.day(),
-        ts.hour(),
-        ts.minute(),
-        ts.second()
-    )
 }
 
 fn utc_midnight(year: i32, month: u32) -> DateTime<Utc> {
@@ -155,6 +170,7 @@ fn utc_midnight(year: i32, month: u32) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::period::sql_ts;
 
     #[test]
     fn utc_boundaries_whatever_the_offset() {

@@ -1,16 +1,21 @@
 //! Running a plan: one transaction, an advisory lock first, the catalog read
 //! under it, DDL and row moves after it.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, Transaction};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::catalog::{Layout, RUN_OUTPUTS, Table, qualified, read_layout};
+use crate::catalog::{Layout, checked, read_layout, read_rows};
+use crate::day::Day;
 use crate::error::PartitionError;
 use crate::month::Month;
-use crate::plan::{DefaultRows, Plan, Policy, plan_ensure, plan_maintain};
-use crate::report::{Created, MonthPartition, Report};
+use crate::period::Period;
+use crate::plan::{DefaultRows, Plan, Policy, period_of, plan_ensure, plan_maintain};
+use crate::report::{Created, Partition, Report};
+use crate::spec::{OUTPUTS, POSITIONS, TableSpec, qualified};
 
 /// The `pg_advisory_xact_lock` key that every run that may change
 /// anything takes first, so concurrent runners serialize (one of the keys
@@ -20,8 +25,8 @@ pub use schema::locks::PARTITIONS as LOCK_KEY;
 /// The temporary table that holds rows on their way out of DEFAULT.
 const MOVING: &str = "kcg_partitions_moving";
 
-fn db(
-    table: Table,
+fn db<P: Period>(
+    table: TableSpec<P>,
     doing: impl Into<String>,
 ) -> impl FnOnce(tokio_postgres::Error) -> PartitionError {
     let doing = doing.into();
@@ -32,21 +37,20 @@ fn db(
     }
 }
 
-/// Brings the month partitions of `kcg.detection_model_run_outputs` (the
-/// only table this crate partitions) in line with the policy at `now`:
+/// Brings the partitions of `table` in line with `policy` at `now`:
 ///
-/// - creates every missing month from the oldest kept month (the oldest
-///   month partition the retention keeps, or the oldest kept month a DEFAULT
-///   row is waiting for, or the current month, whichever is earliest)
-///   through `now + premake` months;
-/// - drops every month partition whose whole range is older than
-///   `now - retention_months` (its exclusive end is at or before that
-///   instant); the current and future months are never dropped;
-/// - moves the DEFAULT partition's rows of every created month into it,
-///   deletes DEFAULT rows of months older than the retention, and leaves the
-///   rest (later months, infinity) in DEFAULT.
+/// - creates every missing period from the oldest kept period (the oldest
+///   partition the retention keeps, or the oldest kept period a DEFAULT
+///   row is waiting for, or the current period, whichever is earliest)
+///   through `now + premake` periods;
+/// - drops every partition whose whole range is older than
+///   `now - retention` (its exclusive end is at or before that instant);
+///   the current and future periods are never dropped;
+/// - moves the DEFAULT partition's rows of every created period into it,
+///   deletes DEFAULT rows of periods older than the retention, and leaves
+///   the rest (later periods, infinity) in DEFAULT.
 ///
-/// Months are UTC calendar months whatever the session's TimeZone. A run
+/// Periods are UTC months or days whatever the session's TimeZone. A run
 /// that finds nothing to do decides so from one catalog query (plus a count
 /// of DEFAULT when DEFAULT has any page on disk), without a transaction or
 /// a lock. Any other run does all its work in one transaction (a savepoint
@@ -55,24 +59,31 @@ fn db(
 /// the second finds nothing to do. With `dry_run` the plan is computed the
 /// same way (under the lock when there is work) and nothing is changed.
 ///
-/// Errors that touch nothing: `retention_months` outside 1..=1200, `premake`
-/// outside 0..=120, the table missing or not `PARTITION BY RANGE` on one
-/// timestamptz column, a partition named `<table>_pYYYY_MM` whose bounds are
-/// not exactly that month, another partition overlapping a month that must
-/// be created.
-pub async fn maintain<C>(
+/// Errors that touch nothing: the table missing or not `PARTITION BY RANGE`
+/// on one timestamptz column, a partition named `<table>_<suffix>` whose
+/// bounds are not exactly that period, another partition overlapping a
+/// period that must be created. (A bad premake or retention cannot reach
+/// here: [`Policy::new`] refuses it.)
+pub async fn maintain<P, C>(
     client: &mut C,
+    table: &TableSpec<P>,
     now: DateTime<Utc>,
-    premake: i32,
-    retention_months: i32,
+    policy: Policy<P>,
     dry_run: bool,
-) -> Result<Report, PartitionError>
+) -> Result<Report<P>, PartitionError>
 where
+    P: Period,
     C: GenericClient + Send + Sync,
 {
-    let policy = Policy::new(premake, retention_months)?;
-    let table = RUN_OUTPUTS;
-    let span = info_span!("partitions.maintain", table = %table.display(), %now, premake, retention_months, dry_run);
+    let table = *table;
+    let span = info_span!(
+        "partitions.maintain",
+        table = %table.display(),
+        %now,
+        premake = policy.premake(),
+        retention = policy.retention(),
+        dry_run
+    );
     async move {
         // Most runs find nothing to do: decide that without a transaction or
         // the lock. Anything else is decided again under the lock.
@@ -108,39 +119,64 @@ where
     .await
 }
 
-/// The cycle's stage 9: makes sure the month holding `now` (UTC) and the
-/// next month exist for `kcg.detection_model_run_outputs`.
+/// Makes sure a partition of `table` exists for every period of `periods`
+/// (any order, repeats allowed, not empty), and moves the DEFAULT rows of
+/// the periods it creates into them. It never drops anything.
 ///
-/// When both exist this is ONE catalog query and nothing else (no
+/// When all exist this is ONE catalog query and nothing else (no
 /// transaction, no lock). When one is missing it takes the same advisory
 /// lock as [`maintain`], re-reads the catalog, creates what is missing and
-/// moves that month's rows out of DEFAULT, in one transaction (a savepoint
-/// when `client` is a transaction). It never drops anything. Call it before
-/// the cycle writes outputs in the same transaction: creating a partition
-/// takes an ACCESS EXCLUSIVE lock on the parent.
-pub async fn ensure_current_and_next<C>(
+/// moves those periods' rows out of DEFAULT, in one transaction (a savepoint
+/// when `client` is a transaction). Creating a partition takes an ACCESS
+/// EXCLUSIVE lock on the parent until that transaction ends: call it before
+/// writing to the table, and preferably outside a long transaction.
+///
+/// The report's `now` is the start of the first period asked for, its
+/// `current` and `last` the first and last period asked for.
+pub async fn ensure<P, C>(
     client: &mut C,
-    now: DateTime<Utc>,
-) -> Result<Report, PartitionError>
+    table: &TableSpec<P>,
+    periods: &[P],
+) -> Result<Report<P>, PartitionError>
 where
+    P: Period,
     C: GenericClient + Send + Sync,
 {
-    let table = RUN_OUTPUTS;
-    let current = Month::containing(now).ok_or(PartitionError::OutOfRange {
-        what: "now",
-        ts: now,
-    })?;
-    let next = current.succ().ok_or(PartitionError::OutOfRange {
-        what: "now + 1 month",
-        ts: now,
-    })?;
-    let names = [table.month_name(current), table.month_name(next)];
+    let table = *table;
+    let wanted: Vec<P> = periods
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let Some(first) = wanted.first().copied() else {
+        return Err(PartitionError::NothingAsked {
+            table: table.display(),
+        });
+    };
+    let names: Vec<String> = wanted.iter().map(|p| table.partition_name(*p)).collect();
     let seen = read_layout(&*client, table, Some(&names)).await?;
-    if seen.months.contains_key(&current) && seen.months.contains_key(&next) {
-        let plan = plan_ensure(&seen, &DefaultRows::default(), now)?;
+    ensure_seen(client, table, &wanted, seen, first.start()).await
+}
+
+/// [`ensure`] after its cheap read: done when `seen` has every period of
+/// `wanted`, otherwise the locked path.
+async fn ensure_seen<P, C>(
+    client: &mut C,
+    table: TableSpec<P>,
+    wanted: &[P],
+    seen: Layout<P>,
+    now: DateTime<Utc>,
+) -> Result<Report<P>, PartitionError>
+where
+    P: Period,
+    C: GenericClient + Send + Sync,
+{
+    if wanted.iter().all(|p| seen.periods.contains_key(p)) {
+        let plan = plan_ensure(&seen, &DefaultRows::default(), wanted)?;
         return Ok(report(&seen, &plan, now, false, 0));
     }
-    let span = info_span!("partitions.ensure", table = %table.display(), %now);
+    let span = info_span!("partitions.ensure", table = %table.display(), periods = wanted.len());
     async move {
         let tx = client
             .transaction()
@@ -148,7 +184,7 @@ where
             .map_err(db(table, "starting the transaction"))?;
         let layout = lock_and_read(&tx, table).await?;
         let rows = default_rows(&tx, &layout, true).await?;
-        let plan = plan_ensure(&layout, &rows, now)?;
+        let plan = plan_ensure(&layout, &rows, wanted)?;
         if plan.is_noop() {
             // Another runner made them while we waited for the lock.
             tx.rollback()
@@ -158,7 +194,7 @@ where
         }
         lock_parent(&tx, &layout).await?;
         let rows = default_rows(&tx, &layout, false).await?;
-        let plan = plan_ensure(&layout, &rows, now)?;
+        let plan = plan_ensure(&layout, &rows, wanted)?;
         let moved = apply(&tx, &layout, &plan).await?;
         tx.commit().await.map_err(db(table, "committing"))?;
         Ok(report(&layout, &plan, now, false, moved))
@@ -167,10 +203,78 @@ where
     .await
 }
 
+/// Makes sure the period holding `now` (UTC) and the next one exist for
+/// `table`: [`ensure`] of those two (one catalog query when both exist).
+pub async fn ensure_current_and_next<P, C>(
+    client: &mut C,
+    table: &TableSpec<P>,
+    now: DateTime<Utc>,
+) -> Result<Report<P>, PartitionError>
+where
+    P: Period,
+    C: GenericClient + Send + Sync,
+{
+    let (current, next) = current_and_next::<P>(now)?;
+    let mut report = ensure(client, table, &[current, next]).await?;
+    report.now = now;
+    Ok(report)
+}
+
+fn current_and_next<P: Period>(now: DateTime<Utc>) -> Result<(P, P), PartitionError> {
+    let current: P = period_of(now, "now")?;
+    let next = current.succ().ok_or(PartitionError::OutOfRange {
+        what: "now + 1 period",
+        ts: now,
+    })?;
+    Ok((current, next))
+}
+
+/// What the cycle's stage 9 ensured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleReport {
+    /// This and next month of [`OUTPUTS`].
+    pub outputs: Report<Month>,
+    /// This and next day of [`POSITIONS`].
+    pub positions: Report<Day>,
+}
+
+/// The cycle's stage 9: [`ensure_current_and_next`] for [`OUTPUTS`] (months)
+/// and for [`POSITIONS`] (days) at `now`. When all four partitions exist
+/// this is ONE catalog query for both tables and nothing else; otherwise
+/// each table with something missing takes [`ensure`]'s locked path.
+pub async fn ensure_cycle<C>(
+    client: &mut C,
+    now: DateTime<Utc>,
+) -> Result<CycleReport, PartitionError>
+where
+    C: GenericClient + Send + Sync,
+{
+    let (month, next_month) = current_and_next::<Month>(now)?;
+    let (day, next_day) = current_and_next::<Day>(now)?;
+    let names = [
+        OUTPUTS.partition_name(month),
+        OUTPUTS.partition_name(next_month),
+        POSITIONS.partition_name(day),
+        POSITIONS.partition_name(next_day),
+    ];
+    let parents = [OUTPUTS.quoted(), POSITIONS.quoted()];
+    let rows = read_rows(&*client, &parents, Some(&names)).await?;
+    let (outputs_rows, positions_rows): (Vec<_>, Vec<_>) =
+        rows.into_iter().partition(|r| r.parent == parents[0]);
+    let outputs_seen = checked(&*client, OUTPUTS, outputs_rows).await?;
+    let positions_seen = checked(&*client, POSITIONS, positions_rows).await?;
+    let outputs = ensure_seen(client, OUTPUTS, &[month, next_month], outputs_seen, now).await?;
+    let positions = ensure_seen(client, POSITIONS, &[day, next_day], positions_seen, now).await?;
+    Ok(CycleReport { outputs, positions })
+}
+
 /// Takes the advisory lock and reads the catalog, pipelined: the catalog
 /// query is sent right behind the lock, and the server runs it (with a fresh
 /// snapshot) only once the lock is granted.
-async fn lock_and_read(tx: &Transaction<'_>, table: Table) -> Result<Layout, PartitionError> {
+async fn lock_and_read<P: Period>(
+    tx: &Transaction<'_>,
+    table: TableSpec<P>,
+) -> Result<Layout<P>, PartitionError> {
     let lock = async {
         tx.query_typed(
             "SELECT pg_catalog.pg_advisory_xact_lock($1)",
@@ -184,13 +288,13 @@ async fn lock_and_read(tx: &Transaction<'_>, table: Table) -> Result<Layout, Par
     Ok(layout)
 }
 
-/// Counts the DEFAULT partition's rows per UTC month. With `trust_empty`,
+/// Counts the DEFAULT partition's rows per UTC period. With `trust_empty`,
 /// a DEFAULT the catalog saw without a single page is not read at all.
-async fn default_rows<C: GenericClient + Sync>(
+async fn default_rows<P: Period, C: GenericClient + Sync>(
     client: &C,
-    layout: &Layout,
+    layout: &Layout<P>,
     trust_empty: bool,
-) -> Result<DefaultRows, PartitionError> {
+) -> Result<DefaultRows<P>, PartitionError> {
     let Some(default) = layout.default_quoted() else {
         return Ok(DefaultRows::default());
     };
@@ -198,11 +302,11 @@ async fn default_rows<C: GenericClient + Sync>(
         return Ok(DefaultRows::default());
     }
     let k = layout.key_quoted();
+    // Indexes of both period types are positive, so -1 is free for "before year 1".
+    let index = P::sql_index(&k);
     let sql = format!(
         "SELECT CASE WHEN {k} < '0001-01-01 00:00:00+00' THEN -1 \
-                     WHEN {k} < '10000-01-01 00:00:00+00' \
-                     THEN extract(year FROM {k} AT TIME ZONE 'UTC')::int4 * 12 \
-                          + extract(month FROM {k} AT TIME ZONE 'UTC')::int4 - 1 END, \
+                     WHEN {k} < '10000-01-01 00:00:00+00' THEN {index} END, \
                 count(*)::int8 \
          FROM {default} GROUP BY 1"
     );
@@ -221,8 +325,8 @@ async fn default_rows<C: GenericClient + Sync>(
         let n = n.unsigned_abs();
         match idx {
             Some(-1) => out.ancient += n,
-            Some(i) => match Month::from_index(i) {
-                Some(m) => *out.by_month.entry(m).or_default() += n,
+            Some(i) => match P::from_index(i) {
+                Some(p) => *out.by_period.entry(p).or_default() += n,
                 None => out.unplaceable += n,
             },
             None => out.unplaceable += n,
@@ -233,7 +337,10 @@ async fn default_rows<C: GenericClient + Sync>(
 
 /// Locks the parent, then DEFAULT, in the order inserts take them, so the
 /// DEFAULT partition holds still until commit.
-async fn lock_parent(tx: &Transaction<'_>, layout: &Layout) -> Result<(), PartitionError> {
+async fn lock_parent<P: Period>(
+    tx: &Transaction<'_>,
+    layout: &Layout<P>,
+) -> Result<(), PartitionError> {
     let mut sql = format!(
         "LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE;",
         layout.table.quoted()
@@ -247,7 +354,11 @@ async fn lock_parent(tx: &Transaction<'_>, layout: &Layout) -> Result<(), Partit
 }
 
 /// Executes `plan`; returns the rows moved out of DEFAULT.
-async fn apply(tx: &Transaction<'_>, layout: &Layout, plan: &Plan) -> Result<u64, PartitionError> {
+async fn apply<P: Period>(
+    tx: &Transaction<'_>,
+    layout: &Layout<P>,
+    plan: &Plan<P>,
+) -> Result<u64, PartitionError> {
     let table = layout.table;
     let parent = table.quoted();
     let key = layout.key_quoted();
@@ -268,11 +379,11 @@ async fn apply(tx: &Transaction<'_>, layout: &Layout, plan: &Plan) -> Result<u64
         info!(rows = n, before = %first_kept, "deleted DEFAULT rows older than the retention");
     }
 
-    for (m, name) in &plan.drop {
-        tx.batch_execute(&format!("DROP TABLE {}", qualified(table.schema, name)))
+    for (p, name) in &plan.drop {
+        tx.batch_execute(&format!("DROP TABLE {}", qualified(table.schema(), name)))
             .await
-            .map_err(db(table, format!("dropping {}.{name}", table.schema)))?;
-        info!(partition = %name, month = %m, "dropped");
+            .map_err(db(table, format!("dropping {}.{name}", table.schema())))?;
+        info!(partition = %name, period = %p, "dropped");
     }
 
     let planned = plan.moved();
@@ -280,7 +391,7 @@ async fn apply(tx: &Transaction<'_>, layout: &Layout, plan: &Plan) -> Result<u64
     if planned > 0 {
         // PostgreSQL refuses to create a partition while DEFAULT holds rows
         // of its range: park them in a temporary table, create, put them back.
-        let spans = spans(plan.create.iter().filter(|(_, n)| *n > 0).map(|(m, _)| *m));
+        let spans = spans(plan.create.iter().filter(|(_, n)| *n > 0).map(|(p, _)| *p));
         let mut cond = Vec::new();
         let mut params: Vec<DateTime<Utc>> = Vec::new();
         for (lo, hi) in &spans {
@@ -301,7 +412,7 @@ async fn apply(tx: &Transaction<'_>, layout: &Layout, plan: &Plan) -> Result<u64
             "creating the temporary table for rows leaving DEFAULT",
         ))?;
         // Through the parent, so the column order is the parent's; the
-        // bounds prune every scan to DEFAULT (no month partition covers them).
+        // bounds prune every scan to DEFAULT (no period partition covers them).
         let sql = format!(
             "WITH moved AS (DELETE FROM {parent} WHERE {} RETURNING *) INSERT INTO pg_temp.{MOVING} SELECT * FROM moved",
             cond.join(" OR ")
@@ -322,11 +433,11 @@ async fn apply(tx: &Transaction<'_>, layout: &Layout, plan: &Plan) -> Result<u64
     }
 
     let mut ddl = String::new();
-    for (m, _) in &plan.create {
+    for (p, _) in &plan.create {
         ddl.push_str(&format!(
             "CREATE TABLE {} PARTITION OF {parent} {};\n",
-            qualified(table.schema, &table.month_name(*m)),
-            m.bound_clause()
+            qualified(table.schema(), &table.partition_name(*p)),
+            p.bound_clause()
         ));
     }
     if !ddl.is_empty() {
@@ -335,8 +446,8 @@ async fn apply(tx: &Transaction<'_>, layout: &Layout, plan: &Plan) -> Result<u64
             format!("creating partitions {}", names(table, &plan.create)),
         ))?;
     }
-    for (m, n) in &plan.create {
-        info!(partition = %table.month_name(*m), month = %m, rows_moved = n, "created");
+    for (p, n) in &plan.create {
+        info!(partition = %table.partition_name(*p), period = %p, rows_moved = n, "created");
     }
 
     if planned > 0 {
@@ -369,31 +480,37 @@ async fn apply(tx: &Transaction<'_>, layout: &Layout, plan: &Plan) -> Result<u64
     Ok(taken)
 }
 
-fn names(table: Table, months: &[(Month, u64)]) -> String {
-    months
+fn names<P: Period>(table: TableSpec<P>, periods: &[(P, u64)]) -> String {
+    periods
         .iter()
-        .map(|(m, _)| table.month_name(*m))
+        .map(|(p, _)| table.partition_name(*p))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Consecutive months merged into `(first, last)` spans.
-fn spans(months: impl Iterator<Item = Month>) -> Vec<(Month, Month)> {
-    let mut out: Vec<(Month, Month)> = Vec::new();
-    for m in months {
+/// Consecutive periods merged into `(first, last)` spans.
+fn spans<P: Period>(periods: impl Iterator<Item = P>) -> Vec<(P, P)> {
+    let mut out: Vec<(P, P)> = Vec::new();
+    for p in periods {
         match out.last_mut() {
-            Some((_, hi)) if hi.succ() == Some(m) => *hi = m,
-            _ => out.push((m, m)),
+            Some((_, hi)) if hi.succ() == Some(p) => *hi = p,
+            _ => out.push((p, p)),
         }
     }
     out
 }
 
-fn report(layout: &Layout, plan: &Plan, now: DateTime<Utc>, dry_run: bool, moved: u64) -> Report {
+fn report<P: Period>(
+    layout: &Layout<P>,
+    plan: &Plan<P>,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    moved: u64,
+) -> Report<P> {
     let table = layout.table;
-    let part = |m: Month, name: &str| MonthPartition {
-        month: m,
-        name: format!("{}.{name}", table.schema),
+    let part = |p: P, name: &str| Partition {
+        period: p,
+        name: format!("{}.{name}", table.schema()),
     };
     Report {
         table: table.display(),
@@ -405,13 +522,13 @@ fn report(layout: &Layout, plan: &Plan, now: DateTime<Utc>, dry_run: bool, moved
         created: plan
             .create
             .iter()
-            .map(|(m, n)| Created {
-                partition: part(*m, &table.month_name(*m)),
+            .map(|(p, n)| Created {
+                partition: part(*p, &table.partition_name(*p)),
                 rows_moved: *n,
             })
             .collect(),
-        dropped: plan.drop.iter().map(|(m, n)| part(*m, n)).collect(),
-        kept: plan.kept.iter().map(|(m, n)| part(*m, n)).collect(),
+        dropped: plan.drop.iter().map(|(p, n)| part(*p, n)).collect(),
+        kept: plan.kept.iter().map(|(p, n)| part(*p, n)).collect(),
         moved_from_default: moved,
         expired_default_rows: plan.expired_default_rows,
         left_in_default: plan.left_in_default,
@@ -428,12 +545,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spans_merge_consecutive_months() {
+    fn spans_merge_consecutive_periods() {
         let m = |y, mo| Month::new(y, mo).unwrap();
         let got = spans([m(2025, 11), m(2025, 12), m(2026, 1), m(2026, 3)].into_iter());
         assert_eq!(
             got,
             vec![(m(2025, 11), m(2026, 1)), (m(2026, 3), m(2026, 3))]
+        );
+        let d = |y, mo, da| Day::new(y, mo, da).unwrap();
+        let got = spans([d(2021, 12, 31), d(2022, 1, 1), d(2022, 1, 3)].into_iter());
+        assert_eq!(
+            got,
+            vec![
+                (d(2021, 12, 31), d(2022, 1, 1)),
+                (d(2022, 1, 3), d(2022, 1, 3))
+            ]
         );
     }
 }

@@ -2,8 +2,9 @@
 
 mod common;
 
+use common::{ensure_current_and_next, maintain};
 use common::{home, insert, m, months, range, rows, snapshot, ts};
-use partitions::{PartitionError, PartitionKind, ensure_current_and_next, maintain};
+use partitions::{Month, OUTPUTS, PartitionError, PartitionKind};
 use test_support::TestDb;
 
 #[tokio::test]
@@ -33,7 +34,7 @@ async fn second_run_creates_and_drops_nothing() {
     let second = maintain(&mut client, now, 3, 12, false).await.unwrap();
     assert!(second.is_noop(), "{second}");
     assert!(second.created.is_empty() && second.dropped.is_empty());
-    assert_eq!(second.months_after(), range(m(2026, 3), m(2026, 6)));
+    assert_eq!(second.periods_after(), range(m(2026, 3), m(2026, 6)));
     assert_eq!(snapshot(&client).await, after_first);
 }
 
@@ -50,7 +51,7 @@ async fn months_are_utc_whatever_the_offset_and_session_time_zone() {
 
     let report = maintain(&mut client, now, 0, 12, false).await.unwrap();
     assert_eq!(report.current, m(2026, 2));
-    assert_eq!(report.months_after(), vec![m(2026, 2)]);
+    assert_eq!(report.periods_after(), vec![m(2026, 2)]);
 
     insert(
         &client,
@@ -73,10 +74,10 @@ async fn months_are_utc_whatever_the_offset_and_session_time_zone() {
         "kcg.detection_model_run_outputs_default"
     );
 
-    let listed = partitions::list(&client).await.unwrap();
+    let listed = partitions::list(&client, &OUTPUTS).await.unwrap();
     let feb = listed
         .iter()
-        .find(|p| p.kind == PartitionKind::Month(m(2026, 2)))
+        .find(|p| p.kind == PartitionKind::Period(m(2026, 2)))
         .unwrap();
     assert_eq!(feb.from, Some(ts("2026-02-01T00:00:00Z")));
     assert_eq!(feb.to, Some(ts("2026-03-01T00:00:00Z")));
@@ -87,7 +88,7 @@ async fn months_are_utc_whatever_the_offset_and_session_time_zone() {
         ensured
             .created
             .iter()
-            .map(|c| c.partition.month)
+            .map(|c| c.partition.period)
             .collect::<Vec<_>>(),
         vec![m(2026, 3)]
     );
@@ -109,7 +110,7 @@ async fn retention_drops_exactly_the_months_older_than_twelve_months() {
         .unwrap();
     assert_eq!(r.first_kept, Some(m(2025, 2)));
     assert_eq!(
-        r.dropped.iter().map(|d| d.month).collect::<Vec<_>>(),
+        r.dropped.iter().map(|d| d.period).collect::<Vec<_>>(),
         vec![m(2025, 1)]
     );
     assert!(r.created.is_empty());
@@ -132,8 +133,8 @@ async fn retention_drops_exactly_the_months_older_than_twelve_months() {
     let r = maintain(&mut client, ts("2026-03-01T00:00:00Z"), 0, 1, false)
         .await
         .unwrap();
-    assert_eq!(r.dropped.first().map(|d| d.month), Some(m(2025, 3)));
-    assert_eq!(r.dropped.last().map(|d| d.month), Some(m(2026, 1)));
+    assert_eq!(r.dropped.first().map(|d| d.period), Some(m(2025, 3)));
+    assert_eq!(r.dropped.last().map(|d| d.period), Some(m(2026, 1)));
     assert_eq!(months(&client).await, range(m(2026, 2), m(2026, 6)));
 }
 
@@ -172,7 +173,7 @@ async fn default_rows_move_into_the_months_created_for_them_and_are_counted() {
     let created: Vec<_> = report
         .created
         .iter()
-        .map(|c| (c.partition.month, c.rows_moved))
+        .map(|c| (c.partition.period, c.rows_moved))
         .collect();
     assert_eq!(
         created,
@@ -280,14 +281,14 @@ async fn concurrent_runs_end_as_one_run_would() {
     assert_eq!(months(&setup).await, range(m(2026, 1), m(2026, 6)));
     let mut created: Vec<_> = reports
         .iter()
-        .flat_map(|r| r.created.iter().map(|c| c.partition.month))
+        .flat_map(|r| r.created.iter().map(|c| c.partition.period))
         .collect();
     created.sort();
     // Every month made exactly once, whoever made it.
     assert_eq!(created, range(m(2026, 1), m(2026, 6)));
     let mut dropped: Vec<_> = reports
         .iter()
-        .flat_map(|r| r.dropped.iter().map(|d| d.month))
+        .flat_map(|r| r.dropped.iter().map(|d| d.period))
         .collect();
     dropped.sort();
     assert_eq!(dropped, range(m(2024, 10), m(2024, 12)));
@@ -315,7 +316,9 @@ async fn concurrent_runs_end_as_one_run_would() {
 async fn refused(
     db: &TestDb,
     needles: &[&str],
-    f: impl AsyncFnOnce(&mut tokio_postgres::Client) -> Result<partitions::Report, PartitionError>,
+    f: impl AsyncFnOnce(
+        &mut tokio_postgres::Client,
+    ) -> Result<partitions::Report<Month>, PartitionError>,
 ) {
     let mut client = db.client().await;
     let before = snapshot(&client).await;
@@ -462,7 +465,10 @@ async fn a_table_that_is_not_range_partitioned_is_refused() {
             ensure_current_and_next(c, now).await
         })
         .await;
-        let e = partitions::list(&client).await.unwrap_err().to_string();
+        let e = partitions::list(&client, &OUTPUTS)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(found), "{e}");
         let after = client
             .query("SELECT relname::text FROM pg_class ORDER BY 1", &[])
@@ -477,7 +483,9 @@ async fn a_table_that_is_not_range_partitioned_is_refused() {
 async fn refused_plain(
     db: &TestDb,
     needles: &[&str],
-    f: impl AsyncFnOnce(&mut tokio_postgres::Client) -> Result<partitions::Report, PartitionError>,
+    f: impl AsyncFnOnce(
+        &mut tokio_postgres::Client,
+    ) -> Result<partitions::Report<Month>, PartitionError>,
 ) {
     let mut client = db.client().await;
     let err = f(&mut client).await.expect_err("must be refused");
@@ -499,7 +507,7 @@ async fn ensure_creates_this_and_next_month_once_and_then_needs_no_lock() {
     assert_eq!(
         r.created
             .iter()
-            .map(|c| (c.partition.month, c.rows_moved))
+            .map(|c| (c.partition.period, c.rows_moved))
             .collect::<Vec<_>>(),
         vec![(m(2026, 7), 1), (m(2026, 8), 0)]
     );
@@ -522,7 +530,7 @@ async fn ensure_creates_this_and_next_month_once_and_then_needs_no_lock() {
     let again = ensure_current_and_next(&mut client, now).await.unwrap();
     assert!(again.is_noop());
     assert_eq!(
-        again.kept.iter().map(|p| p.month).collect::<Vec<_>>(),
+        again.kept.iter().map(|p| p.period).collect::<Vec<_>>(),
         vec![m(2026, 7), m(2026, 8)]
     );
     holder.batch_execute("ROLLBACK").await.unwrap();
@@ -536,7 +544,7 @@ async fn ensure_creates_this_and_next_month_once_and_then_needs_no_lock() {
     assert_eq!(
         r.created
             .iter()
-            .map(|c| c.partition.month)
+            .map(|c| c.partition.period)
             .collect::<Vec<_>>(),
         vec![m(2026, 9), m(2026, 10)]
     );
@@ -558,7 +566,7 @@ async fn list_shows_ranges_and_row_estimates() {
         .batch_execute("ANALYZE kcg.detection_model_run_outputs")
         .await
         .unwrap();
-    let listed = partitions::list(&client).await.unwrap();
+    let listed = partitions::list(&client, &OUTPUTS).await.unwrap();
     let summary: Vec<_> = listed
         .iter()
         .map(|p| (p.name.as_str(), p.kind, p.row_estimate))
@@ -568,12 +576,12 @@ async fn list_shows_ranges_and_row_estimates() {
         vec![
             (
                 "kcg.detection_model_run_outputs_p2026_03",
-                PartitionKind::Month(m(2026, 3)),
+                PartitionKind::Period(m(2026, 3)),
                 7
             ),
             (
                 "kcg.detection_model_run_outputs_p2026_04",
-                PartitionKind::Month(m(2026, 4)),
+                PartitionKind::Period(m(2026, 4)),
                 0
             ),
             (

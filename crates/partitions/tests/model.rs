@@ -129,7 +129,7 @@ async fn check(steps: Vec<Step>) {
             model.rows.push((key, month_index(*at)));
         }
         let before: BTreeSet<i32> = model.months.clone();
-        let report = partitions::maintain(&mut client, s.now, s.premake, s.retention, s.dry_run)
+        let report = common::maintain(&mut client, s.now, s.premake, s.retention, s.dry_run)
             .await
             .unwrap();
 
@@ -139,7 +139,7 @@ async fn check(steps: Vec<Step>) {
         };
         expected.run(s.now, s.premake, s.retention);
         let reported: BTreeSet<i32> = report
-            .months_after()
+            .periods_after()
             .iter()
             .map(|m| m.year() * 12 + m.month() as i32 - 1)
             .collect();
@@ -166,12 +166,12 @@ async fn check(steps: Vec<Step>) {
             let r_created: BTreeSet<i32> = report
                 .created
                 .iter()
-                .map(|c| c.partition.month.year() * 12 + c.partition.month.month() as i32 - 1)
+                .map(|c| c.partition.period.year() * 12 + c.partition.period.month() as i32 - 1)
                 .collect();
             let r_dropped: BTreeSet<i32> = report
                 .dropped
                 .iter()
-                .map(|d| d.month.year() * 12 + d.month.month() as i32 - 1)
+                .map(|d| d.period.year() * 12 + d.period.month() as i32 - 1)
                 .collect();
             assert_eq!(
                 (r_created, r_dropped),

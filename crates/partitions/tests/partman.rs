@@ -149,7 +149,7 @@ async fn compare(history: i32) {
 
     // Ours starts with DEFAULT only; the same rows wait there.
     insert_rows(&client, "detection_model_run_outputs", history).await;
-    let report = partitions::maintain(&mut client, now, 3, 12, false)
+    let report = common::maintain(&mut client, now, 3, 12, false)
         .await
         .unwrap();
 
@@ -178,7 +178,7 @@ async fn compare(history: i32) {
         .batch_execute("SELECT partman.run_maintenance(p_parent_table => 'kcg.partman_run_outputs', p_jobmon => false)")
         .await
         .unwrap();
-    let again = partitions::maintain(&mut client, now, 3, 12, false)
+    let again = common::maintain(&mut client, now, 3, 12, false)
         .await
         .unwrap();
     assert!(again.is_noop(), "{again}");

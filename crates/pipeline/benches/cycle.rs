@@ -102,8 +102,8 @@ async fn sample_cycle() {
         "shadow",
         "SHADOW",
         &[
-            ("speed_floor_kn", 30.0.into()),
-            ("speed_full_kn", 60.0.into()),
+            ("speed_floor_factor", 0.5.into()),
+            ("speed_full_factor", 1.0.into()),
         ],
     )
     .await;
@@ -112,7 +112,7 @@ async fn sample_cycle() {
         "identity_collision",
         "challenger",
         "CHALLENGER",
-        &[("min_hops", 1.into())],
+        &[("min_switches", 2.into())],
     )
     .await;
     let at = ts("2022-01-03T00:15:00Z");
@@ -154,13 +154,13 @@ async fn scaled_cycle() {
     pipeline::register_reference_models(&mut client)
         .await
         .expect("register");
-    for (i, floor) in [30.0, 35.0, 40.0].into_iter().enumerate() {
+    for (i, floor) in [0.5, 0.6, 0.7].into_iter().enumerate() {
         add_version(
             &client,
             "spoofing_score",
             &format!("shadow-{i}"),
             "SHADOW",
-            &[("speed_floor_kn", floor.into())],
+            &[("speed_floor_factor", floor.into())],
         )
         .await;
     }
@@ -169,7 +169,7 @@ async fn scaled_cycle() {
         "identity_collision",
         "challenger-0",
         "CHALLENGER",
-        &[("min_hops", 1.into())],
+        &[("min_switches", 2.into())],
     )
     .await;
     add_version(

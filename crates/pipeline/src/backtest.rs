@@ -3,14 +3,17 @@
 //! (and gated) at once instead of after days of live cycles.
 //!
 //! For each `cycle_ts` the base input is rebuilt the way that cycle built
-//! it (stage 1's load and stage 2's clean of the stored positions, see the
-//! `input` module), and the version's upstream inputs are recomputed in
+//! it (stage 1's load of the stored positions and of the state the cycles
+//! before it carried, stage 2's clean; see the `input` module), and the
+//! version's upstream inputs are recomputed in
 //! memory: the plan holds the version, its model's ACTIVE PRIMARY and the
 //! ACTIVE PRIMARYs of every model upstream of it
 //! ([`registry::RegistrySnapshot::for_backtest`]), nothing else. Recomputed
 //! rather than read back, because a stored output row carries no typed
 //! artifact a model could read; the price is that an upstream PRIMARY
-//! promoted since the cycle ran is today's, not that cycle's.
+//! promoted since the cycle ran is today's, not that cycle's, and a cycle
+//! whose predecessors' carried state was pruned (it is kept for a day, see
+//! `state`) runs as a fresh start would.
 //!
 //! Only the version's outputs, metrics and run record of the cycle are
 //! written (run record `origin = 'BACKTEST'`), replacing its earlier
@@ -164,9 +167,9 @@ impl Pipeline {
             tracing::info!("the version has a live run in this cycle; kept");
             return Ok(BacktestCycle::LiveRunKept);
         }
-        let raw = self.load_positions(&tx, cycle_ts).await?;
+        let (raw, carried) = self.load_input(&tx, cycle_ts).await?;
         let positions = raw.len();
-        let (window, _) = self.clean(cycle_ts, raw);
+        let (window, _) = self.clean(cycle_ts, raw, carried);
         let base = self.base_input(&window);
         let run = self.executor.run(cycle_ts, &backtest.plan, base).await?;
         let persisted = self.executor.persist_backtest(&mut tx, &run, id).await?;

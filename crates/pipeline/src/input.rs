@@ -1,5 +1,6 @@
 //! What a cycle's models are given, built in one place: stage 1's
-//! positions, stage 2's clean window, and stage 10's base input from it.
+//! positions and the state earlier cycles carried to this one, stage 2's
+//! clean window with that state, and stage 10's base input from it.
 //!
 //! The cycle's stages call these, and so does [`Pipeline::backtest`], which
 //! rebuilds a past cycle's input the way that cycle built it. Anything a
@@ -10,10 +11,10 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use detectors::{AisWindow, CleanStats, Fix, WindowBounds};
+use detectors::{AisWindow, CarriedFix, CleanStats, Fix, WindowBounds};
 use tokio_postgres::GenericClient;
 
-use crate::{CycleTs, Pipeline, PipelineError, window};
+use crate::{CycleTs, Pipeline, PipelineError, state, window};
 
 impl Pipeline {
     /// The window of positions of the cycle at `cycle_ts`.
@@ -21,19 +22,28 @@ impl Pipeline {
         WindowBounds::ending_at(cycle_ts, self.config.window)
     }
 
-    /// Stage 1: the positions of the cycle's window, as reported.
-    pub(crate) async fn load_positions(
+    /// Stage 1: the positions of the cycle's window, as reported, and the
+    /// state earlier cycles carried to it (see `state`).
+    pub(crate) async fn load_input(
         &self,
         client: &impl GenericClient,
         cycle_ts: CycleTs,
-    ) -> Result<Vec<Fix>, PipelineError> {
-        window::load(client, self.bounds(cycle_ts)).await
+    ) -> Result<(Vec<Fix>, Vec<CarriedFix>), PipelineError> {
+        let raw = window::load(client, self.bounds(cycle_ts)).await?;
+        let carried = state::load(client, cycle_ts, self.config.state_lookback).await?;
+        Ok((raw, carried))
     }
 
-    /// Stage 2: the window cleaned of impossible fixes, and what was
-    /// dropped.
-    pub(crate) fn clean(&self, cycle_ts: CycleTs, raw: Vec<Fix>) -> (AisWindow, CleanStats) {
-        detectors::clean(self.bounds(cycle_ts), raw)
+    /// Stage 2: the window cleaned of impossible fixes, with the carried
+    /// state, and what was dropped.
+    pub(crate) fn clean(
+        &self,
+        cycle_ts: CycleTs,
+        raw: Vec<Fix>,
+        carried: Vec<CarriedFix>,
+    ) -> (AisWindow, CleanStats) {
+        let (window, stats) = detectors::clean(self.bounds(cycle_ts), raw);
+        (window.with_carried(carried), stats)
     }
 
     /// Stage 10: the base input the registry's models read

@@ -5,7 +5,9 @@
 use std::fmt;
 
 use chrono::TimeDelta;
-use detectors::{Collisions, Event, VesselSummary};
+use detectors::{
+    Collisions, Episode, EpisodeChange, Event, EventCategory, VesselSummary, plan_episodes,
+};
 use tokio_postgres::Transaction;
 
 use crate::{CycleTs, PipelineError};
@@ -117,7 +119,10 @@ pub(crate) async fn write_collisions(
         .iter()
         .map(|c| {
             serde_json::json!({
+                "mmsi": detectors::nine_digits(c.mmsi),
                 "hops": c.hops,
+                "max_speed_kn": Some(c.max_speed_kn).filter(|v| v.is_finite()),
+                "ceiling_kn": c.ceiling_kn,
                 "sites": c.sites.iter().map(|(lat, lon)| [lat, lon]).collect::<Vec<_>>(),
                 "cycle_ts": cycle_ts,
             })
@@ -144,42 +149,149 @@ pub(crate) async fn write_collisions(
 
 const EVENTS: &str = "kcg.prediction_events";
 
-/// Replaces the cycle's events; returns how many were written and every UTC
-/// hour whose counts may have changed (of the old and the new events).
+/// The stored episodes a finding of `cycle_ts` may continue.
+/// A row without episode columns (another writer's) is a one-cycle episode.
+const EPISODES_NEAR: &str = "SELECT id, category, mmsi, cycle_ts, coalesce(last_cycle_ts, cycle_ts), \
+       event_ts, coalesce(last_seen, event_ts), occurrences, coalesce(worst_value, 'NaN'::float8), \
+       severity, details \
+     FROM kcg.prediction_events \
+     WHERE mmsi = ANY($1) AND coalesce(last_cycle_ts, cycle_ts) >= $2 AND cycle_ts <= $3";
+
+/// Writes the cycle's findings as episodes ([`detectors::plan_episodes`]):
+/// a finding that continues a stored episode updates it, any other opens
+/// one. Episodes this cycle alone had opened (a rerun) are replaced first.
+/// Returns how many findings were written and every UTC hour whose counts
+/// may have changed (of the old and the new rows).
 pub(crate) async fn write_events(
     client: &mut Transaction<'_>,
     cycle_ts: CycleTs,
     events: &[Event],
+    gap: TimeDelta,
 ) -> Result<(usize, Vec<CycleTs>), PipelineError> {
     let db = |e| PipelineError::db(EVENTS, e);
-    let category: Vec<&str> = events.iter().map(|e| e.category.as_str()).collect();
-    let mmsi: Vec<i64> = events.iter().map(|e| e.mmsi).collect();
-    let severity: Vec<&str> = events.iter().map(|e| e.severity.as_str()).collect();
-    let ts: Vec<CycleTs> = events.iter().map(|e| e.event_ts).collect();
-    let details: Vec<&serde_json::Value> = events.iter().map(|e| &e.details).collect();
     let tx = client.transaction().await.map_err(db)?;
-    let old = tx
+    let mut hours: Vec<CycleTs> = tx
         .query(
-            "DELETE FROM kcg.prediction_events WHERE cycle_ts = $1 \
+            "DELETE FROM kcg.prediction_events \
+             WHERE cycle_ts = $1 AND coalesce(last_cycle_ts, cycle_ts) = $1 \
              RETURNING date_trunc('hour', event_ts, 'UTC')",
             &[&cycle_ts],
         )
         .await
-        .map_err(db)?;
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut mmsis: Vec<i64> = events.iter().map(|e| e.mmsi).collect();
+    mmsis.sort_unstable();
+    mmsis.dedup();
+    let mut stored = Vec::new();
+    for r in tx
+        .query(
+            EPISODES_NEAR,
+            &[&mmsis, &(cycle_ts - gap), &(cycle_ts + gap)],
+        )
+        .await
+        .map_err(db)?
+    {
+        let category: String = r.get(1);
+        let severity: String = r.get(9);
+        // Rows of another writer's categories or severities are not ours to extend.
+        let (Some(category), Ok(severity)) = (EventCategory::from_db(&category), severity.parse())
+        else {
+            continue;
+        };
+        stored.push(Episode {
+            id: r.get(0),
+            category,
+            mmsi: r.get(2),
+            opened_cycle: r.get(3),
+            last_cycle: r.get(4),
+            event_ts: r.get(5),
+            last_seen: r.get(6),
+            occurrences: r.get(7),
+            worst_value: r.get(8),
+            severity,
+            details: r.get(10),
+        });
+    }
+    let mut opened: Vec<Event> = Vec::new();
+    let mut extended: Vec<Episode> = Vec::new();
+    for change in plan_episodes(&stored, events, cycle_ts, gap) {
+        match change {
+            EpisodeChange::Open(e) => opened.push(e),
+            EpisodeChange::Extend(e) => {
+                if let Some(old) = stored.iter().find(|s| s.id == e.id) {
+                    hours.push(hour_of(old.event_ts));
+                }
+                extended.push(e);
+            }
+        }
+    }
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let ts: Vec<CycleTs> = opened.iter().map(|e| e.event_ts).collect();
+    let category: Vec<&str> = opened.iter().map(|e| e.category.as_str()).collect();
+    let mmsi: Vec<i64> = opened.iter().map(|e| e.mmsi).collect();
+    let severity: Vec<&str> = opened.iter().map(|e| e.severity.as_str()).collect();
+    let value: Vec<Option<f64>> = opened.iter().map(|e| finite(e.value)).collect();
+    let details: Vec<&serde_json::Value> = opened.iter().map(|e| &e.details).collect();
     let new = tx
         .query(
-            "INSERT INTO kcg.prediction_events (cycle_ts, event_ts, category, mmsi, severity, details) \
-             SELECT $1, * FROM unnest($2::timestamptz[], $3::text[], $4::int8[], $5::text[], $6::jsonb[]) \
+            "INSERT INTO kcg.prediction_events (cycle_ts, last_cycle_ts, event_ts, last_seen, \
+               category, mmsi, severity, occurrences, worst_value, details) \
+             SELECT $1, $1, u.ts, u.ts, u.category, u.mmsi, u.severity, 1, u.value, u.details \
+             FROM unnest($2::timestamptz[], $3::text[], $4::int8[], $5::text[], $6::float8[], $7::jsonb[]) \
+                  AS u(ts, category, mmsi, severity, value, details) \
              RETURNING date_trunc('hour', event_ts, 'UTC')",
-            &[&cycle_ts, &ts, &category, &mmsi, &severity, &details],
+            &[&cycle_ts, &ts, &category, &mmsi, &severity, &value, &details],
         )
         .await
         .map_err(db)?;
+    hours.extend(new.iter().map(|r| r.get::<_, CycleTs>(0)));
+    let id: Vec<i64> = extended.iter().map(|e| e.id).collect();
+    let opened_cycle: Vec<CycleTs> = extended.iter().map(|e| e.opened_cycle).collect();
+    let last_cycle: Vec<CycleTs> = extended.iter().map(|e| e.last_cycle).collect();
+    let event_ts: Vec<CycleTs> = extended.iter().map(|e| e.event_ts).collect();
+    let last_seen: Vec<CycleTs> = extended.iter().map(|e| e.last_seen).collect();
+    let occurrences: Vec<i32> = extended.iter().map(|e| e.occurrences).collect();
+    let worst: Vec<Option<f64>> = extended.iter().map(|e| finite(e.worst_value)).collect();
+    let severity: Vec<&str> = extended.iter().map(|e| e.severity.as_str()).collect();
+    let details: Vec<&serde_json::Value> = extended.iter().map(|e| &e.details).collect();
+    let updated = tx
+        .query(
+            "UPDATE kcg.prediction_events e SET cycle_ts = u.opened, last_cycle_ts = u.last_cycle, \
+               event_ts = u.event_ts, last_seen = u.last_seen, occurrences = u.occurrences, \
+               worst_value = u.worst, severity = u.severity, details = u.details \
+             FROM unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], \
+                         $5::timestamptz[], $6::int4[], $7::float8[], $8::text[], $9::jsonb[]) \
+                  AS u(id, opened, last_cycle, event_ts, last_seen, occurrences, worst, severity, details) \
+             WHERE e.id = u.id \
+             RETURNING date_trunc('hour', e.event_ts, 'UTC')",
+            &[
+                &id,
+                &opened_cycle,
+                &last_cycle,
+                &event_ts,
+                &last_seen,
+                &occurrences,
+                &worst,
+                &severity,
+                &details,
+            ],
+        )
+        .await
+        .map_err(db)?;
+    hours.extend(updated.iter().map(|r| r.get::<_, CycleTs>(0)));
     tx.commit().await.map_err(db)?;
-    let mut hours: Vec<CycleTs> = old.iter().chain(new.iter()).map(|r| r.get(0)).collect();
     hours.sort();
     hours.dedup();
     Ok((events.len(), hours))
+}
+
+/// The UTC hour holding `ts`, as `date_trunc('hour', ts, 'UTC')` computes it.
+fn hour_of(ts: CycleTs) -> CycleTs {
+    use chrono::DurationRound;
+    ts.duration_trunc(TimeDelta::hours(1)).unwrap_or(ts)
 }
 
 /// Recounts `prediction_stats_hourly` for `hours` from `prediction_events`

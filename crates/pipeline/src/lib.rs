@@ -23,6 +23,7 @@ mod input;
 mod legacy;
 mod reference;
 mod stage;
+mod state;
 mod window;
 
 use std::time::{Duration, Instant};
@@ -124,6 +125,13 @@ pub struct PipelineConfig {
     pub exec: dag_exec::ExecConfig,
     /// The params cache's TTL. Default 5 minutes.
     pub cache_ttl: Duration,
+    /// How far back a cycle looks for the state an earlier cycle carried
+    /// (`kcg.vessel_track_state`). Default 1 hour.
+    pub state_lookback: TimeDelta,
+    /// A finding continues a stored episode (one `prediction_events` row)
+    /// when that episode's cycles reach this cycle within this gap.
+    /// Default 15 minutes (three 5-minute cycles).
+    pub episode_gap: TimeDelta,
 }
 
 impl Default for PipelineConfig {
@@ -134,6 +142,8 @@ impl Default for PipelineConfig {
             collision_resolve_after: TimeDelta::minutes(30),
             exec: dag_exec::ExecConfig::default(),
             cache_ttl: params_cache::DEFAULT_TTL,
+            state_lookback: TimeDelta::hours(1),
+            episode_gap: TimeDelta::minutes(15),
         }
     }
 }
@@ -176,6 +186,7 @@ pub struct Pipeline {
 #[derive(Default)]
 struct Work {
     raw: Vec<detectors::Fix>,
+    carried: Vec<detectors::CarriedFix>,
     window: Option<AisWindow>,
     clean: CleanStats,
     tracks: Option<Typed<TrackFeatures>>,
@@ -370,18 +381,23 @@ impl Pipeline {
         match stage {
             Stage::LoadWindow => {
                 let bounds = self.bounds(cycle_ts);
-                w.raw = self.load_positions(&*client, cycle_ts).await?;
+                (w.raw, w.carried) = self.load_input(&*client, cycle_ts).await?;
                 // The snapshot reads the leading count (a PRIMARY that
                 // stores nothing while its cycles had positions alarms).
                 Ok(format!(
-                    "{} positions in ({}, {}]",
+                    "{} positions in ({}, {}], {} carried from earlier cycles",
                     w.raw.len(),
                     bounds.start,
-                    bounds.end
+                    bounds.end,
+                    w.carried.len()
                 ))
             }
             Stage::Clean => {
-                let (window, stats) = self.clean(cycle_ts, std::mem::take(&mut w.raw));
+                let (window, stats) = self.clean(
+                    cycle_ts,
+                    std::mem::take(&mut w.raw),
+                    std::mem::take(&mut w.carried),
+                );
                 w.window = Some(window);
                 w.clean = stats;
                 Ok(serde_json::to_string(&stats).unwrap_or_default())
@@ -389,10 +405,14 @@ impl Pipeline {
             Stage::Tracks => {
                 let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
                 let tracks = detectors::legacy::track_features(cycle_ts, window)?;
+                let carry = tracks.artifact().carry_forward(cycle_ts);
+                let stored = state::write(client, cycle_ts, &carry).await?;
                 let detail = format!(
-                    "{} vessels, {} segments",
+                    "{} vessels, {} segments, {} glitches set aside, {} positions carried in, {stored} carried on",
                     tracks.artifact().vessels().len(),
-                    tracks.artifact().segment_count()
+                    tracks.artifact().segment_count(),
+                    tracks.artifact().glitch_count(),
+                    window.carried_all().len(),
                 );
                 w.tracks = Some(tracks);
                 Ok(detail)
@@ -400,9 +420,17 @@ impl Pipeline {
             Stage::Identity => {
                 let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
                 let identity = detectors::legacy::identity(cycle_ts, window)?;
+                let classes: Vec<String> = identity
+                    .artifact()
+                    .class_counts()
+                    .into_iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(c, n)| format!("{c} {n}"))
+                    .collect();
                 let detail = format!(
-                    "{} invalid identities",
-                    identity.artifact().invalid().count()
+                    "{} invalid identities; classes: {}",
+                    identity.artifact().invalid().count(),
+                    classes.join(", ")
                 );
                 w.identity = Some(identity);
                 Ok(detail)
@@ -442,7 +470,9 @@ impl Pipeline {
                     collisions.artifact(),
                     &detectors::EventRules::default(),
                 );
-                let (n, hours) = legacy::write_events(client, cycle_ts, &events).await?;
+                let (n, hours) =
+                    legacy::write_events(client, cycle_ts, &events, self.config.episode_gap)
+                        .await?;
                 w.events = n;
                 w.event_hours = hours;
                 Ok(format!("{n} events"))
@@ -455,19 +485,20 @@ impl Pipeline {
                 ))
             }
             Stage::Partitions => {
-                let report = partitions::ensure_current_and_next(client, cycle_ts).await?;
-                Ok(if report.created.is_empty() {
-                    "this and next month exist".to_owned()
+                // This and next month of the outputs, this and next day of
+                // the positions: one catalog query when all exist.
+                let r = partitions::ensure_cycle(client, cycle_ts).await?;
+                let names: Vec<&str> = (r.outputs.created.iter().map(|c| &c.partition.name))
+                    .chain(r.positions.created.iter().map(|c| &c.partition.name))
+                    .map(String::as_str)
+                    .collect();
+                Ok(if names.is_empty() {
+                    "this and next month, this and next day exist".to_owned()
                 } else {
-                    let names: Vec<&str> = report
-                        .created
-                        .iter()
-                        .map(|c| c.partition.name.as_str())
-                        .collect();
                     format!(
                         "created {}; {} rows moved from DEFAULT",
                         names.join(", "),
-                        report.moved_from_default
+                        r.outputs.moved_from_default + r.positions.moved_from_default
                     )
                 })
             }

@@ -44,10 +44,10 @@ async fn register_models(client: &mut Client) {
     let done = pipeline::register_reference_models(client).await.unwrap();
     assert_eq!((done.models, done.edges, done.primaries), (5, 5, 5));
     let mut shadow = detectors::default_params("spoofing_score").unwrap();
-    shadow["speed_floor_kn"] = 30.0.into();
-    shadow["speed_full_kn"] = 60.0.into();
+    shadow["speed_floor_factor"] = 0.5.into();
+    shadow["speed_full_factor"] = 1.0.into();
     let mut challenger = detectors::default_params("identity_collision").unwrap();
-    challenger["min_hops"] = 1.into();
+    challenger["min_switches"] = 2.into();
     for (model, version, role, params) in [
         ("spoofing_score", "1.1.0-shadow", "SHADOW", shadow),
         ("identity_collision", "2.0.0-rc1", "CHALLENGER", challenger),
@@ -133,25 +133,56 @@ async fn replay_on_real_data_with_the_registry_on() {
         .get(0);
     assert!(score >= 0.7, "spoofing score {score}");
 
-    // Every MMSI that is not nine digits and was analysed has an INVALID_MMSI event.
+    // Every analysed identity found INVALID has an INVALID_MMSI event, and
+    // no valid one has (the coast stations 003669881, 003669884 and 007751005
+    // are not nine digits as integers, yet valid).
     let missing = one(
         &client,
         "SELECT count(*) FROM (SELECT DISTINCT mmsi FROM kcg.vessel_analysis \
-           WHERE mmsi NOT BETWEEN 100000000 AND 999999999) v \
+           WHERE NOT identity_valid) v \
          WHERE NOT EXISTS (SELECT 1 FROM kcg.prediction_events e \
            WHERE e.category = 'INVALID_MMSI' AND e.mmsi = v.mmsi)",
     )
     .await;
     assert_eq!(missing, 0);
-    let invalid = one(&client, "SELECT count(DISTINCT mmsi) FROM kcg.vessel_analysis WHERE mmsi NOT BETWEEN 100000000 AND 999999999").await;
+    let wrong = one(
+        &client,
+        "SELECT count(*) FROM kcg.prediction_events e WHERE e.category = 'INVALID_MMSI' \
+           AND EXISTS (SELECT 1 FROM kcg.vessel_analysis v WHERE v.mmsi = e.mmsi AND v.identity_valid)",
+    )
+    .await;
+    assert_eq!(wrong, 0);
+    let invalid = one(
+        &client,
+        "SELECT count(DISTINCT mmsi) FROM kcg.vessel_analysis WHERE NOT identity_valid",
+    )
+    .await;
     assert!(
         invalid >= 5,
-        "the sample has several MMSIs that are not nine digits, found {invalid}"
+        "the sample has several invalid identities, found {invalid}"
     );
+    let coast = one(
+        &client,
+        "SELECT count(DISTINCT mmsi) FROM kcg.vessel_analysis \
+        WHERE mmsi IN (3669881, 3669884, 7751005) AND identity_valid",
+    )
+    .await;
+    assert_eq!(coast, 3, "the coast stations are valid identities");
+    let details: String = client
+        .query_one(
+            "SELECT details->>'mmsi' FROM kcg.prediction_events \
+             WHERE category = 'INVALID_MMSI' AND mmsi = 12345678 LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(details, "012345678", "shown with its leading zero");
     let raw_invalid = one(&client, "SELECT count(DISTINCT mmsi) FROM kcg.ais_positions WHERE mmsi NOT BETWEEN 100000000 AND 999999999 AND ts > '2022-01-02T23:55:00Z' AND ts <= '2022-01-03T00:25:00Z'").await;
+    let analysed_odd = one(&client, "SELECT count(DISTINCT mmsi) FROM kcg.vessel_analysis WHERE mmsi NOT BETWEEN 100000000 AND 999999999").await;
     assert_eq!(
-        invalid, raw_invalid,
-        "every invalid MMSI of the windows was analysed"
+        analysed_odd, raw_invalid,
+        "every odd MMSI of the windows was analysed"
     );
 
     // The SOG 102.3 sentinels were cleaned and counted.
@@ -187,7 +218,9 @@ async fn replay_on_real_data_with_the_registry_on() {
              FROM kcg.vessel_analysis v FULL JOIN \
                (SELECT * FROM kcg.detection_model_run_outputs \
                  WHERE model_id = 'spoofing_score' AND role = 'PRIMARY') o \
-               ON o.cycle_ts = v.cycle_ts AND o.entity_key = v.mmsi::text",
+               ON o.cycle_ts = v.cycle_ts AND o.entity_key = \
+                  CASE WHEN v.mmsi BETWEEN 0 AND 999999999 THEN lpad(v.mmsi::text, 9, '0') \
+                       ELSE v.mmsi::text END",
             &[],
         )
         .await

@@ -168,7 +168,7 @@ async fn serve_picks_up_a_registry_change_at_the_next_tick_not_after_the_ttl() {
         .batch_execute(
             "INSERT INTO kcg.detection_models (model_id) VALUES ('identity');
              INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params)
-             VALUES ('identity', '1', 'PRIMARY', 'ACTIVE', '{\"min_country_code\": 201, \"max_country_code\": 775}');",
+             VALUES ('identity', '1', 'PRIMARY', 'ACTIVE', '{\"unassigned_mid_invalid\": true, \"craft_mid_required\": false}');",
         )
         .await
         .unwrap();

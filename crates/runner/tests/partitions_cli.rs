@@ -48,7 +48,7 @@ async fn maintain_dry_run_then_for_real_then_list() {
         "{out}"
     );
 
-    let list = runner(db.url(), &["partitions", "list"]);
+    let list = runner(db.url(), &["partitions", "list", "--table", "outputs"]);
     assert!(list.status.success(), "{}", stderr(&list));
     let out = stdout(&list);
     assert!(
@@ -60,6 +60,48 @@ async fn maintain_dry_run_then_for_real_then_list() {
         "{out}"
     );
     assert_eq!(out.lines().count(), 4, "{out}");
+
+    // The positions were maintained too (--table all by default): the UTC
+    // day of --now and three ahead, and DEFAULT.
+    assert!(
+        stdout(&real).contains("current day 2026-02-01"),
+        "{}",
+        stdout(&real)
+    );
+    let list = runner(db.url(), &["partitions", "list", "--table", "positions"]);
+    let out = stdout(&list);
+    assert!(
+        out.contains("kcg.ais_positions_p2026_02_01")
+            && out.contains("[2026-02-04T00:00:00Z, 2026-02-05T00:00:00Z)")
+            && out.contains("kcg.ais_positions_default"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 6, "{out}");
+    let both = stdout(&runner(db.url(), &["partitions", "list"]));
+    assert_eq!(both.lines().count(), 4 + 1 + 6, "{both}");
+
+    // One table at a time, with its own flags.
+    let only = runner(
+        db.url(),
+        &[
+            "partitions",
+            "maintain",
+            now,
+            "--table",
+            "positions",
+            "--positions-premake",
+            "5",
+            "--dry-run",
+        ],
+    );
+    let out = stdout(&only);
+    assert!(
+        only.status.success()
+            && out.contains("would be created: 2")
+            && !out.contains("run_outputs"),
+        "{out}{}",
+        stderr(&only)
+    );
 
     let again = runner(db.url(), &["partitions", "maintain", now, "--premake", "1"]);
     assert!(stdout(&again).contains("created: 0"), "{}", stdout(&again));
@@ -77,12 +119,32 @@ async fn bad_configuration_exits_non_zero_saying_why() {
             vec!["partitions", "maintain", "--retention-months", "0"],
             "retention must be between 1 and 1200 months, got 0",
         ),
+        (
+            vec!["partitions", "maintain", "--positions-retention-days", "0"],
+            "kcg.ais_positions: retention must be between 1 and 36525 days, got 0",
+        ),
+        (
+            vec!["partitions", "maintain", "--positions-premake", "400"],
+            "kcg.ais_positions: premake must be between 0 and 366 days, got 400",
+        ),
+        (
+            vec!["partitions", "maintain", "--table", "tables"],
+            "invalid value 'tables' for '--table <TABLE>'",
+        ),
     ] {
         let o = runner(db.url(), &args);
         assert!(!o.status.success(), "{args:?}");
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
-    let list = runner(db.url(), &["partitions", "list"]);
+    // A refused policy of one table touches neither.
+    let list = runner(db.url(), &["partitions", "list", "--table", "outputs"]);
+    assert_eq!(
+        stdout(&list).lines().count(),
+        2,
+        "only DEFAULT: {}",
+        stdout(&list)
+    );
+    let list = runner(db.url(), &["partitions", "list", "--table", "positions"]);
     assert_eq!(
         stdout(&list).lines().count(),
         2,

@@ -141,7 +141,7 @@ async fn compare_backtest_gate_rollback_and_history_from_the_command_line() {
     let text = ok(&db, &["versions", "compare", &challenger.to_string()]);
     assert!(
         text.starts_with(
-            "model identity_collision: CHALLENGER 2.0.0-one-hop (id 7) against PRIMARY 1.0.0 (id 4)\n"
+            "model identity_collision: CHALLENGER 2.0.0-two-switches (id 7) against PRIMARY 1.0.0 (id 4)\n"
         ),
         "{text}"
     );
@@ -150,9 +150,9 @@ async fn compare_backtest_gate_rollback_and_history_from_the_command_line() {
         "{text}"
     );
     assert!(text.contains("compared cycles  5 (both OK)"), "{text}");
-    assert!(text.contains("8 only candidate"), "{text}");
-    assert!(text.contains("agreement@0.5    0.4667"), "{text}");
-    assert!(text.contains("mean abs diff    0.3833"), "{text}");
+    assert!(text.contains("5 only PRIMARY"), "{text}");
+    assert!(text.contains("agreement@0.5    0.3750"), "{text}");
+    assert!(text.contains("mean abs diff    0.3125"), "{text}");
     let json = ok(
         &db,
         &[
@@ -171,8 +171,8 @@ async fn compare_backtest_gate_rollback_and_history_from_the_command_line() {
     );
     let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     assert_eq!(v["window"]["basis"], "given");
-    assert_eq!(v["flags"]["only_candidate"], 8);
-    assert_eq!(v["rows"]["candidate"], 15);
+    assert_eq!(v["flags"]["only_baseline"], 5);
+    assert_eq!(v["rows"]["baseline"], 8);
     assert_eq!(v["top_divergent"].as_array().unwrap().len(), 2);
 
     // Refusals: exit 1 naming the version; a half window is a usage error.
@@ -190,14 +190,14 @@ async fn compare_backtest_gate_rollback_and_history_from_the_command_line() {
 
     // A new SHADOW after the fact, as a DRAFT.
     let mut params = detectors::default_params("spoofing_score").unwrap();
-    params["speed_floor_kn"] = serde_json::json!(45.0);
+    params["speed_floor_factor"] = serde_json::json!(0.9);
     let added = ok(
         &db,
         &[
             "versions",
             "add",
             "spoofing_score",
-            "1.2.0-floor45",
+            "1.2.0-floor09",
             "--role",
             "SHADOW",
             "--params",
@@ -281,7 +281,7 @@ async fn compare_backtest_gate_rollback_and_history_from_the_command_line() {
     assert!(out.contains("5 of them backtest"), "{out}");
     assert!(
         out.contains(&format!(
-            "promoted model spoofing_score version 1.2.0-floor45 (id {candidate}) from DRAFT SHADOW to ACTIVE PRIMARY"
+            "promoted model spoofing_score version 1.2.0-floor09 (id {candidate}) from DRAFT SHADOW to ACTIVE PRIMARY"
         )),
         "{out}"
     );
@@ -301,7 +301,7 @@ async fn compare_backtest_gate_rollback_and_history_from_the_command_line() {
         out,
         format!(
             "rolled back model spoofing_score: version 1.0.0 (id {primary}) is the ACTIVE PRIMARY again; \
-             version 1.2.0-floor45 (id {candidate}) is archived\n"
+             version 1.2.0-floor09 (id {candidate}) is archived\n"
         )
     );
     ok(&db, &["cycle", "--at", "2022-01-03T00:30:00Z"]);

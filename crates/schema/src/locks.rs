@@ -8,6 +8,7 @@
 //!
 //! | lock | key | scope | taken by |
 //! |---|---|---|---|
+//! | [`INGEST`] | `"kcg_ingt"` | transaction | `ingest`, before it decides which rows of a file are new |
 //! | [`PARTITIONS`] | `"kcg_part"` | transaction | `partitions::maintain` and stage 9 when a month is missing |
 //! | [`SERVE_LEADER`] | `"kcg_serv"` | session, on `serve`'s own control connection, for the life of the process | `runner serve` |
 //! | [`TEST_TEMPLATE`] | `"kcg_tmpl"` | session, on a connection of its own, released before it is closed | `test-support` while it builds the template database |
@@ -24,6 +25,10 @@ use chrono::{DateTime, Utc};
 /// time. Visible in `pg_locks` as `classid = 1801676639, objid =
 /// 1885434484, objsubid = 1`.
 pub const PARTITIONS: i64 = 0x6b63_675f_7061_7274;
+
+/// `pg_advisory_xact_lock(INGEST)`: two ingests of overlapping data never
+/// both store a row.
+pub const INGEST: i64 = 0x6b63_675f_696e_6774;
 
 /// `pg_try_advisory_lock(SERVE_LEADER)`: the one `runner serve` replica
 /// that runs the cycles.
@@ -57,7 +62,7 @@ mod tests {
 
     #[test]
     fn keys_are_distinct_and_cycles_fold_by_the_microsecond() {
-        let one = [PARTITIONS, SERVE_LEADER, TEST_TEMPLATE];
+        let one = [INGEST, PARTITIONS, SERVE_LEADER, TEST_TEMPLATE];
         for (i, a) in one.iter().enumerate() {
             assert!(one[i + 1..].iter().all(|b| a != b));
         }

@@ -222,7 +222,7 @@ impl Collisions {
                 for r in rows {
                     t.row(vec![
                         r.id.to_string(),
-                        r.mmsi.to_string(),
+                        crate::spoofing::mmsi_text(r.mmsi),
                         text::ts(r.first_seen),
                         text::ts(r.last_seen),
                         format!("{:.1}", r.max_distance_km),

@@ -7,6 +7,11 @@
 //! that for every `(hour, category)`
 //! `event_count = count(*) of prediction_events in that hour and category`.
 //!
+//! A `prediction_events` row is an **episode** (issue 14): a finding that
+//! continues from cycle to cycle updates its row, whose `event_ts` stays the
+//! time it was first seen. So both sides count *new episodes* per hour, and
+//! an episode counts once, in the hour it started.
+//!
 //! The report compares every UTC hour bucket that overlaps the window (from
 //! the hour holding the window's start to the hour holding its last
 //! instant), whole buckets on both sides. A pair present on one side only

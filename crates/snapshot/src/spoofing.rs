@@ -259,7 +259,7 @@ impl Spoofing {
                 ]);
                 for v in top {
                     t.row(vec![
-                        v.mmsi.to_string(),
+                        mmsi_text(v.mmsi),
                         v.max_score.to_string(),
                         v.rows.to_string(),
                         text::ts(v.last_cycle_ts),
@@ -283,5 +283,28 @@ mod tests {
         assert_eq!(Verdict::classify(10, 9, 0), Verdict::NoSignal);
         assert_eq!(Verdict::classify(10, 9, 1), Verdict::Signal);
         assert_eq!(Verdict::classify(10, 0, 3), Verdict::Signal);
+    }
+}
+
+/// An MMSI as shown: nine digits with the leading zeros its integer column
+/// lost (coast stations are `00` + MID), other values as they are.
+pub(crate) fn mmsi_text(mmsi: i64) -> String {
+    if (0..1_000_000_000).contains(&mmsi) {
+        format!("{mmsi:09}")
+    } else {
+        mmsi.to_string()
+    }
+}
+
+#[cfg(test)]
+mod mmsi_tests {
+    use super::mmsi_text;
+
+    #[test]
+    fn mmsis_are_shown_with_their_leading_zeros() {
+        assert_eq!(mmsi_text(3_669_881), "003669881");
+        assert_eq!(mmsi_text(211_002_010), "211002010");
+        assert_eq!(mmsi_text(1_072_211_352), "1072211352");
+        assert_eq!(mmsi_text(-1), "-1");
     }
 }

@@ -23,6 +23,7 @@ fn to_fix(p: ingest::Position) -> Fix {
         cog: p.cog,
         heading: p.heading,
         vessel_name: p.vessel_name,
+        vessel_type: p.vessel_type,
     }
 }
 
@@ -82,4 +83,24 @@ pub fn whole_day() -> (AisWindow, CleanStats) {
         end: at(23, 59) + TimeDelta::minutes(1),
     };
     clean(bounds, sample().to_vec())
+}
+
+/// The cycles every 5 minutes from `from` to `to`, 10-minute windows, each
+/// carrying its state into the next as the pipeline does.
+pub fn replay(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, detectors::LegacyResults)> {
+    let mut out = Vec::new();
+    let mut carried = Vec::new();
+    let mut end = from;
+    while end <= to {
+        let (w, _) = window(end, 10);
+        let w = w.with_carried(std::mem::take(&mut carried));
+        let r = detectors::run_legacy(end, &w).unwrap_or_else(|e| panic!("{e}"));
+        carried = r.tracks.artifact().carry_forward(end);
+        out.push((end, r));
+        end += TimeDelta::minutes(5);
+    }
+    out
 }

@@ -2,8 +2,29 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use chrono::{DateTime, Utc};
-use partitions::{Month, PartitionKind};
-use tokio_postgres::Client;
+use partitions::{Month, OUTPUTS, PartitionError, PartitionKind, Policy, Report};
+use tokio_postgres::{Client, GenericClient};
+
+/// `partitions::maintain` of the outputs table with a premake and retention
+/// in months, refused like the CLI refuses them.
+pub async fn maintain<C: GenericClient + Send + Sync>(
+    client: &mut C,
+    now: DateTime<Utc>,
+    premake: i32,
+    retention: i32,
+    dry_run: bool,
+) -> Result<Report<Month>, PartitionError> {
+    let policy = Policy::new(&OUTPUTS, premake, retention)?;
+    partitions::maintain(client, &OUTPUTS, now, policy, dry_run).await
+}
+
+/// `partitions::ensure_current_and_next` of the outputs table.
+pub async fn ensure_current_and_next<C: GenericClient + Send + Sync>(
+    client: &mut C,
+    now: DateTime<Utc>,
+) -> Result<Report<Month>, PartitionError> {
+    partitions::ensure_current_and_next(client, &OUTPUTS, now).await
+}
 
 pub fn ts(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -25,12 +46,12 @@ pub fn range(first: Month, last: Month) -> Vec<Month> {
 /// The month partitions that exist, ascending; panics on any partition that
 /// is neither a month nor DEFAULT.
 pub async fn months(client: &Client) -> Vec<Month> {
-    partitions::list(client)
+    partitions::list(client, &OUTPUTS)
         .await
         .unwrap()
         .into_iter()
         .filter_map(|p| match p.kind {
-            PartitionKind::Month(m) => Some(m),
+            PartitionKind::Period(m) => Some(m),
             PartitionKind::Default => None,
             PartitionKind::Other => panic!("unexpected partition {p:?}"),
         })

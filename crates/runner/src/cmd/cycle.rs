@@ -89,6 +89,7 @@ fn pipeline(opts: &CycleOpts, use_registry: bool) -> Result<Pipeline> {
         collision_resolve_after: delta(opts.resolve_collisions_after)?,
         exec,
         cache_ttl: opts.cache_ttl,
+        ..PipelineConfig::default()
     };
     Ok(Pipeline::new(config, crate::catalog::build()?))
 }

@@ -12,8 +12,10 @@ use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// MarineCadastre-format AIS CSV, plain or gzip-compressed. Ingesting
-    /// the same file twice adds nothing the second time.
+    /// MarineCadastre-format AIS CSV, plain or gzip-compressed. A bad row is
+    /// skipped and reported with its line; a row already stored (same
+    /// mmsi, ts, lat, lon, from any file) is not stored again; a broken
+    /// gzip stream writes nothing.
     #[arg(long, value_name = "FILE")]
     csv: PathBuf,
 }
@@ -60,10 +62,19 @@ pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
         args.csv.display(),
         report.sha256
     );
+    if report.seen_before {
+        println!("                 ingested before (same SHA-256): not read again");
+    }
     println!("rows read:       {}", report.rows_read);
     println!("rows loaded:     {}", report.rows_loaded);
-    println!("rows skipped:    {}", report.rows_skipped);
-    println!("already present: {}", report.rows_already_present);
+    println!("rows skipped:    {} (bad rows)", report.rows_skipped);
+    println!(
+        "already present: {} (duplicates: same mmsi, ts, lat, lon stored before)",
+        report.rows_already_present
+    );
+    if !report.partitions_created.is_empty() {
+        println!("partitions made: {}", report.partitions_created.join(", "));
+    }
     if report.rows_loaded > 0 {
         println!(
             "time:            {secs:.2}s ({:.0} rows/s)",
