@@ -22,7 +22,8 @@
 //! version has a live run record is left alone (a live record is what
 //! happened; a backtest never rewrites it). Each cycle is one transaction
 //! under the cycle lock, so it takes turns with a live run of the same
-//! cycle.
+//! cycle, with the cycle's own limits (`Limits`). It is not a cycle: it
+//! writes no `prediction_cycles` or `prediction_stage_timings` row.
 
 use registry::{ActiveVersion, Plan};
 use registry_store::StoredVersion;
@@ -156,13 +157,15 @@ impl Pipeline {
     ) -> Result<BacktestCycle, PipelineError> {
         let step = |step| move |source| PipelineError::Transaction { step, source };
         let id = backtest.version.id;
+        let limits = self.config.limits;
         let mut tx = client.transaction().await.map_err(step("BEGIN"))?;
+        limits.apply(&tx).await?;
         tx.execute(
             schema::locks::CYCLE_LOCK_SQL,
             &[&schema::locks::CYCLE, &schema::locks::cycle_key(cycle_ts)],
         )
         .await
-        .map_err(step("the cycle lock"))?;
+        .map_err(|e| limits.explain(step("the cycle lock")(e)))?;
         if dag_exec::live_run_exists(&tx, cycle_ts, id).await? {
             tracing::info!("the version has a live run in this cycle; kept");
             return Ok(BacktestCycle::LiveRunKept);
@@ -171,7 +174,12 @@ impl Pipeline {
         let positions = raw.len();
         let (window, _) = self.clean(cycle_ts, raw, carried);
         let base = self.base_input(&window);
+        // Idle while the models run, as a cycle's stage 10 is.
+        limits
+            .idle_for(&tx, crate::models_budget(&backtest.plan, &self.config.exec))
+            .await?;
         let run = self.executor.run(cycle_ts, &backtest.plan, base).await?;
+        limits.idle_for(&tx, std::time::Duration::ZERO).await?;
         let persisted = self.executor.persist_backtest(&mut tx, &run, id).await?;
         tx.commit().await.map_err(step("COMMIT"))?;
         let report =
