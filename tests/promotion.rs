@@ -76,6 +76,8 @@ fn demo_candidates() -> Vec<NewVersion> {
             params: c["params"].as_object().expect("params").clone(),
             activate: true,
             timeout_ms: None,
+            implementation: None,
+            allow_unknown: false,
         })
         .collect()
 }
@@ -318,6 +320,8 @@ async fn backtest_gate_promote_rollback_and_the_audit_of_it_all() {
             params,
             activate: false,
             timeout_ms: None,
+            implementation: None,
+            allow_unknown: false,
         },
     )
     .await

@@ -147,18 +147,17 @@ fn id_in(out: &str) -> Option<i64> {
 /// Drops and creates `kcg_demo` with the server's own client programs
 /// (installed beside initdb).
 fn fresh_database(server: &str) -> Result<()> {
+    fresh_named_database(server, DEMO_DB)
+}
+
+/// Drops and creates database `name` on `server`.
+pub fn fresh_named_database(server: &str, name: &str) -> Result<()> {
     let bin = pg::client_bin_dir();
     let tool = |name: &str| bin.as_ref().map_or_else(|| name.into(), |b| b.join(name));
     let mut drop = Command::new(tool("dropdb"));
-    drop.args([
-        "--if-exists",
-        "--force",
-        "--maintenance-db",
-        server,
-        DEMO_DB,
-    ]);
+    drop.args(["--if-exists", "--force", "--maintenance-db", server, name]);
     let mut create = Command::new(tool("createdb"));
-    create.args(["--maintenance-db", server, DEMO_DB]);
+    create.args(["--maintenance-db", server, name]);
     for cmd in [&mut drop, &mut create] {
         let out = cmd.output().with_context(|| {
             format!(
@@ -174,12 +173,12 @@ fn fresh_database(server: &str) -> Result<()> {
             );
         }
     }
-    eprintln!("xtask demo: fresh database {DEMO_DB}");
+    eprintln!("xtask: fresh database {name}");
     Ok(())
 }
 
 /// `server` with its database replaced by `db`.
-fn with_dbname(server: &str, db: &str) -> String {
+pub fn with_dbname(server: &str, db: &str) -> String {
     if !server.contains("://") {
         return format!("{server} dbname={db}");
     }

@@ -104,6 +104,7 @@ impl Pipeline {
             role: version.role,
             params: version.params.clone(),
             timeout_ms: version.timeout_ms,
+            implementation: version.implementation.clone(),
         };
         let plan = registry::plan(&self.catalog, &registry.for_backtest(candidate));
         if let Some(out) = plan.excluded().iter().find(|e| {

@@ -38,7 +38,7 @@ mod rollback;
 mod versions;
 
 pub use audit::{Action, AuditEntry, Operation, UnknownAction, history, noted};
-pub use error::StoreError;
+pub use error::{BrokenPlan, StoreError};
 pub use load::load;
 pub use models::{Edge, EnabledOutcome, UndependOutcome, add_model, depend, set_enabled, undepend};
 pub use reference::{ReferenceModel, Registered, register_reference};

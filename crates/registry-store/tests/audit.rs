@@ -25,6 +25,8 @@ fn new_version(model: &str, version: &str, role: Role, activate: bool) -> NewVer
         params: good(),
         activate,
         timeout_ms: None,
+        implementation: None,
+        allow_unknown: false,
     }
 }
 

@@ -24,6 +24,10 @@ pub struct ActiveVersion {
     pub params: serde_json::Value,
     /// Per-version timeout override, in milliseconds.
     pub timeout_ms: Option<u32>,
+    /// The implementation of the model this version runs, as stored
+    /// (`detection_model_versions.implementation`); `None` runs the
+    /// model's default implementation.
+    pub implementation: Option<String>,
 }
 
 /// `model_id` consumes `depends_on`'s PRIMARY result under `input_key`.
@@ -109,6 +113,7 @@ mod tests {
             role,
             params: serde_json::json!({}),
             timeout_ms: None,
+            implementation: None,
         }
     }
 

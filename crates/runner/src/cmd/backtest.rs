@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use dag_exec::RunStatus;
 use pipeline::{BacktestCycle, Pipeline, PipelineConfig};
+use registry::Catalog;
 
 use crate::args::{parse_duration, parse_ts, ticks};
 use crate::db::Url;
@@ -42,7 +43,7 @@ fn delta(d: Duration) -> Result<TimeDelta> {
     TimeDelta::from_std(d).context("duration out of range")
 }
 
-pub async fn run(url: &Url, args: BacktestArgs) -> Result<ExitCode> {
+pub async fn run(url: &Url, args: BacktestArgs, catalog: &Catalog) -> Result<ExitCode> {
     if args.to < args.from {
         bail!("--to {} is before --from {}", args.to, args.from);
     }
@@ -60,7 +61,7 @@ pub async fn run(url: &Url, args: BacktestArgs) -> Result<ExitCode> {
         exec,
         ..PipelineConfig::default()
     };
-    let pipeline = Pipeline::new(config, crate::catalog::build()?);
+    let pipeline = Pipeline::new(config, catalog.clone());
     let mut client = url.connect().await?;
     let backtest = pipeline.prepare_backtest(&client, args.id).await?;
     let v = backtest.version();

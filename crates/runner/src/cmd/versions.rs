@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use model_api::{ModelId, Role, VersionLabel};
-use registry::VersionStatus;
+use model_api::{ImplementationName, ModelId, Role, VersionLabel};
+use registry::{Catalog, VersionStatus};
 use registry_store::{ArchiveOutcome, NewVersion, PromoteOutcome};
 use serde_json::{Map, Value, json};
 use snapshot::compare::{Gate, Request};
@@ -17,7 +17,7 @@ use snapshot::compare::{Gate, Request};
 use super::backtest::BacktestArgs;
 use super::compare::{CompareArgs, WindowArgs};
 use super::history::{HistoryArgs, NoteArg, commit};
-use super::models::{Format, header, summarise_params, table};
+use super::models::{Format, header, implementation, summarise_params, table};
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -57,6 +57,15 @@ enum Command {
         /// otherwise).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
         timeout_ms: Option<u32>,
+        /// The implementation of the model this version runs (see `models
+        /// plan`); without it, the model's default implementation.
+        #[arg(long, value_name = "NAME")]
+        implementation: Option<String>,
+        /// With --activate: store it even though this build has no code for
+        /// the model or the implementation (for a build that will); it is
+        /// left out of the plan until then, and its params are not checked.
+        #[arg(long)]
+        allow_unknown: bool,
         #[command(flatten)]
         note: NoteArg,
     },
@@ -125,9 +134,9 @@ fn fraction(s: &str) -> Result<f64, String> {
     }
 }
 
-pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
+pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
     match args.command {
-        Command::List { model, format } => list(url, model.as_deref(), format).await,
+        Command::List { model, format } => list(url, model.as_deref(), format, catalog).await,
         Command::Add {
             model,
             version,
@@ -135,23 +144,35 @@ pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
             params,
             activate,
             timeout_ms,
+            implementation,
+            allow_unknown,
             note,
         } => {
+            let code = Code {
+                implementation: implementation.as_deref(),
+                allow_unknown,
+                catalog,
+            };
             add(
-                url, &model, &version, role, &params, activate, timeout_ms, &note,
+                url, &model, &version, role, &params, activate, timeout_ms, code, &note,
             )
             .await
         }
-        Command::Promote(args) => promote(url, args).await,
+        Command::Promote(args) => promote(url, args, catalog).await,
         Command::Archive { id, note } => archive(url, id, &note).await,
-        Command::Rollback { model, note } => rollback(url, &model, &note).await,
+        Command::Rollback { model, note } => rollback(url, &model, &note, catalog).await,
         Command::Compare(args) => super::compare::run(url, args).await,
-        Command::Backtest(args) => super::backtest::run(url, args).await,
+        Command::Backtest(args) => super::backtest::run(url, args, catalog).await,
         Command::History(args) => super::history::run(url, args).await,
     }
 }
 
-async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode> {
+async fn list(
+    url: &Url,
+    model: Option<&str>,
+    format: Format,
+    catalog: &Catalog,
+) -> Result<ExitCode> {
     let model = model
         .map(ModelId::new)
         .transpose()
@@ -172,6 +193,7 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
                         "status": v.status.as_str(),
                         "params": v.params,
                         "timeout_ms": v.timeout_ms,
+                        "implementation": v.implementation,
                         "created_at": time(Some(v.created_at)),
                         "activated_at": time(v.activated_at),
                         "archived_at": time(v.archived_at),
@@ -194,6 +216,7 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
                 "VERSION",
                 "ROLE",
                 "STATUS",
+                "IMPLEMENTATION",
                 "TIMEOUT",
                 "ACTIVATED",
                 "PARAMS",
@@ -205,6 +228,7 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
                     v.version.clone(),
                     v.role.to_string(),
                     v.status.to_string(),
+                    implementation(catalog, &v.model, v.implementation.as_deref()),
                     v.timeout_ms
                         .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
                     time(v.activated_at).unwrap_or_else(|| "-".to_owned()),
@@ -230,6 +254,13 @@ fn parse_params(model: &str, version: &str, raw: &str) -> Result<Map<String, Val
     }
 }
 
+/// Which code a new version runs, and what this build knows of it.
+struct Code<'a> {
+    implementation: Option<&'a str>,
+    allow_unknown: bool,
+    catalog: &'a Catalog,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn add(
     url: &Url,
@@ -239,6 +270,7 @@ async fn add(
     raw_params: &str,
     activate: bool,
     timeout_ms: Option<u32>,
+    code: Code<'_>,
     note: &NoteArg,
 ) -> Result<ExitCode> {
     let cannot = || format!("cannot add version {version:?} of model {model:?}");
@@ -249,22 +281,27 @@ async fn add(
         params: parse_params(model, version, raw_params)?,
         activate,
         timeout_ms,
+        implementation: code
+            .implementation
+            .map(ImplementationName::new)
+            .transpose()
+            .with_context(cannot)?,
+        allow_unknown: code.allow_unknown,
     };
-    let catalog = crate::catalog::build()?;
     let mut client = url.connect().await?;
     let mut tx = note.begin(&mut client).await?;
-    let added = registry_store::add_version(&mut tx, &catalog, &new).await?;
+    let added = registry_store::add_version(&mut tx, code.catalog, &new).await?;
     commit(tx).await?;
+    let runs = implementation(code.catalog, model, code.implementation);
     println!(
-        "added model {model} version {version} as {} {role} (id {})",
+        "added model {model} version {version} as {} {role}, implementation {runs} (id {})",
         added.status, added.id
     );
     Ok(ExitCode::SUCCESS)
 }
 
-async fn promote(url: &Url, args: PromoteArgs) -> Result<ExitCode> {
+async fn promote(url: &Url, args: PromoteArgs, catalog: &Catalog) -> Result<ExitCode> {
     let id = args.id;
-    let catalog = crate::catalog::build()?;
     let mut client = url.connect().await?;
     let mut tx = args.note.begin(&mut client).await?;
     let target = registry_store::version(&tx, id).await?;
@@ -306,7 +343,7 @@ async fn promote(url: &Url, args: PromoteArgs) -> Result<ExitCode> {
             );
         }
     }
-    let outcome = registry_store::promote(&mut tx, &catalog, id).await?;
+    let outcome = registry_store::promote(&mut tx, catalog, id).await?;
     commit(tx).await?;
     match outcome {
         PromoteOutcome::AlreadyPrimary(v) => {
@@ -356,12 +393,11 @@ async fn archive(url: &Url, id: i64, note: &NoteArg) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn rollback(url: &Url, model: &str, note: &NoteArg) -> Result<ExitCode> {
+async fn rollback(url: &Url, model: &str, note: &NoteArg, catalog: &Catalog) -> Result<ExitCode> {
     let model = ModelId::new(model).context("cannot read the model")?;
-    let catalog = crate::catalog::build()?;
     let mut client = url.connect().await?;
     let mut tx = note.begin(&mut client).await?;
-    let done = registry_store::rollback(&mut tx, &catalog, &model).await?;
+    let done = registry_store::rollback(&mut tx, catalog, &model).await?;
     commit(tx).await?;
     println!(
         "rolled back model {}: version {} (id {}) is the ACTIVE PRIMARY again; version {} (id {}) is archived",
