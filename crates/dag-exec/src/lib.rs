@@ -602,6 +602,7 @@ fn assemble(
             started_at,
             duration: done.duration,
             output_count: 0,
+            omitted_count: 0,
             dropped_metrics: 0,
             null_scores: 0,
             reason: None,
@@ -655,6 +656,7 @@ fn assemble(
         line.reason = reason;
         if let Some(s) = &kept {
             line.output_count = s.output().rows().len();
+            line.omitted_count = s.check.omitted;
             line.dropped_metrics = s.check.dropped_metrics.len();
             line.null_scores = s.check.null_scores;
         }
@@ -671,6 +673,7 @@ fn assemble(
             started_at: None,
             duration: Duration::ZERO,
             output_count: 0,
+            omitted_count: 0,
             dropped_metrics: 0,
             null_scores: 0,
             reason: Some(RunReason::Excluded(excluded.reason.clone())),
