@@ -11,10 +11,12 @@ use model_api::{MetricKey, ModelOutput, OutputPolicy, OutputRow, Role};
 /// would recurse that deep on the persisting task's stack.
 pub(crate) const MAX_PAYLOAD_DEPTH: usize = 128;
 
-/// An `entity_key` longer than this (in bytes) is refused. It is part of the
-/// output table's primary key, and PostgreSQL refuses a B-tree entry over
-/// 2704 bytes (`index row size exceeds btree version 4 maximum`), which
-/// would abort the COPY and with it the whole cycle's transaction.
+/// An `entity_key` longer than this (in bytes) is refused. It is what
+/// readers join and sort on, and no real entity needs more; it also keeps
+/// any B-tree over it possible (PostgreSQL refuses an entry over 2704
+/// bytes, `index row size exceeds btree version 4 maximum`, which would
+/// abort the COPY and with it the whole cycle's transaction; the unique
+/// key that had one is gone since V056).
 pub(crate) const MAX_ENTITY_KEY_BYTES: usize = 2048;
 
 /// Which version a message is about.
@@ -111,7 +113,7 @@ pub(crate) fn check_output(
         }
         if row.entity_key.len() > MAX_ENTITY_KEY_BYTES {
             return Err(format!(
-                "row {i}: entity_key is {} bytes long, over {MAX_ENTITY_KEY_BYTES} (it is part of the primary key)",
+                "row {i}: entity_key is {} bytes long, over {MAX_ENTITY_KEY_BYTES}",
                 row.entity_key.len()
             ));
         }
@@ -129,6 +131,8 @@ pub(crate) fn check_output(
             check.null_scores += 1;
         }
     }
+    // The output table has no unique key (V056): this is what keeps
+    // (cycle_ts, version_id, entity_key) unique.
     if rows.len() > 1 {
         let mut seen = HashSet::with_capacity(rows.len());
         for row in rows {

@@ -43,10 +43,10 @@ WHERE version_id = $1 AND cycle_ts <= $2";
 /// `score >= $6`, and the `$7` most divergent entities.
 ///
 /// Per cycle the two versions' rows are full-joined on `entity_key` inside
-/// a LATERAL subquery (one cycle's rows at a time, read in primary-key
-/// order; a window-wide join spills to disk on a day of outputs). A missing
-/// row, like a `NULL` (non-finite) score, is a score of 0. The *entities*
-/// compared are the entity-cycles at least one version scored non-zero, so
+/// a LATERAL subquery (one cycle's rows at a time, read by the
+/// `(cycle_ts, version_id)` index of V056; a window-wide join spills to
+/// disk on a day of outputs). A missing row, like a `NULL` (non-finite)
+/// score, is a score of 0. The *entities* compared are the entity-cycles at least one version scored non-zero, so
 /// a zero-score row and a missing row weigh the same everywhere. The
 /// *population* of a cycle is the larger of the two versions' stored rows
 /// together and the largest `output_count` of the cycle's `OK` runs of
