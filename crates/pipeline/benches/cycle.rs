@@ -17,6 +17,8 @@
 //! - `rerun_cycle_ms`, `rerun_vs_first_cycle`: the registry cycle run again
 //!   at a cycle_ts it just ran (everything replaced), against `cycle_ms`;
 //! - `schema_check_ms`: what stage 10's schema check cost in those cycles;
+//! - `cycle_output_rows_stored`, `cycle_output_rows_omitted`: the output
+//!   rows of a registry cycle stored and left out by the output policies;
 //! - `stage10_ms` and its parts (`stage10_run_ms`, `stage10_persist_ms`),
 //!   and `cycle_stage_<name>_ms` for every stage.
 //!
@@ -235,6 +237,12 @@ async fn sample_cycle() {
             let o = cycle(if registry { &on } else { &off }, &mut client, at).await;
             let took = ms(t.elapsed());
             if registry {
+                if let Some(r) = &o.registry {
+                    let returned: usize = r.versions.iter().map(|v| v.output_count).sum();
+                    let omitted: usize = r.versions.iter().map(|v| v.omitted_count).sum();
+                    f.push("cycle_output_rows_stored", (returned - omitted) as f64);
+                    f.push("cycle_output_rows_omitted", omitted as f64);
+                }
                 f.push("cycle_ms", took);
                 f.push("stage10_ms", stage_ms(&o, Stage::ModelRegistry));
                 record_stages(&mut f, "cycle", &o);
@@ -259,6 +267,14 @@ async fn sample_cycle() {
     println!("rerun_cycle_ms: {rerun:.1}");
     println!("rerun_vs_first_cycle: {:.3}", rerun / full);
     println!("schema_check_ms: {:.3}", f.median("schema_check_ms"));
+    println!(
+        "cycle_output_rows_stored: {:.0}",
+        f.median("cycle_output_rows_stored")
+    );
+    println!(
+        "cycle_output_rows_omitted: {:.0}",
+        f.median("cycle_output_rows_omitted")
+    );
     for name in [
         "stage10_ms",
         "stage10_load_ms",
