@@ -390,12 +390,14 @@ fn replicas(mmsis: &[i64], copies: i64) -> Vec<(i64, i64)> {
         (m / base, base)
     };
     let mut used: BTreeSet<i64> = mmsis.iter().copied().collect();
-    let mut next: BTreeMap<i64, i64> = BTreeMap::new();
+    // Per (leading part, its scale): ship MID 366 and coast station MID 366
+    // count their serials apart.
+    let mut next: BTreeMap<(i64, i64), i64> = BTreeMap::new();
     let mut out = Vec::with_capacity(mmsis.len() * (copies as usize - 1));
     for _ in 1..copies {
         for &m in mmsis {
             let (head, base) = split(m);
-            let serial = next.entry(head).or_insert(0);
+            let serial = next.entry((head, base)).or_insert(0);
             let new = loop {
                 assert!(*serial < base, "no serial left for {m}");
                 let candidate = head * base + *serial;
