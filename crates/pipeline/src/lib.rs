@@ -168,6 +168,9 @@ pub struct Pipeline {
     catalog: registry::Catalog,
     cache: params_cache::ParamsCache,
     executor: dag_exec::Executor,
+    /// Stage 10's schema pre-check, compared again only when the catalog
+    /// changed (issue 17).
+    schema: schema::SchemaGuard,
 }
 
 /// What the stages hand each other.
@@ -198,6 +201,7 @@ impl Pipeline {
             catalog,
             cache,
             executor,
+            schema: schema::SchemaGuard::new(),
         }
     }
 
@@ -509,7 +513,11 @@ impl Pipeline {
         cycle_ts: CycleTs,
         window: &AisWindow,
     ) -> Result<dag_exec::CycleReport, PipelineError> {
-        schema::check_schema(client.client())
+        // The whole comparison on the first cycle and after any change of
+        // the catalog (a migration, an ALTER in psql); otherwise one cheap
+        // fingerprint query.
+        self.schema
+            .check(client.client())
             .await
             .map_err(PipelineError::Schema)?;
         let snapshot = self
