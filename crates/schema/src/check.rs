@@ -106,10 +106,10 @@ impl fmt::Display for Report {
 /// Everything the comparison needs about schema `kcg`, in one statement:
 /// its tables (not the partitions), their partitioning, columns, CHECKs,
 /// indexes, triggers and partitions, and the functions in `$1`. Partition
-/// bounds are read back through PostgreSQL's own input function (so the
-/// session's TimeZone does not matter) only when the key is one
-/// `timestamptz` column (type OID 1184), and classified in SQL: one UTC day
-/// or one UTC month.
+/// bounds are read back through PostgreSQL's own input function only when
+/// the key is one `timestamptz` column (type OID 1184), classified in SQL
+/// (one UTC day, one UTC month) and shown in UTC, so the session's TimeZone
+/// changes nothing.
 const CATALOG_SQL: &str = r"
 WITH rel AS (
     SELECT c.oid, c.relname::text AS tbl, c.relkind::text AS relkind
@@ -146,7 +146,12 @@ UNION ALL
 SELECT 'trigger', r.tbl, t.tgname::text, NULL, NULL, t.tgenabled <> 'D', NULL
   FROM rel r JOIN pg_catalog.pg_trigger t ON t.tgrelid = r.oid AND NOT t.tgisinternal
 UNION ALL
-SELECT 'partition', p.tbl, p.child, p.bound, NULL,
+SELECT 'partition', p.tbl, p.child,
+       CASE WHEN p.lo IS NOT NULL AND p.hi IS NOT NULL
+            THEN 'FOR VALUES FROM (''' || to_char(p.lo AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'') TO ('''
+                 || to_char(p.hi AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'')'
+            ELSE p.bound END,
+       NULL,
        p.lo = date_trunc('day', p.lo, 'UTC')
            AND p.hi = ((p.lo AT TIME ZONE 'UTC') + interval '1 day') AT TIME ZONE 'UTC',
        p.lo = date_trunc('month', p.lo, 'UTC')

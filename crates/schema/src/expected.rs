@@ -557,4 +557,6 @@ pub const FUNCTIONS: &[&str] = &[
     "kcg.role_rank(text)",
     // V052: the name rule of every CHECK on a name column.
     "kcg.is_valid_name(text)",
+    // V053: what `SchemaGuard` reads before every cycle's stage 10.
+    "kcg.schema_fingerprint(text[],text[])",
 ];

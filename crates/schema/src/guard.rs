@@ -1,42 +1,28 @@
 //! The schema check of a long-running process, paid once (issue 17): the
 //! whole comparison runs the first time and again only when the catalog of
-//! schema `kcg` changed since the last comparison that passed.
+//! the expected tables and functions changed since the last comparison that
+//! passed.
 //!
-//! "Changed" is a fingerprint of the catalog rows that describe schema
-//! `kcg`, read in one cheap statement: the count and the sum of the `xmin`
-//! (the id of the transaction that wrote the row) of its tables' `pg_class`,
+//! "Changed" is `kcg.schema_fingerprint` (V053): the count and the sum of the
+//! `xmin` (the id of the transaction that wrote the row) of the catalog rows
+//! describing [`expected::TABLES`] and [`expected::FUNCTIONS`] (`pg_class`,
 //! `pg_attribute`, `pg_constraint`, `pg_index`, `pg_trigger`,
-//! `pg_partitioned_table` and `pg_inherits` rows and of its functions'
-//! `pg_proc` rows. Any DDL on them (a migration, or an `ALTER TABLE` typed in
-//! psql) inserts, updates or deletes such rows, and a row written by a later
-//! transaction has another `xmin`, so the fingerprint moves; the next check
-//! then runs the whole comparison. What else moves it is harmless, only
-//! costing one more comparison: a partition created or dropped (the parent's
-//! `pg_inherits` rows), a catalog `VACUUM FREEZE` (frozen rows read as
-//! `xmin` 2).
+//! `pg_partitioned_table`, `pg_inherits`, `pg_proc`). Any DDL on them (a
+//! migration, or an `ALTER TABLE` typed in psql) inserts, updates or deletes
+//! such rows, and a row written by a later transaction has another `xmin`,
+//! so the fingerprint moves; the next check then runs the whole comparison.
+//! What else moves it is harmless, only costing one more comparison: a
+//! partition created or dropped (the parent's `pg_inherits` rows), a catalog
+//! `VACUUM FREEZE` (frozen rows read as `xmin` 2). A PL/pgSQL function, so a
+//! connection plans it once: one call costs well under a millisecond.
 
 use std::sync::Mutex;
 
 use tokio_postgres::Client;
 
-use crate::{Report, SchemaError, check_schema};
+use crate::{Report, SchemaError, check_schema, expected};
 
-/// The fingerprint statement: one row, `(count, sum of xmin)`.
-const FINGERPRINT_SQL: &str = r"
-WITH ns AS (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = 'kcg'),
-rel AS (SELECT c.oid, c.xmin FROM pg_catalog.pg_class c
-         WHERE c.relnamespace = (SELECT oid FROM ns) AND NOT c.relispartition)
-SELECT count(*), coalesce(sum(x::text::bigint), 0)::bigint FROM (
-    SELECT r.xmin AS x FROM rel r
-    UNION ALL SELECT a.xmin FROM rel r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0
-    UNION ALL SELECT k.xmin FROM rel r JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid
-    UNION ALL SELECT i.xmin FROM rel r JOIN pg_catalog.pg_index i ON i.indrelid = r.oid
-    UNION ALL SELECT t.xmin FROM rel r JOIN pg_catalog.pg_trigger t ON t.tgrelid = r.oid
-    UNION ALL SELECT p.xmin FROM rel r JOIN pg_catalog.pg_partitioned_table p ON p.partrelid = r.oid
-    UNION ALL SELECT h.xmin FROM rel r JOIN pg_catalog.pg_inherits h ON h.inhparent = r.oid
-    UNION ALL SELECT f.xmin FROM pg_catalog.pg_proc f WHERE f.pronamespace = (SELECT oid FROM ns)
-) s
-";
+const FINGERPRINT_SQL: &str = "SELECT row_count, xmin_sum FROM kcg.schema_fingerprint($1, $2)";
 
 /// The catalog's state, as [`SchemaGuard`] compares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +31,17 @@ pub struct Fingerprint {
     xmin_sum: i64,
 }
 
-/// Reads the fingerprint of schema `kcg`'s catalog (one statement).
+/// Reads the fingerprint of the expected tables' and functions' catalog
+/// rows (one statement).
 pub async fn fingerprint(client: &Client) -> Result<Fingerprint, SchemaError> {
-    let row = client.query_one(FINGERPRINT_SQL, &[]).await?;
+    let tables: Vec<String> = expected::TABLES
+        .iter()
+        .map(expected::Table::qualified)
+        .collect();
+    let functions: Vec<&str> = expected::FUNCTIONS.to_vec();
+    let row = client
+        .query_one(FINGERPRINT_SQL, &[&tables, &functions])
+        .await?;
     Ok(Fingerprint {
         rows: row.try_get(0)?,
         xmin_sum: row.try_get(1)?,
@@ -86,12 +80,16 @@ impl SchemaGuard {
     pub async fn check(&self, client: &Client) -> Result<Guarded, SchemaError> {
         // Read before comparing: DDL committed between the two moves the
         // fingerprint past the one stored, so the next check compares again.
-        let now = fingerprint(client).await?;
-        if *self.lock() == Some(now) {
+        let now = fingerprint(client).await;
+        if let Ok(now) = &now
+            && *self.lock() == Some(*now)
+        {
             return Ok(Guarded::Unchanged);
         }
+        // A database without V053 cannot say: the comparison then names the
+        // missing function (and everything else that is missing).
         let report = check_schema(client).await?;
-        *self.lock() = Some(now);
+        *self.lock() = Some(now?);
         Ok(Guarded::Checked(report))
     }
 
