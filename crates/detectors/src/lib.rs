@@ -75,7 +75,7 @@ pub use tracks::{
     FastRun, FixRole, Jump, MAX_SITES, SAR_AIRCRAFT_CEILING_KN, Segment, Site, Switch,
     TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack, ceiling_kn,
 };
-pub use window::{AisWindow, CarriedFix, Fix, WindowBounds};
+pub use window::{AisWindow, CarriedFix, Fix, WindowBounds, WindowOutOfRange};
 
 /// The input keys under which our models read their upstream results.
 pub mod keys {

@@ -65,6 +65,20 @@ pub enum PipelineError {
     /// A detector failed on the cycle's window.
     #[error(transparent)]
     Detector(#[from] detectors::DetectorError),
+    /// The configured window cannot end at this cycle's time.
+    #[error(transparent)]
+    Window(#[from] detectors::WindowOutOfRange),
+    /// A configured duration cannot be added to or taken from this
+    /// cycle's time (a value beyond any calendar).
+    #[error("{what} of {by} cannot be taken from or added to the cycle's time {cycle_ts}")]
+    TimeOutOfRange {
+        /// Which setting, e.g. `collision_resolve_after`.
+        what: &'static str,
+        /// Its value.
+        by: TimeDelta,
+        /// The cycle.
+        cycle_ts: CycleTs,
+    },
     /// Partition maintenance failed.
     #[error(transparent)]
     Partitions(#[from] partitions::PartitionError),
@@ -96,6 +110,28 @@ impl PipelineError {
     pub(crate) fn db(table: &'static str, source: tokio_postgres::Error) -> Self {
         PipelineError::Db { table, source }
     }
+}
+
+/// `cycle_ts - by`, or [`PipelineError::TimeOutOfRange`] naming `what`.
+pub(crate) fn checked_sub(
+    cycle_ts: CycleTs,
+    by: TimeDelta,
+    what: &'static str,
+) -> Result<CycleTs, PipelineError> {
+    cycle_ts
+        .checked_sub_signed(by)
+        .ok_or(PipelineError::TimeOutOfRange { what, by, cycle_ts })
+}
+
+/// `cycle_ts + by`, or [`PipelineError::TimeOutOfRange`] naming `what`.
+pub(crate) fn checked_add(
+    cycle_ts: CycleTs,
+    by: TimeDelta,
+    what: &'static str,
+) -> Result<CycleTs, PipelineError> {
+    cycle_ts
+        .checked_add_signed(by)
+        .ok_or(PipelineError::TimeOutOfRange { what, by, cycle_ts })
 }
 
 /// How cycles run.
@@ -372,7 +408,7 @@ impl Pipeline {
         let missing = |what: &'static str| PipelineError::Missing { what };
         match stage {
             Stage::LoadWindow => {
-                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
+                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window)?;
                 w.raw = window::load(&*client, bounds).await?;
                 w.carried = state::load(&*client, cycle_ts, self.config.state_lookback).await?;
                 Ok(format!(
@@ -384,7 +420,7 @@ impl Pipeline {
                 ))
             }
             Stage::Clean => {
-                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
+                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window)?;
                 let (window, stats) = detectors::clean(bounds, std::mem::take(&mut w.raw));
                 w.window = Some(window.with_carried(std::mem::take(&mut w.carried)));
                 w.clean = stats;

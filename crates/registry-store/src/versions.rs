@@ -14,7 +14,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use model_api::{ModelId, ParamsError, Role, VersionLabel};
-use registry::{Catalog, VersionStatus};
+use registry::{Catalog, UnreadableParams, VersionStatus};
 use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
@@ -126,8 +126,9 @@ pub struct StoredVersion {
     pub role: Role,
     /// Its status.
     pub status: VersionStatus,
-    /// Its params as stored.
-    pub params: Value,
+    /// Its params as stored, or why they cannot be read (nested deeper than
+    /// the JSON reader allows): the other versions are listed all the same.
+    pub params: Result<Value, UnreadableParams>,
     /// Its timeout override.
     pub timeout_ms: Option<u32>,
     /// When it was added.
@@ -263,6 +264,7 @@ pub async fn promote(
         return Ok(PromoteOutcome::AlreadyPrimary(target));
     }
     // A stored model id this build cannot even name has no code to check.
+    let params = params?;
     if let Ok(model_id) = ModelId::new(model) {
         check_params(catalog, &model_id, &target.version, &params)?;
     }
@@ -348,7 +350,7 @@ pub async fn list_versions(
     let model = model.map(ModelId::as_str);
     let rows = client
         .query(
-            "SELECT id, model_id::text, version::text, role::text, status::text, params, \
+            "SELECT id, model_id::text, version::text, role::text, status::text, params::text AS params, \
                     timeout_ms, created_at, activated_at, archived_at \
                FROM kcg.detection_model_versions \
               WHERE $1::text IS NULL OR model_id = $1 \
@@ -363,7 +365,7 @@ pub async fn list_versions(
             Ok(StoredVersion {
                 role: c.role()?,
                 status: c.status()?,
-                params: c.get("params")?,
+                params: c.params()?,
                 timeout_ms: c.timeout_ms()?,
                 created_at: c.get("created_at")?,
                 activated_at: c.get("activated_at")?,
@@ -398,14 +400,15 @@ fn refused(model: &ModelId, version: &str, source: ParamsError) -> StoreError {
     }
 }
 
-/// Version `id`, locked for the rest of the transaction, and its params.
+/// Version `id`, locked for the rest of the transaction, and its params
+/// (unreadable params do not stop an archive).
 async fn lock_version(
     tx: &(impl GenericClient + Sync),
     id: i64,
-) -> Result<(VersionSummary, Value), StoreError> {
+) -> Result<(VersionSummary, Result<Value, StoreError>), StoreError> {
     let row = tx
         .query_opt(
-            "SELECT id, model_id::text, version::text, role::text, status::text, params \
+            "SELECT id, model_id::text, version::text, role::text, status::text, params::text AS params \
                FROM kcg.detection_model_versions WHERE id = $1 FOR UPDATE",
             &[&id],
         )
@@ -413,7 +416,9 @@ async fn lock_version(
         .map_err(db("read kcg.detection_model_versions"))?
         .ok_or(StoreError::UnknownVersion { id })?;
     let columns = VersionColumns::new(&row)?;
-    let params = columns.get("params")?;
+    let params = columns
+        .params()?
+        .map_err(|e| columns.bad("params", e.problem));
     Ok((summary(&columns)?, params))
 }
 

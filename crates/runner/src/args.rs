@@ -1,17 +1,56 @@
-//! Parsers for the values every command takes: times and durations.
+//! Parsers for the values every command takes: times and durations, each
+//! range-checked here, at parse, so a value no later code can compute with
+//! is a usage error (exit 64) naming the flag, never a panic or an overflow
+//! deep in a cycle.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 
-/// An RFC 3339 time with any offset, converted to UTC.
+/// The earliest time a command takes (`--at`, `--from`, `--to`, `--now`).
+pub const EARLIEST: &str = "1970-01-01T00:00:00Z";
+/// The latest time a command takes: the last second of a four-digit year
+/// (partition names carry the year in four digits).
+pub const LATEST: &str = "9999-12-31T23:59:59Z";
+
+/// An RFC 3339 time with any offset, converted to UTC, between [`EARLIEST`]
+/// and [`LATEST`]. A leap second (`23:59:60`) is refused: PostgreSQL has
+/// none and would store it as the next minute, another cycle's time; so is
+/// a fraction finer than a microsecond, which PostgreSQL would round away.
 pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
+    let t = DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time such as 2022-01-03T00:10:00Z: {e}"))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time such as 2022-01-03T00:10:00Z: {e}"))?;
+    if t.nanosecond() >= 1_000_000_000 {
+        return Err(format!(
+            "{s:?} is a leap second; PostgreSQL has no leap seconds and would store it as {}, \
+             another time; give :59 or the next minute",
+            DateTime::from_timestamp_micros(t.timestamp_micros())
+                .unwrap_or(t)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    if t.nanosecond() % 1_000 != 0 {
+        return Err(format!(
+            "{s:?} is more precise than a microsecond, which is all PostgreSQL stores; \
+             round it to at most 6 decimals"
+        ));
+    }
+    let (earliest, latest) = (bound(EARLIEST), bound(LATEST));
+    if t < earliest || t > latest {
+        return Err(format!(
+            "{s:?} is outside the times this system handles, {EARLIEST} to {LATEST}"
+        ));
+    }
+    Ok(t)
 }
 
-/// A positive duration such as `30s`, `5m`, `1h`.
+fn bound(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
+}
+
+/// A positive duration such as `30s`, `5m`, `1h`, for flags that bound it
+/// themselves.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 5m, 1h)"))?;
     if d.is_zero() {
@@ -20,19 +59,160 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The range a duration flag accepts (both ends included), said in its
+/// `--help`.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    min: Duration,
+    max: Duration,
+}
+
+const fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+
+/// `--window`: 1 second to 1 day. A day of positions is what a cycle can
+/// hold in memory at global scale; a longer look back is a replay.
+pub const WINDOW: Range = Range {
+    min: secs(1),
+    max: secs(DAY),
+};
+/// `--model-timeout`: 1 millisecond to 1 hour (a cycle runs every few
+/// minutes).
+pub const MODEL_TIMEOUT: Range = Range {
+    min: Duration::from_millis(1),
+    max: secs(HOUR),
+};
+/// `--cache-ttl`: 1 second to 1 day (NOTIFY invalidates it anyway).
+pub const CACHE_TTL: Range = Range {
+    min: secs(1),
+    max: secs(DAY),
+};
+/// `--resolve-collisions-after`: 1 second to 30 days.
+pub const RESOLVE_AFTER: Range = Range {
+    min: secs(1),
+    max: secs(30 * DAY),
+};
+/// `--every` of `replay` and `serve`: 1 second to 1 day. Cycles closer
+/// than a second would run back to back (a cycle itself takes longer).
+pub const EVERY: Range = Range {
+    min: secs(1),
+    max: secs(DAY),
+};
+
+impl Range {
+    /// Parses `s` (`30s`, `5m`, `1h`, `2d`) and checks it against the range.
+    pub fn parse(self, s: &str) -> Result<Duration, String> {
+        let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 5m, 1h)"))?;
+        if d < self.min {
+            return Err(format!(
+                "{s} is shorter than the minimum, {}",
+                humantime::format_duration(self.min)
+            ));
+        }
+        if d > self.max {
+            return Err(format!(
+                "{s} is longer than the maximum, {}",
+                humantime::format_duration(self.max)
+            ));
+        }
+        Ok(d)
+    }
+}
+
+/// `--window` (see [`WINDOW`]).
+pub fn parse_window(s: &str) -> Result<Duration, String> {
+    WINDOW.parse(s)
+}
+
+/// `--model-timeout` (see [`MODEL_TIMEOUT`]).
+pub fn parse_model_timeout(s: &str) -> Result<Duration, String> {
+    MODEL_TIMEOUT.parse(s)
+}
+
+/// `--cache-ttl` (see [`CACHE_TTL`]).
+pub fn parse_cache_ttl(s: &str) -> Result<Duration, String> {
+    CACHE_TTL.parse(s)
+}
+
+/// `--resolve-collisions-after` (see [`RESOLVE_AFTER`]).
+pub fn parse_resolve_after(s: &str) -> Result<Duration, String> {
+    RESOLVE_AFTER.parse(s)
+}
+
+/// `--every` (see [`EVERY`]).
+pub fn parse_every(s: &str) -> Result<Duration, String> {
+    EVERY.parse(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn durations_and_times_are_parsed_strictly() {
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("five").is_err());
+        assert_eq!(parse_window("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_window("0s").is_err());
+        assert!(parse_window("five").is_err());
         assert!(parse_ts("2022-01-03 00:10").is_err());
         assert_eq!(
             parse_ts("2026-01-31T23:30:00-01:00").unwrap().to_rfc3339(),
             "2026-02-01T00:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn every_duration_flag_takes_its_maximum_and_refuses_beyond() {
+        for (range, max, beyond) in [
+            (WINDOW, "1day", "1day 1s"),
+            (MODEL_TIMEOUT, "1h", "3601s"),
+            (CACHE_TTL, "24h", "25h"),
+            (RESOLVE_AFTER, "30days", "31days"),
+            (EVERY, "1d", "300000y"),
+        ] {
+            assert_eq!(range.parse(max), Ok(range.max), "{max}");
+            assert_eq!(
+                range.parse(&humantime::format_duration(range.min).to_string()),
+                Ok(range.min)
+            );
+            let err = range.parse(beyond).unwrap_err();
+            assert!(err.contains("longer than the maximum"), "{err}");
+        }
+        assert_eq!(
+            EVERY.parse("1ms").unwrap_err(),
+            "1ms is shorter than the minimum, 1s"
+        );
+        assert_eq!(
+            WINDOW.parse("300000y").unwrap_err(),
+            "300000y is longer than the maximum, 1day"
+        );
+        assert!(WINDOW.parse("99999999999999999999999y").is_err());
+    }
+
+    #[test]
+    fn times_outside_the_range_leap_seconds_and_nanoseconds_are_refused() {
+        assert!(parse_ts(EARLIEST).is_ok());
+        assert!(parse_ts(LATEST).is_ok());
+        assert!(
+            parse_ts("1969-12-31T23:59:59Z")
+                .unwrap_err()
+                .contains("outside the times this system handles")
+        );
+        assert!(parse_ts("+10000-01-01T00:00:00Z").is_err());
+        assert_eq!(
+            parse_ts("2016-12-31T23:59:60Z").unwrap_err(),
+            "\"2016-12-31T23:59:60Z\" is a leap second; PostgreSQL has no leap seconds and would \
+             store it as 2017-01-01T00:00:00Z, another time; give :59 or the next minute"
+        );
+        assert!(parse_ts("2022-01-03T00:10:00.000001Z").is_ok());
+        assert!(
+            parse_ts("2022-01-03T00:10:00.0000001Z")
+                .unwrap_err()
+                .contains("more precise than a microsecond")
         );
     }
 }

@@ -12,14 +12,18 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pipeline::{CycleOutcome, Pipeline, PipelineConfig};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use crate::args::{parse_duration, parse_ts};
+use crate::args::{
+    parse_cache_ttl, parse_duration, parse_model_timeout, parse_resolve_after, parse_ts,
+    parse_window,
+};
 use crate::db::Url;
 
 /// Options every cycle command shares.
 #[derive(Debug, clap::Args)]
 pub struct CycleOpts {
-    /// Length of the window of positions a cycle reads: (at - window, at].
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    /// Length of the window of positions a cycle reads: (at - window, at];
+    /// 1s to 1d.
+    #[arg(long, default_value = "10m", value_parser = parse_window)]
     window: Duration,
     /// Connections in the pool (a cycle checks out exactly one).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
@@ -27,20 +31,22 @@ pub struct CycleOpts {
     /// Worker threads for models (default: the number of cores).
     #[arg(long)]
     workers: Option<std::num::NonZeroUsize>,
-    /// Timeout of a model version without its own `timeout_ms`.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// Timeout of a model version without its own `timeout_ms`; 1ms to 1h.
+    #[arg(long, default_value = "60s", value_parser = parse_model_timeout)]
     model_timeout: Duration,
-    /// TTL of the params cache.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    /// TTL of the params cache; 1s to 1d.
+    #[arg(long, default_value = "5m", value_parser = parse_cache_ttl)]
     cache_ttl: Duration,
-    /// An OPEN identity collision not seen for this long is RESOLVED.
-    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    /// An OPEN identity collision not seen for this long is RESOLVED; 1s
+    /// to 30d.
+    #[arg(long, default_value = "30m", value_parser = parse_resolve_after)]
     resolve_collisions_after: Duration,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct CycleArgs {
-    /// The cycle's time (RFC 3339, e.g. 2022-01-03T00:10:00Z).
+    /// The cycle's time (RFC 3339, e.g. 2022-01-03T00:10:00Z), 1970 to 9999;
+    /// a leap second (23:59:60) is refused.
     #[arg(long, value_parser = parse_ts)]
     at: DateTime<Utc>,
     #[command(flatten)]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use model_api::{InputKey, ModelId};
+use registry::UnreadableParams;
 use registry_store::Edge;
 use serde_json::{Value, json};
 
@@ -111,7 +112,8 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
                                 "version": v.version,
                                 "role": v.role.as_str(),
                                 "timeout_ms": v.timeout_ms,
-                                "params": v.params,
+                                "params": v.params.as_ref().ok(),
+                                "params_error": v.params.as_ref().err().map(|e| &e.problem),
                             })
                         })
                         .collect();
@@ -140,14 +142,46 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
                         v.id.to_string(),
                         v.timeout_ms
                             .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
-                        summarise_params(&v.params),
+                        params_cell(&v.params),
                     ]);
                 }
             }
             print!("{}", table(&rows));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(unreadable_params(snapshot.versions.iter().map(|v| {
+        (v.model_id.as_str(), v.version.as_str(), v.id, &v.params)
+    })))
+}
+
+/// A listing's exit status: after the listing, each version whose params
+/// cannot be read is an error on stderr naming it (exit 1); the other
+/// versions were listed all the same.
+pub(crate) fn unreadable_params<'a>(
+    versions: impl Iterator<Item = (&'a str, &'a str, i64, &'a Result<Value, UnreadableParams>)>,
+) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    for (model, version, id, params) in versions {
+        if let Err(e) = params {
+            eprintln!(
+                "error: params of model {model:?} version {version:?} (id {id}) in \
+                 kcg.detection_model_versions cannot be read: {}; the version is left out of every \
+                 cycle until it is archived (`runner versions archive {id}`) or its params are \
+                 replaced in psql",
+                e.problem
+            );
+            code = ExitCode::FAILURE;
+        }
+    }
+    code
+}
+
+/// The PARAMS cell of a listing.
+pub(crate) fn params_cell(params: &Result<Value, UnreadableParams>) -> String {
+    match params {
+        Ok(p) => summarise_params(p),
+        Err(_) => "(cannot be read, see below)".to_owned(),
+    }
 }
 
 async fn plan(url: &Url, format: Format) -> Result<ExitCode> {

@@ -10,7 +10,7 @@ use model_api::{ModelId, Role, VersionLabel};
 use registry_store::{ArchiveOutcome, NewVersion, PromoteOutcome};
 use serde_json::{Map, Value, json};
 
-use super::models::{Format, header, summarise_params, table};
+use super::models::{Format, header, params_cell, table, unreadable_params};
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -99,7 +99,8 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
                         "version": v.version,
                         "role": v.role.as_str(),
                         "status": v.status.as_str(),
-                        "params": v.params,
+                        "params": v.params.as_ref().ok(),
+                        "params_error": v.params.as_ref().err().map(|e| &e.problem),
                         "timeout_ms": v.timeout_ms,
                         "created_at": time(Some(v.created_at)),
                         "activated_at": time(v.activated_at),
@@ -137,13 +138,15 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
                     v.timeout_ms
                         .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
                     time(v.activated_at).unwrap_or_else(|| "-".to_owned()),
-                    summarise_params(&v.params),
+                    params_cell(&v.params),
                 ]);
             }
             print!("{}", table(&table_rows));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(unreadable_params(versions.iter().map(|v| {
+        (v.model.as_str(), v.version.as_str(), v.id, &v.params)
+    })))
 }
 
 /// `--params`: a JSON object.
