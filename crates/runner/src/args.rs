@@ -9,9 +9,10 @@ use chrono::{DateTime, Timelike, Utc};
 
 /// The earliest time a command takes (`--at`, `--from`, `--to`, `--now`).
 pub const EARLIEST: &str = "1970-01-01T00:00:00Z";
-/// The latest time a command takes: the last second of a four-digit year
-/// (partition names carry the year in four digits).
-pub const LATEST: &str = "9999-12-31T23:59:59Z";
+/// The latest time a command takes: the end of 2199. Far beyond any AIS
+/// data, and well inside what every part computes with (the hour buckets of
+/// a snapshot are rounded in nanoseconds since 1970, which end in 2262).
+pub const LATEST: &str = "2199-12-31T23:59:59.999999Z";
 
 /// An RFC 3339 time with any offset, converted to UTC, between [`EARLIEST`]
 /// and [`LATEST`]. A leap second (`23:59:60`) is refused: PostgreSQL has
@@ -149,6 +150,52 @@ pub fn parse_every(s: &str) -> Result<Duration, String> {
     EVERY.parse(s)
 }
 
+/// The value parser of a name argument (a model id, version label or input
+/// key): the value types' rule, refused as a usage error (exit 64) whose
+/// message shows the value escaped, so a newline in it cannot break the
+/// message in two (clap's own "invalid value" would print it raw).
+#[derive(Debug)]
+pub struct NameParser<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> Clone for NameParser<T> {
+    fn clone(&self) -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+/// See [`NameParser`].
+pub fn name<T>() -> NameParser<T> {
+    NameParser(std::marker::PhantomData)
+}
+
+impl<T> clap::builder::TypedValueParser for NameParser<T>
+where
+    T: std::str::FromStr<Err = model_api::IdError> + Clone + Send + Sync + 'static,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let what = arg.map_or_else(|| "the value".to_owned(), ToString::to_string);
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for {what}: {message}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse(format!("{value:?} is not UTF-8")))?;
+        text.parse()
+            .map_err(|e: model_api::IdError| refuse(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +249,7 @@ mod tests {
                 .unwrap_err()
                 .contains("outside the times this system handles")
         );
+        assert!(parse_ts("2200-01-01T00:00:00Z").is_err());
         assert!(parse_ts("+10000-01-01T00:00:00Z").is_err());
         assert_eq!(
             parse_ts("2016-12-31T23:59:60Z").unwrap_err(),

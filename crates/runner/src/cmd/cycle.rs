@@ -45,7 +45,7 @@ pub struct CycleOpts {
 
 #[derive(Debug, clap::Args)]
 pub struct CycleArgs {
-    /// The cycle's time (RFC 3339, e.g. 2022-01-03T00:10:00Z), 1970 to 9999;
+    /// The cycle's time (RFC 3339, e.g. 2022-01-03T00:10:00Z), 1970 to 2199;
     /// a leap second (23:59:60) is refused.
     #[arg(long, value_parser = parse_ts)]
     at: DateTime<Utc>,

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use model_api::{InputKey, ModelId};
 use registry::UnreadableParams;
 use registry_store::Edge;
@@ -27,8 +27,10 @@ enum Command {
     Plan(FormatArg),
     /// Register a model id (its code must be in this build to be planned).
     Add {
-        /// The model id (1 to 64 characters).
-        model: String,
+        /// The model id: 1 to 64 characters of one line of text (not blank,
+        /// no surrounding whitespace, no control characters).
+        #[arg(value_parser = crate::args::name::<ModelId>())]
+        model: ModelId,
         /// One line saying what the model does.
         #[arg(long)]
         description: Option<String>,
@@ -41,13 +43,15 @@ enum Command {
     /// Declare that MODEL consumes UPSTREAM's PRIMARY result under KEY.
     Depend {
         /// The consuming model.
-        model: String,
+        #[arg(value_parser = crate::args::name::<ModelId>())]
+        model: ModelId,
         /// The upstream model.
-        #[arg(long = "on", value_name = "UPSTREAM")]
-        upstream: String,
-        /// The input key under which MODEL reads the upstream result.
-        #[arg(long = "as", value_name = "KEY")]
-        input_key: String,
+        #[arg(long = "on", value_name = "UPSTREAM", value_parser = crate::args::name::<ModelId>())]
+        upstream: ModelId,
+        /// The input key under which MODEL reads the upstream result (1 to
+        /// 64 characters of one line of text).
+        #[arg(long = "as", value_name = "KEY", value_parser = crate::args::name::<InputKey>())]
+        input_key: InputKey,
     },
 }
 
@@ -77,7 +81,17 @@ pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
             model,
             upstream,
             input_key,
-        } => depend(url, &model, &upstream, &input_key).await,
+        } => {
+            depend(
+                url,
+                Edge {
+                    model,
+                    upstream,
+                    input_key,
+                },
+            )
+            .await
+        }
     }
 }
 
@@ -334,10 +348,9 @@ fn display_id(model_id: &str) -> String {
     }
 }
 
-async fn add(url: &Url, model: &str, description: Option<&str>) -> Result<ExitCode> {
-    let model_id = ModelId::new(model).with_context(|| format!("cannot add model {model:?}"))?;
+async fn add(url: &Url, model_id: &ModelId, description: Option<&str>) -> Result<ExitCode> {
     let client = url.connect().await?;
-    registry_store::add_model(&client, &model_id, description).await?;
+    registry_store::add_model(&client, model_id, description).await?;
     let catalog = crate::catalog::build()?;
     println!("added model {model_id}");
     if !catalog.contains(model_id.as_str()) {
@@ -348,15 +361,13 @@ async fn add(url: &Url, model: &str, description: Option<&str>) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-async fn depend(url: &Url, model: &str, upstream: &str, input_key: &str) -> Result<ExitCode> {
-    let edge = Edge {
-        model: ModelId::new(model).context("cannot read the model")?,
-        upstream: ModelId::new(upstream).context("cannot read the upstream model")?,
-        input_key: InputKey::new(input_key).context("cannot read the input key")?,
-    };
+async fn depend(url: &Url, edge: Edge) -> Result<ExitCode> {
     let mut client = url.connect().await?;
     registry_store::depend(&mut client, &edge).await?;
-    println!("{model} now reads {upstream}'s PRIMARY result as {input_key}");
+    println!(
+        "{} now reads {}'s PRIMARY result as {}",
+        edge.model, edge.upstream, edge.input_key
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -24,8 +24,8 @@ enum Command {
     /// Every version of every model (any status), by model, role and id.
     List {
         /// Only this model's versions.
-        #[arg(long)]
-        model: Option<String>,
+        #[arg(long, value_parser = crate::args::name::<ModelId>())]
+        model: Option<ModelId>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -33,9 +33,13 @@ enum Command {
     /// Add a version: DRAFT, or ACTIVE with --activate.
     Add {
         /// The model (registered with `models add`).
-        model: String,
-        /// The version label, e.g. 1.2.0 (1 to 64 characters).
-        version: String,
+        #[arg(value_parser = crate::args::name::<ModelId>())]
+        model: ModelId,
+        /// The version label, e.g. 1.2.0: 1 to 64 characters of one line of
+        /// text (not blank, no surrounding whitespace, no control
+        /// characters).
+        #[arg(value_parser = crate::args::name::<VersionLabel>())]
+        version: VersionLabel,
         /// PRIMARY, SHADOW or CHALLENGER.
         #[arg(long)]
         role: Role,
@@ -66,7 +70,7 @@ enum Command {
 
 pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
     match args.command {
-        Command::List { model, format } => list(url, model.as_deref(), format).await,
+        Command::List { model, format } => list(url, model.as_ref(), format).await,
         Command::Add {
             model,
             version,
@@ -74,19 +78,15 @@ pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
             params,
             activate,
             timeout_ms,
-        } => add(url, &model, &version, role, &params, activate, timeout_ms).await,
+        } => add(url, model, version, role, &params, activate, timeout_ms).await,
         Command::Promote { id } => promote(url, id).await,
         Command::Archive { id } => archive(url, id).await,
     }
 }
 
-async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode> {
-    let model = model
-        .map(ModelId::new)
-        .transpose()
-        .context("cannot read --model")?;
+async fn list(url: &Url, model: Option<&ModelId>, format: Format) -> Result<ExitCode> {
     let client = url.connect().await?;
-    let versions = registry_store::list_versions(&client, model.as_ref()).await?;
+    let versions = registry_store::list_versions(&client, model).await?;
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     match format {
         Format::Json => {
@@ -165,19 +165,19 @@ fn parse_params(model: &str, version: &str, raw: &str) -> Result<Map<String, Val
 #[allow(clippy::too_many_arguments)]
 async fn add(
     url: &Url,
-    model: &str,
-    version: &str,
+    model: ModelId,
+    version: VersionLabel,
     role: Role,
     raw_params: &str,
     activate: bool,
     timeout_ms: Option<u32>,
 ) -> Result<ExitCode> {
-    let cannot = || format!("cannot add version {version:?} of model {model:?}");
+    let params = parse_params(model.as_str(), version.as_str(), raw_params)?;
     let new = NewVersion {
-        model: ModelId::new(model).with_context(cannot)?,
-        version: VersionLabel::new(version).with_context(cannot)?,
+        model,
+        version,
         role,
-        params: parse_params(model, version, raw_params)?,
+        params,
         activate,
         timeout_ms,
     };
@@ -185,8 +185,8 @@ async fn add(
     let mut client = url.connect().await?;
     let added = registry_store::add_version(&mut client, &catalog, &new).await?;
     println!(
-        "added model {model} version {version} as {} {role} (id {})",
-        added.status, added.id
+        "added model {} version {} as {} {role} (id {})",
+        new.model, new.version, added.status, added.id
     );
     Ok(ExitCode::SUCCESS)
 }
