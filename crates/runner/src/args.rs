@@ -50,16 +50,6 @@ fn bound(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
 }
 
-/// A positive duration such as `30s`, `5m`, `1h`, for flags that bound it
-/// themselves.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 5m, 1h)"))?;
-    if d.is_zero() {
-        return Err("must be longer than zero".into());
-    }
-    Ok(d)
-}
-
 /// The range a duration flag accepts (both ends included), said in its
 /// `--help`.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +95,33 @@ pub const EVERY: Range = Range {
     max: secs(DAY),
 };
 
+/// `--statement-timeout`: 1 millisecond to 1 hour.
+pub const STATEMENT_TIMEOUT: Range = Range {
+    min: Duration::from_millis(1),
+    max: secs(HOUR),
+};
+/// `--lock-timeout`: 1 millisecond to 1 hour.
+pub const LOCK_TIMEOUT: Range = Range {
+    min: Duration::from_millis(1),
+    max: secs(HOUR),
+};
+/// `serve --lease-ttl`: 1 second to 10 minutes (a follower waits this long
+/// to take over from a leader that died).
+pub const LEASE_TTL: Range = Range {
+    min: secs(1),
+    max: secs(10 * MINUTE),
+};
+/// `serve --catch-up`: none (`0s`) to 1 day of missed ticks.
+pub const CATCH_UP: Range = Range {
+    min: Duration::ZERO,
+    max: secs(DAY),
+};
+/// `serve --give-up-after`: 1 second to 30 days.
+pub const GIVE_UP_AFTER: Range = Range {
+    min: secs(1),
+    max: secs(30 * DAY),
+};
+
 impl Range {
     /// Parses `s` (`30s`, `5m`, `1h`, `2d`) and checks it against the range.
     pub fn parse(self, s: &str) -> Result<Duration, String> {
@@ -148,6 +165,31 @@ pub fn parse_resolve_after(s: &str) -> Result<Duration, String> {
 /// `--every` (see [`EVERY`]).
 pub fn parse_every(s: &str) -> Result<Duration, String> {
     EVERY.parse(s)
+}
+
+/// `--statement-timeout` (see [`STATEMENT_TIMEOUT`]).
+pub fn parse_statement_timeout(s: &str) -> Result<Duration, String> {
+    STATEMENT_TIMEOUT.parse(s)
+}
+
+/// `--lock-timeout` (see [`LOCK_TIMEOUT`]).
+pub fn parse_lock_timeout(s: &str) -> Result<Duration, String> {
+    LOCK_TIMEOUT.parse(s)
+}
+
+/// `serve --lease-ttl` (see [`LEASE_TTL`]).
+pub fn parse_lease_ttl(s: &str) -> Result<Duration, String> {
+    LEASE_TTL.parse(s)
+}
+
+/// `serve --catch-up` (see [`CATCH_UP`]).
+pub fn parse_catch_up(s: &str) -> Result<Duration, String> {
+    CATCH_UP.parse(s)
+}
+
+/// `serve --give-up-after` (see [`GIVE_UP_AFTER`]).
+pub fn parse_give_up_after(s: &str) -> Result<Duration, String> {
+    GIVE_UP_AFTER.parse(s)
 }
 
 /// The value parser of a name argument (a model id, version label or input
@@ -220,6 +262,11 @@ mod tests {
             (CACHE_TTL, "24h", "25h"),
             (RESOLVE_AFTER, "30days", "31days"),
             (EVERY, "1d", "300000y"),
+            (STATEMENT_TIMEOUT, "1h", "61m"),
+            (LOCK_TIMEOUT, "60m", "1h 1ms"),
+            (LEASE_TTL, "10m", "601s"),
+            (CATCH_UP, "1day", "2days"),
+            (GIVE_UP_AFTER, "30d", "300000y"),
         ] {
             assert_eq!(range.parse(max), Ok(range.max), "{max}");
             assert_eq!(
@@ -238,6 +285,7 @@ mod tests {
             "300000y is longer than the maximum, 1day"
         );
         assert!(WINDOW.parse("99999999999999999999999y").is_err());
+        assert_eq!(CATCH_UP.parse("0s"), Ok(Duration::ZERO));
     }
 
     #[test]

@@ -546,6 +546,69 @@ pub const TABLES: &[Table] = &[
         keys: &[pk("vessel_track_state_pkey", &["cycle_ts", "mmsi", "site"])],
         triggers: &[],
     },
+    Table {
+        name: "prediction_cycles",
+        columns: &[
+            col("cycle_ts", TSTZ),
+            col("status", "character varying(16)"),
+            col("run_by", "character varying(16)"),
+            col("runner", "text"),
+            null("leader_epoch", "bigint"),
+            col("attempts", "integer"),
+            col("started_at", TSTZ),
+            null("finished_at", TSTZ),
+            null("late_by_ms", "double precision"),
+            null("failed_stage", "smallint"),
+            null("detail", "text"),
+            null("committed_at", TSTZ),
+        ],
+        partitioned: None,
+        checks: &[
+            values(
+                "prediction_cycles_status_check",
+                &["status"],
+                &["RUNNING", "OK", "FAILED"],
+            ),
+            values(
+                "prediction_cycles_run_by_check",
+                &["run_by"],
+                &["serve", "cycle", "replay", "catch-up"],
+            ),
+            expr("prediction_cycles_attempts_check", &["attempts"], "> 0"),
+            expr(
+                "prediction_cycles_finished_check",
+                &["status", "finished_at"],
+                "IS NULL",
+            ),
+            expr(
+                "prediction_cycles_failed_stage_check",
+                &["status", "failed_stage"],
+                "IS NOT NULL",
+            ),
+            expr(
+                "prediction_cycles_committed_check",
+                &["status", "committed_at"],
+                "IS NOT NULL",
+            ),
+        ],
+        keys: &[pk("prediction_cycles_pkey", &["cycle_ts"])],
+        triggers: &[],
+    },
+    Table {
+        name: "runner_lease",
+        columns: &[
+            col("name", ID),
+            col("holder", "text"),
+            col("epoch", "bigint"),
+            col("acquired_at", TSTZ),
+            col("renewed_at", TSTZ),
+            col("expires_at", TSTZ),
+        ],
+        partitioned: None,
+        checks: &[expr("runner_lease_epoch_check", &["epoch"], "> 0")],
+        keys: &[pk("runner_lease_pkey", &["name"])],
+        triggers: &[],
+    },
 ];
 
 /// Functions of schema `kcg` the workspace's SQL calls, as

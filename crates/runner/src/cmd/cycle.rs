@@ -1,22 +1,20 @@
-//! `cycle`, `replay` and `serve`: running the prediction cycle.
+//! `cycle` and `replay`, and what they share with `serve`: the options of
+//! a cycle, building the pipeline, running one cycle on a pooled
+//! connection, the summary line.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pipeline::{CycleOutcome, Pipeline, PipelineConfig};
-use tokio_postgres::{AsyncMessage, NoTls};
+use pipeline::{CycleOutcome, Limits, Pipeline, PipelineConfig, RunBy, RunOptions};
 
 use crate::args::{
-    parse_cache_ttl, parse_duration, parse_model_timeout, parse_resolve_after, parse_ts,
-    parse_window,
+    parse_cache_ttl, parse_every, parse_lock_timeout, parse_model_timeout, parse_resolve_after,
+    parse_statement_timeout, parse_ts, parse_window,
 };
-use crate::db::Url;
+use crate::db::{Pool, Url};
 
 /// Options every cycle command shares.
 #[derive(Debug, clap::Args)]
@@ -41,6 +39,43 @@ pub struct CycleOpts {
     /// to 30d.
     #[arg(long, default_value = "30m", value_parser = parse_resolve_after)]
     resolve_collisions_after: Duration,
+    /// The longest one statement of a cycle may run (statement_timeout;
+    /// default 10m, for serve half of --every, at most 10m); 1ms to 1h.
+    #[arg(long, value_parser = parse_statement_timeout)]
+    statement_timeout: Option<Duration>,
+    /// The longest a cycle's statement may wait for a lock, e.g. a table
+    /// locked in psql (lock_timeout; default 1m, for serve a quarter of
+    /// --every, at most 1m); 1ms to 1h. The cycle then fails with an error
+    /// naming the table and the limit.
+    #[arg(long, value_parser = parse_lock_timeout)]
+    lock_timeout: Option<Duration>,
+}
+
+/// Timeouts of `cycle` and `replay`, which nobody waits for on a schedule.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(600);
+const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl CycleOpts {
+    /// The limits of a cycle: the flags, else `statement` and `lock`. The
+    /// server ends a cycle's session left idle in its transaction for as
+    /// long as `idle` (a process stopped mid-cycle), so its locks go.
+    pub fn limits(&self, statement: Duration, lock: Duration, idle: Duration) -> Limits {
+        Limits {
+            statement_timeout: Some(self.statement_timeout.unwrap_or(statement)),
+            lock_timeout: Some(self.lock_timeout.unwrap_or(lock)),
+            idle_in_transaction_timeout: Some(idle),
+        }
+    }
+
+    /// `--statement-timeout`, when given.
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
+    /// Connections in the pool.
+    pub fn pool_size(&self) -> u32 {
+        self.pool_size
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,34 +90,25 @@ pub struct CycleArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// First cycle (RFC 3339).
+    /// First cycle (RFC 3339, 1970 to 2199).
     #[arg(long, value_parser = parse_ts)]
     from: DateTime<Utc>,
-    /// Last cycle, included when it falls on the step (RFC 3339).
+    /// Last cycle, included when it falls on the step (RFC 3339, 1970 to
+    /// 2199).
     #[arg(long, value_parser = parse_ts)]
     to: DateTime<Utc>,
-    /// Step between cycles, e.g. 5m.
-    #[arg(long, value_parser = parse_duration)]
+    /// Step between cycles, e.g. 5m; 1s to 1d.
+    #[arg(long, value_parser = parse_every)]
     every: Duration,
     #[command(flatten)]
     opts: CycleOpts,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Cycle period; ticks are aligned to wall-clock multiples of it (5m
-    /// runs at :00, :05, :10, ...).
-    #[arg(long, value_parser = parse_duration)]
-    every: Duration,
-    #[command(flatten)]
-    opts: CycleOpts,
-}
-
-fn delta(d: Duration) -> Result<TimeDelta> {
+pub fn delta(d: Duration) -> Result<TimeDelta> {
     TimeDelta::from_std(d).context("duration out of range")
 }
 
-fn pipeline(opts: &CycleOpts, use_registry: bool) -> Result<Pipeline> {
+pub fn pipeline(opts: &CycleOpts, use_registry: bool, limits: Limits) -> Result<Pipeline> {
     let mut exec = dag_exec::ExecConfig {
         default_timeout: opts.model_timeout,
         ..Default::default()
@@ -96,26 +122,31 @@ fn pipeline(opts: &CycleOpts, use_registry: bool) -> Result<Pipeline> {
         collision_resolve_after: delta(opts.resolve_collisions_after)?,
         exec,
         cache_ttl: opts.cache_ttl,
+        limits,
         ..PipelineConfig::default()
     };
     Ok(Pipeline::new(config, crate::catalog::build()?))
 }
 
 /// One line per cycle, for logs and for people.
-fn summary(o: &CycleOutcome) -> String {
+pub fn summary(o: &CycleOutcome) -> String {
     let status = match &o.failed {
         None => "ok".to_owned(),
         Some(f) => format!("FAILED at stage {}: {}", f.stage, f.detail()),
     };
-    let registry = match &o.registry {
-        None => "registry off".to_owned(),
-        Some(r) => format!(
+    let registry = match (&o.registry, &o.failed) {
+        (Some(r), _) => format!(
             "registry {} OK {} FAILED {} TIMEOUT {} SKIPPED",
             r.count(dag_exec::RunStatus::Ok),
             r.count(dag_exec::RunStatus::Failed),
             r.count(dag_exec::RunStatus::Timeout),
             r.count(dag_exec::RunStatus::Skipped)
         ),
+        (None, Some(f)) if f.stage == pipeline::Stage::ModelRegistry => {
+            "registry FAILED".to_owned()
+        }
+        (None, Some(f)) => format!("registry not run (stage {} failed)", f.stage.number()),
+        (None, None) => "registry off".to_owned(),
     };
     format!(
         "cycle {} {status}: {} fixes, {} kept, {} vessels, {} events, {registry}, {:.0} ms",
@@ -129,24 +160,36 @@ fn summary(o: &CycleOutcome) -> String {
     )
 }
 
-async fn run_one(
+/// Runs the cycle `at` on one connection of `pool`. The error is the
+/// pipeline's own, when it is one, so callers can tell a lost lease.
+pub async fn run_one(
     pipeline: &Pipeline,
-    pool: &crate::db::Pool,
+    pool: &Pool,
     at: DateTime<Utc>,
+    opts: &RunOptions,
 ) -> Result<CycleOutcome> {
-    let mut conn = pool.get().await.map_err(|e| match e {
-        bb8::RunError::User(e) => anyhow::Error::new(e).context("cannot check out a connection"),
-        bb8::RunError::TimedOut => {
-            anyhow::anyhow!("cannot check out a connection: timed out waiting for a free one")
-        }
-    })?;
-    Ok(pipeline.run_cycle(&mut conn, at).await?)
+    let mut conn = pool.get().await?;
+    Ok(pipeline.run_cycle_with(&mut conn, at, opts).await?)
+}
+
+fn limits(opts: &CycleOpts) -> Limits {
+    let statement = opts.statement_timeout.unwrap_or(STATEMENT_TIMEOUT);
+    opts.limits(STATEMENT_TIMEOUT, LOCK_TIMEOUT, statement)
+}
+
+fn run_by(run_by: RunBy) -> RunOptions {
+    RunOptions {
+        run_by,
+        ..RunOptions::default()
+    }
 }
 
 pub async fn cycle(url: &Url, args: CycleArgs, use_registry: bool) -> Result<ExitCode> {
-    let pipeline = pipeline(&args.opts, use_registry)?;
-    let pool = url.pool(args.opts.pool_size).await?;
-    let outcome = run_one(&pipeline, &pool, args.at).await?;
+    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts))?;
+    let pool = url.pool(args.opts.pool_size)?;
+    let outcome = run_one(&pipeline, &pool, args.at, &run_by(RunBy::Cycle))
+        .await
+        .with_context(|| format!("cycle {}", rfc3339(args.at)))?;
     println!("{}", summary(&outcome));
     for s in &outcome.stages {
         println!(
@@ -166,42 +209,54 @@ pub async fn cycle(url: &Url, args: CycleArgs, use_registry: bool) -> Result<Exi
 }
 
 /// Set by Ctrl-C / SIGTERM; loops stop after the cycle in progress.
-fn stop_flag() -> Result<Arc<AtomicBool>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    // Registered here, before any cycle starts: a signal that arrives before
-    // the watcher task first runs is still caught, never the default "die".
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-        eprintln!("stopping after the current cycle");
-        flag.store(true, Ordering::SeqCst);
-    });
-    Ok(stop)
+#[derive(Clone)]
+pub struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    /// Handles SIGINT and SIGTERM from now on: a signal that arrives
+    /// before the first cycle is caught too, never the default "die".
+    pub fn install() -> Result<Stop> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            eprintln!("stopping after the current cycle");
+            let _ = tx.send(true);
+            // Keep the sender: receivers would see a closed channel.
+            std::future::pending::<()>().await;
+        });
+        Ok(Stop(rx))
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Returns once a stop was requested.
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
 }
 
 pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<ExitCode> {
     if args.to < args.from {
         bail!("--to {} is before --from {}", args.to, args.from);
     }
-    let step = delta(args.every)?;
-    let mut ticks = Vec::new();
-    let mut t = args.from;
-    while t <= args.to {
-        ticks.push(t);
-        t += step;
-    }
-    let pipeline = pipeline(&args.opts, use_registry)?;
-    let pool = url.pool(args.opts.pool_size).await?;
-    let stop = stop_flag()?;
+    // Lazily: a century at one second is 3 billion ticks, counted, not
+    // built.
+    let ticks = Ticks::new(args.from, args.to, delta(args.every)?);
+    let total = ticks.remaining();
+    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts))?;
+    let pool = url.pool(args.opts.pool_size)?;
+    let stop = Stop::install()?;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let bar =
-            ProgressBar::with_draw_target(Some(ticks.len() as u64), ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{pos}/{len} cycles {wide_bar} {eta} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -210,28 +265,27 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
     } else {
         ProgressBar::hidden()
     };
-    let mut failed = 0usize;
-    let mut done = 0usize;
-    for at in &ticks {
-        if stop.load(Ordering::SeqCst) {
+    let mut failed = 0u64;
+    let mut done = 0u64;
+    for at in ticks {
+        if stop.is_set() {
             break;
         }
         bar.set_message(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        let outcome = run_one(&pipeline, &pool, *at).await?;
-        failed += usize::from(outcome.failed.is_some());
+        let outcome = run_one(&pipeline, &pool, at, &run_by(RunBy::Replay))
+            .await
+            .with_context(|| format!("cycle {}", rfc3339(at)))?;
+        failed += u64::from(outcome.failed.is_some());
         done += 1;
         bar.suspend(|| println!("{}", summary(&outcome)));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!(
-        "replayed {done} of {} cycles, {failed} with a failed stage",
-        ticks.len()
-    );
-    if done < ticks.len() {
+    println!("replayed {done} of {total} cycles, {failed} with a failed stage");
+    if done < total {
         println!(
             "interrupted: the remaining {} cycles were not run",
-            ticks.len() - done
+            total - done
         );
     }
     Ok(if failed > 0 {
@@ -241,106 +295,60 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
     })
 }
 
-/// The next wall-clock multiple of `every` strictly after `now`.
-pub fn next_tick(now: DateTime<Utc>, every: TimeDelta) -> DateTime<Utc> {
-    let step = every.num_milliseconds().max(1);
-    let ms = now.timestamp_millis();
-    let next = (ms.div_euclid(step) + 1) * step;
-    DateTime::from_timestamp_millis(next).unwrap_or(now + every)
+/// The cycles of a replay, `from`, `from + step`, ... up to `to`
+/// inclusive, one at a time (never all in memory), with their number known
+/// in advance for the progress bar.
+#[derive(Debug, Clone)]
+pub struct Ticks {
+    next: DateTime<Utc>,
+    step: TimeDelta,
+    left: u64,
 }
 
-pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<ExitCode> {
-    let every = delta(args.every)?;
-    let pipeline = Arc::new(pipeline(&args.opts, use_registry)?);
-    let pool = url.pool(args.opts.pool_size).await?;
-    let stop = stop_flag()?;
-
-    // A dedicated session: it holds the leader lock for the life of the
-    // process and LISTENs for registry changes.
-    let (control, mut connection) = url
-        .config()?
-        .connect(NoTls)
-        .await
-        .with_context(|| format!("cannot connect to {}", url.redacted()))?;
-    let listener = Arc::clone(&pipeline);
-    tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(AsyncMessage::Notification(n)) => {
-                    tracing::info!(
-                        channel = n.channel(),
-                        table = n.payload(),
-                        "registry changed; params cache invalidated"
-                    );
-                    listener.cache().invalidate();
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!("control connection lost: {e}");
-                    break;
-                }
+impl Ticks {
+    /// `step` must be positive (`--every` is at least a second); a `to`
+    /// before `from` gives no tick.
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, step: TimeDelta) -> Ticks {
+        let left = match ((to - from).num_microseconds(), step.num_microseconds()) {
+            (Some(span), Some(step)) if span >= 0 && step > 0 => {
+                u64::try_from(span / step).map_or(0, |n| n + 1)
             }
-        }
-    });
-    control
-        .batch_execute(&format!("LISTEN {}", params_cache::NOTIFY_CHANNEL))
-        .await
-        .context("cannot LISTEN for registry changes")?;
-
-    let mut leader = false;
-    println!(
-        "serving: a cycle every {}s, aligned to the clock",
-        every.num_seconds()
-    );
-    while !stop.load(Ordering::SeqCst) {
-        let tick = next_tick(Utc::now(), every);
-        let wait = (tick - Utc::now()).to_std().unwrap_or_default();
-        let sleep = tokio::time::sleep(wait);
-        tokio::pin!(sleep);
-        // Wake up early to notice a stop request while idle.
-        loop {
-            tokio::select! {
-                () = &mut sleep => break,
-                () = tokio::time::sleep(Duration::from_millis(200)) => {
-                    if stop.load(Ordering::SeqCst) { break; }
-                }
-            }
-        }
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        if control.is_closed() {
-            // The session held the leader lock and the LISTEN: without it
-            // another replica may already lead, and promotions go unheard.
-            bail!(
-                "lost the control connection to {}; stopping so a supervisor can restart cleanly",
-                url.redacted()
-            );
-        }
-        if !leader {
-            leader = control
-                .query_one(
-                    "SELECT pg_try_advisory_lock($1)",
-                    &[&schema::locks::SERVE_LEADER],
-                )
-                .await
-                .context("cannot try the leader lock")?
-                .get(0);
-            if leader {
-                println!("leader: this process runs the cycles");
-            } else {
-                tracing::info!(%tick, "another runner is the leader; standing by");
-                continue;
-            }
-        }
-        match run_one(&pipeline, &pool, tick).await {
-            Ok(outcome) => println!("{}", summary(&outcome)),
-            Err(e) => eprintln!("cycle {tick}: {e:#}"),
+            _ => 0,
+        };
+        Ticks {
+            next: from,
+            step,
+            left,
         }
     }
-    println!("stopped");
-    Ok(ExitCode::SUCCESS)
+
+    /// How many ticks are left.
+    pub fn remaining(&self) -> u64 {
+        self.left
+    }
+}
+
+impl Iterator for Ticks {
+    type Item = DateTime<Utc>;
+
+    fn next(&mut self) -> Option<DateTime<Utc>> {
+        if self.left == 0 {
+            return None;
+        }
+        let at = self.next;
+        self.left -= 1;
+        // The last tick lies at or before `to`, which is in range, so
+        // every step up to it is too; past it nothing is computed.
+        if self.left > 0 {
+            self.next = at.checked_add_signed(self.step)?;
+        }
+        Some(at)
+    }
+}
+
+/// `2022-01-03T00:10:00Z`.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
@@ -354,6 +362,51 @@ mod tests {
     }
 
     #[test]
+    fn replay_ticks_are_counted_not_built() {
+        let t = |s: &str| parse_ts(s).unwrap();
+        // A century at one second (3.2 billion ticks): counted at once.
+        let mut century = Ticks::new(
+            t("2022-01-01T00:00:00Z"),
+            t("2122-01-01T00:00:00Z"),
+            TimeDelta::seconds(1),
+        );
+        assert_eq!(century.remaining(), 3_155_673_601);
+        assert_eq!(century.next(), Some(t("2022-01-01T00:00:00Z")));
+        assert_eq!(century.next(), Some(t("2022-01-01T00:00:01Z")));
+        assert_eq!(century.remaining(), 3_155_673_599);
+        // `to` is included when it falls on the step, and nothing after it.
+        let ticks: Vec<_> = Ticks::new(
+            t("2022-01-03T00:05:00Z"),
+            t("2022-01-03T00:17:00Z"),
+            TimeDelta::minutes(5),
+        )
+        .collect();
+        assert_eq!(
+            ticks,
+            [
+                t("2022-01-03T00:05:00Z"),
+                t("2022-01-03T00:10:00Z"),
+                t("2022-01-03T00:15:00Z")
+            ]
+        );
+        let last = Ticks::new(t(args_latest()), t(args_latest()), TimeDelta::days(1));
+        assert_eq!(last.collect::<Vec<_>>(), [t(args_latest())]);
+        assert_eq!(
+            Ticks::new(
+                t("2022-01-02T00:00:00Z"),
+                t("2022-01-01T00:00:00Z"),
+                TimeDelta::seconds(1)
+            )
+            .remaining(),
+            0
+        );
+    }
+
+    fn args_latest() -> &'static str {
+        crate::args::LATEST
+    }
+
+    #[test]
     fn a_pool_of_no_connections_is_a_usage_error_not_a_panic() {
         use clap::Parser as _;
         let err = Opts::try_parse_from(["t", "--pool-size", "0"]).unwrap_err();
@@ -361,23 +414,5 @@ mod tests {
         let ok = Opts::try_parse_from(["t", "--pool-size", "1"]).unwrap();
         assert_eq!(ok.opts.pool_size, 1);
         assert_eq!(Opts::try_parse_from(["t"]).unwrap().opts.pool_size, 5);
-    }
-
-    #[test]
-    fn ticks_align_to_the_clock() {
-        let t = |s: &str| parse_ts(s).unwrap();
-        let five = TimeDelta::minutes(5);
-        assert_eq!(
-            next_tick(t("2022-01-03T00:07:12Z"), five),
-            t("2022-01-03T00:10:00Z")
-        );
-        assert_eq!(
-            next_tick(t("2022-01-03T00:10:00Z"), five),
-            t("2022-01-03T00:15:00Z")
-        );
-        assert_eq!(
-            next_tick(t("2022-01-03T23:59:59Z"), TimeDelta::hours(1)),
-            t("2022-01-04T00:00:00Z")
-        );
     }
 }
