@@ -39,13 +39,13 @@ pub struct CycleOpts {
     /// to 30d.
     #[arg(long, default_value = "30m", value_parser = parse_resolve_after)]
     resolve_collisions_after: Duration,
-    /// The longest one statement of a cycle may run (statement_timeout;
-    /// default 10m, for serve half of --every, at most 10m); 1ms to 1h.
+    /// The longest one statement of a cycle may run (statement_timeout),
+    /// 1ms to 1h; by default 10m, for serve half of --every up to 10m.
     #[arg(long, value_parser = parse_statement_timeout)]
     statement_timeout: Option<Duration>,
     /// The longest a cycle's statement may wait for a lock, e.g. a table
-    /// locked in psql (lock_timeout; default 1m, for serve a quarter of
-    /// --every, at most 1m); 1ms to 1h. The cycle then fails with an error
+    /// locked in psql (lock_timeout), 1ms to 1h; by default 1m, for serve a
+    /// quarter of --every up to 1m. The cycle then fails with an error
     /// naming the table and the limit.
     #[arg(long, value_parser = parse_lock_timeout)]
     lock_timeout: Option<Duration>,

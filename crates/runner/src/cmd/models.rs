@@ -164,28 +164,52 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
         }
     }
     Ok(unreadable_params(snapshot.versions.iter().map(|v| {
-        (v.model_id.as_str(), v.version.as_str(), v.id, &v.params)
+        Listed {
+            model: &v.model_id,
+            version: &v.version,
+            id: v.id,
+            params: &v.params,
+            archived: false,
+        }
     })))
 }
 
+/// A listed version, as [`unreadable_params`] reports it.
+pub(crate) struct Listed<'a> {
+    pub model: &'a str,
+    pub version: &'a str,
+    pub id: i64,
+    pub params: &'a Result<Value, UnreadableParams>,
+    pub archived: bool,
+}
+
 /// A listing's exit status: after the listing, each version whose params
-/// cannot be read is an error on stderr naming it (exit 1); the other
-/// versions were listed all the same.
-pub(crate) fn unreadable_params<'a>(
-    versions: impl Iterator<Item = (&'a str, &'a str, i64, &'a Result<Value, UnreadableParams>)>,
-) -> ExitCode {
+/// cannot be read is an error on stderr naming it (exit 1), or only a note
+/// when it is archived (it runs nowhere); the other versions were listed
+/// all the same.
+pub(crate) fn unreadable_params<'a>(versions: impl Iterator<Item = Listed<'a>>) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
-    for (model, version, id, params) in versions {
-        if let Err(e) = params {
+    for v in versions {
+        let Err(e) = v.params else {
+            continue;
+        };
+        let (model, version, id) = (v.model, v.version, v.id);
+        if v.archived {
             eprintln!(
-                "error: params of model {model:?} version {version:?} (id {id}) in \
-                 kcg.detection_model_versions cannot be read: {}; the version is left out of every \
-                 cycle until it is archived (`runner versions archive {id}`) or its params are \
-                 replaced in psql",
+                "note: params of the archived model {model:?} version {version:?} (id {id}) \
+                 cannot be read: {}",
                 e.problem
             );
-            code = ExitCode::FAILURE;
+            continue;
         }
+        eprintln!(
+            "error: params of model {model:?} version {version:?} (id {id}) in \
+             kcg.detection_model_versions cannot be read: {}; the version is left out of every \
+             cycle until it is archived (`runner versions archive {id}`) or its params are \
+             replaced in psql",
+            e.problem
+        );
+        code = ExitCode::FAILURE;
     }
     code
 }

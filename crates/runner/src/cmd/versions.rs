@@ -10,7 +10,7 @@ use model_api::{ModelId, Role, VersionLabel};
 use registry_store::{ArchiveOutcome, NewVersion, PromoteOutcome};
 use serde_json::{Map, Value, json};
 
-use super::models::{Format, header, params_cell, table, unreadable_params};
+use super::models::{Format, Listed, header, params_cell, table, unreadable_params};
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -144,8 +144,12 @@ async fn list(url: &Url, model: Option<&ModelId>, format: Format) -> Result<Exit
             print!("{}", table(&table_rows));
         }
     }
-    Ok(unreadable_params(versions.iter().map(|v| {
-        (v.model.as_str(), v.version.as_str(), v.id, &v.params)
+    Ok(unreadable_params(versions.iter().map(|v| Listed {
+        model: &v.model,
+        version: &v.version,
+        id: v.id,
+        params: &v.params,
+        archived: v.status == registry::VersionStatus::Archived,
     })))
 }
 

@@ -43,8 +43,8 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_every)]
     every: Duration,
     /// How long the leader's lease lasts unrenewed (renewed every third of
-    /// it); a follower takes over once it expired (default: --every, at
-    /// most 30s); 1s to 10m.
+    /// it), 1s to 10m; a follower takes over once it expired (default:
+    /// --every, up to 30s).
     #[arg(long, value_parser = parse_lease_ttl)]
     lease_ttl: Option<Duration>,
     /// Ticks missed in this last stretch (an outage, a hung leader) are run
