@@ -367,7 +367,8 @@ mod tests {
     /// message so it stays one line.
     #[test]
     fn blank_surrounding_whitespace_and_control_characters_are_refused() {
-        let cases: &[(&str, fn(&IdError) -> bool)] = &[
+        type Expect = fn(&IdError) -> bool;
+        let cases: &[(&str, Expect)] = &[
             ("   ", |e| matches!(e, IdError::Blank { .. })),
             ("\u{3000}", |e| matches!(e, IdError::Blank { .. })), // ideographic space
             (" x", |e| matches!(e, IdError::SurroundingWhitespace { .. })),

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
 use crate::StoreError;
-use crate::decode::VersionColumns;
+use crate::decode::{VERSIONS, VersionColumns, get};
 use crate::error::{Subject, begin, commit, db, write_error};
 
 /// A version to add.
@@ -230,7 +230,7 @@ pub async fn add_version(
                 format!("add version {version} of model {model} to kcg.detection_model_versions")
             })
         })?;
-    let id: i64 = row.get(0);
+    let id: i64 = get(&row, "id", VERSIONS)?;
     commit(tx, || format!("version {version} of model {model}")).await?;
     tracing::info!(model_id = model, version, version_id = id, role = %new.role, %status, "version added");
     Ok(VersionSummary {
@@ -440,7 +440,7 @@ async fn active_primary(
 ) -> Result<Option<(i64, String)>, StoreError> {
     let row = tx
         .query_opt(
-            "SELECT id, version::text FROM kcg.detection_model_versions \
+            "SELECT id, version::text AS version FROM kcg.detection_model_versions \
               WHERE model_id = $1 AND role = 'PRIMARY' AND status = 'ACTIVE' \
                 AND id IS DISTINCT FROM $2 \
               FOR UPDATE",
@@ -448,5 +448,6 @@ async fn active_primary(
         )
         .await
         .map_err(db("read kcg.detection_model_versions"))?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
+    row.map(|r| Ok((get(&r, "id", VERSIONS)?, get(&r, "version", VERSIONS)?)))
+        .transpose()
 }

@@ -532,7 +532,7 @@ fn check(
         expected: describe_check(check),
         found,
     };
-    let Some(live) = on_columns.iter().copied().find(|k| matches(&k)) else {
+    let Some(live) = on_columns.iter().find(|k| matches(k)) else {
         let found = if on_columns.is_empty() {
             "no CHECK constraint".to_owned()
         } else {
@@ -654,10 +654,10 @@ mod tests {
             assert_eq!(names.len(), n, "{}: a column declared twice", t.name);
             let declared = |c: &&str| t.columns.iter().any(|d| d.name == *c);
             for c in t.checks {
-                assert!(c.columns.iter().all(|c| declared(&c)), "{}: {c:?}", t.name);
+                assert!(c.columns.iter().all(&declared), "{}: {c:?}", t.name);
             }
             for k in t.keys {
-                assert!(k.columns.iter().all(|c| declared(&c)), "{}: {k:?}", t.name);
+                assert!(k.columns.iter().all(&declared), "{}: {k:?}", t.name);
             }
             if let Some((c, _)) = t.partitioned {
                 assert!(declared(&c), "{}", t.name);
