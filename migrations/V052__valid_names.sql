@@ -1,5 +1,5 @@
 -- Names are one line of printable text (issue 13): a model id, version
--- label, input key or metric key is refused when it is empty or blank,
+-- label, implementation name (V048), input key or metric key is refused when it is empty or blank,
 -- begins or ends with whitespace, holds a control character (C0, C1) or a
 -- Unicode line/paragraph separator, or has more than 64 characters. The
 -- same rule as model_api's value types (`check` in crates/model-api/src/id.rs;
@@ -25,6 +25,12 @@ $$;
 -- deleting the old row (README, "Names"). Refusing is safer than keeping
 -- them: a model id the code refuses can never be planned, and every row
 -- the executor records for it would carry the bad name on.
+--
+-- The audit trail (V050) gets no such CHECK: its rows copy names from
+-- the registry rows, which are checked before the trigger writes, and the
+-- fix above (renaming or deleting a bad row in psql) is itself recorded
+-- with the bad name in old_row and model_id; a CHECK there would refuse
+-- that fix.
 DO $$
 DECLARE
     bad text;
@@ -40,6 +46,9 @@ BEGIN
         UNION ALL
         SELECT 'detection_model_versions', 'version', version, format('version id %s of model %s', id, to_jsonb(model_id::text))
           FROM kcg.detection_model_versions WHERE NOT kcg.is_valid_name(version)
+        UNION ALL
+        SELECT 'detection_model_versions', 'implementation', implementation, format('version id %s of model %s', id, to_jsonb(model_id::text))
+          FROM kcg.detection_model_versions WHERE NOT kcg.is_valid_name(implementation)
         UNION ALL
         SELECT 'detection_model_dependencies', col, val,
                format('the dependency of %s on %s as %s', to_jsonb(model_id::text), to_jsonb(depends_on::text), to_jsonb(input_key::text))
@@ -60,7 +69,9 @@ ALTER TABLE kcg.detection_models
     ADD CONSTRAINT detection_models_model_id_name_check CHECK (kcg.is_valid_name(model_id::text));
 ALTER TABLE kcg.detection_model_versions
     ADD CONSTRAINT detection_model_versions_model_id_name_check CHECK (kcg.is_valid_name(model_id::text)),
-    ADD CONSTRAINT detection_model_versions_version_name_check CHECK (kcg.is_valid_name(version::text));
+    ADD CONSTRAINT detection_model_versions_version_name_check CHECK (kcg.is_valid_name(version::text)),
+    -- NULL (the model's default implementation) passes, as in every CHECK.
+    ADD CONSTRAINT detection_model_versions_implementation_name_check CHECK (kcg.is_valid_name(implementation::text));
 ALTER TABLE kcg.detection_model_dependencies
     ADD CONSTRAINT detection_model_dependencies_model_id_name_check CHECK (kcg.is_valid_name(model_id::text)),
     ADD CONSTRAINT detection_model_dependencies_depends_on_name_check CHECK (kcg.is_valid_name(depends_on::text)),

@@ -637,7 +637,8 @@ async fn names_follow_one_rule_in_rust_and_in_the_database() {
 const UNDO_V052: &str = "
     ALTER TABLE kcg.detection_models DROP CONSTRAINT detection_models_model_id_name_check;
     ALTER TABLE kcg.detection_model_versions DROP CONSTRAINT detection_model_versions_model_id_name_check,
-        DROP CONSTRAINT detection_model_versions_version_name_check;
+        DROP CONSTRAINT detection_model_versions_version_name_check,
+        DROP CONSTRAINT detection_model_versions_implementation_name_check;
     ALTER TABLE kcg.detection_model_dependencies DROP CONSTRAINT detection_model_dependencies_model_id_name_check,
         DROP CONSTRAINT detection_model_dependencies_depends_on_name_check,
         DROP CONSTRAINT detection_model_dependencies_input_key_name_check;
@@ -656,6 +657,8 @@ async fn v052_refuses_to_migrate_names_it_would_refuse_and_names_every_row() {
         .batch_execute(
             "INSERT INTO kcg.detection_models (model_id) VALUES ('ok'), (E'bad\\nid'), ('   ');
              INSERT INTO kcg.detection_model_versions (model_id, version, role) VALUES ('ok', ' 1.0', 'SHADOW');
+             INSERT INTO kcg.detection_model_versions (model_id, version, role, implementation)
+                  VALUES ('ok', '2.0', 'SHADOW', E'v2\\r');
              INSERT INTO kcg.detection_model_dependencies VALUES ('ok', '   ', E'tab\\tkey');",
         )
         .await
@@ -674,6 +677,7 @@ async fn v052_refuses_to_migrate_names_it_would_refuse_and_names_every_row() {
          nothing was changed. Rows to fix:\n  \
          kcg.detection_model_dependencies.depends_on \"   \" (the dependency of \"ok\" on \"   \" as \"tab\\tkey\")\n  \
          kcg.detection_model_dependencies.input_key \"tab\\tkey\" (the dependency of \"ok\" on \"   \" as \"tab\\tkey\")\n  \
+         kcg.detection_model_versions.implementation \"v2\\r\" (version id 2 of model \"ok\")\n  \
          kcg.detection_model_versions.version \" 1.0\" (version id 1 of model \"ok\")\n  \
          kcg.detection_models.model_id \"   \" (a model)\n  \
          kcg.detection_models.model_id \"bad\\nid\" (a model)"
@@ -694,6 +698,54 @@ async fn v052_refuses_to_migrate_names_it_would_refuse_and_names_every_row() {
         .unwrap()
         .get(0);
     assert_eq!(left, 30);
+
+    // The fix the hint asks for, typed in psql, is recorded in the audit
+    // trail (V050) with the bad names it removes (the trail has no name
+    // CHECK, so it cannot refuse the fix), and V052 then passes.
+    let before: i64 = client
+        .query_one("SELECT count(*) FROM kcg.detection_model_audit", &[])
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute(
+            "BEGIN;
+             SELECT set_config('kcg.audit_note', 'V052: names fixed', true);
+             UPDATE kcg.detection_model_versions SET version = '1.0' WHERE id = 1;
+             UPDATE kcg.detection_model_versions SET implementation = 'v2' WHERE id = 2;
+             DELETE FROM kcg.detection_model_dependencies;
+             DELETE FROM kcg.detection_models WHERE model_id <> 'ok';
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    let trail: Vec<(String, String, Option<String>, Option<String>)> = client
+        .query(
+            "SELECT action::text, operation::text, model_id::text, note FROM kcg.detection_model_audit
+              WHERE id > $1 ORDER BY id",
+            &[&(before as i64)],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let note = Some("V052: names fixed".to_owned());
+    let manual = |op: &str, model: &str| ("manual".to_owned(), op.to_owned(), Some(model.to_owned()), note.clone());
+    assert_eq!(
+        trail,
+        [
+            manual("UPDATE", "ok"),
+            manual("UPDATE", "ok"),
+            manual("DELETE", "ok"),
+            manual("DELETE", "bad\nid"),
+            manual("DELETE", "   "),
+        ]
+    );
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(V052).await.unwrap();
+    tx.commit().await.unwrap();
+    schema::check_schema(&client).await.unwrap();
 }
 
 #[tokio::test]
@@ -801,4 +853,68 @@ async fn the_schema_guard_compares_again_exactly_when_the_catalog_changed() {
     .unwrap();
     let err = guard.check(&client).await.unwrap_err();
     assert!(err.to_string().contains("EXTREME"), "{err}");
+}
+
+/// V052 beside V050: a bad name typed in psql is refused by the registry
+/// table's CHECK, naming the constraint, before the audit trigger runs, so
+/// no audit row is written for a change that did not happen; a good change
+/// in the same session is recorded as usual.
+#[tokio::test]
+async fn a_bad_name_typed_in_psql_is_refused_and_leaves_no_audit_row() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO kcg.detection_models (model_id) VALUES ('risk');
+             INSERT INTO kcg.detection_model_versions (model_id, version, role) VALUES ('risk', '1.0', 'SHADOW');",
+        )
+        .await
+        .unwrap();
+    let count = || async {
+        client
+            .query_one("SELECT count(*) FROM kcg.detection_model_audit", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let before = count().await;
+    assert_eq!(before, 2, "the two good rows are recorded");
+    for (sql, constraint) in [
+        (
+            "INSERT INTO kcg.detection_models (model_id) VALUES (E'risk\\n')",
+            "detection_models_model_id_name_check",
+        ),
+        (
+            "UPDATE kcg.detection_model_versions SET version = ' 1.0' WHERE model_id = 'risk'",
+            "detection_model_versions_version_name_check",
+        ),
+        (
+            "UPDATE kcg.detection_model_versions SET implementation = E'v2\\t' WHERE model_id = 'risk'",
+            "detection_model_versions_implementation_name_check",
+        ),
+        (
+            "INSERT INTO kcg.detection_model_dependencies VALUES ('risk', 'risk2', '   ')",
+            "detection_model_dependencies_input_key_name_check",
+        ),
+    ] {
+        let err = client.batch_execute(sql).await.unwrap_err();
+        let db_err = err.as_db_error().expect("the database's refusal");
+        assert_eq!(sqlstate(&err), "23514", "{sql}: {err}");
+        assert_eq!(db_err.constraint(), Some(constraint), "{sql}");
+        assert_eq!(count().await, before, "{sql}: no audit row");
+    }
+    // The audit trail's actions are exactly the ones registry-store names.
+    let actions: Vec<&str> = registry_store::Action::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    let declared = schema::expected::TABLES
+        .iter()
+        .find(|t| t.name == "detection_model_audit")
+        .and_then(|t| t.checks.iter().find(|c| c.columns == ["action"]))
+        .map(|c| c.rule);
+    let Some(schema::expected::Rule::In(declared)) = declared else {
+        panic!("kcg.detection_model_audit.action has no IN (...) CHECK declared: {declared:?}");
+    };
+    assert_eq!(declared, actions.as_slice());
 }

@@ -32,7 +32,10 @@ pub fn run() -> Result<()> {
             cargo()
                 .args(["test", "--workspace", "--locked"])
                 .env("DATABASE_URL", &target.url),
-        )
+        )?;
+        // The downstream deploy of examples/own-models, against the same
+        // server: built, tested, and one cycle of its own binary.
+        crate::template::run(&target.url)
     })();
     // Stop the server we started whatever happened above.
     if target.owned {

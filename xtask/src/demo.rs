@@ -2,9 +2,12 @@
 //!
 //! In a fresh database `kcg_demo` on the throwaway server (or on the server
 //! `DATABASE_URL` names; nothing else there is touched): migrate, check the
-//! schema, ingest the real AIS sample, register the reference models plus a
-//! SHADOW and a CHALLENGER, plan, replay 00:05 to 00:25 every 5 minutes with
-//! the model registry on, and print the hourly snapshot of the last cycle.
+//! schema, ingest the real AIS sample, register the reference models plus
+//! the SHADOW and the CHALLENGER of `data/demo-candidates.json`, plan,
+//! replay 00:05 to 00:25 every 5 minutes with the model registry on, print
+//! the hourly snapshot of the last cycle, and end with the CHALLENGER's
+//! comparison with its PRIMARY (`runner versions compare`): the figures a
+//! promotion would be decided on.
 
 use std::process::Command;
 use std::time::Instant;
@@ -12,19 +15,14 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::pg;
-use crate::util::{cargo, describe, root, step};
+use crate::util::{cargo, describe, root, step, step_output};
 
 const SAMPLE: &str = "data/ais-2022-01-03-sample.csv.gz";
 const DEMO_DB: &str = "kcg_demo";
 
-/// A more sensitive spoofing_score: speed evidence from half the vessel's
-/// ceiling, complete at the ceiling (the PRIMARY: 1x and 2x). Every field is
-/// given: params are parsed strictly.
-const SHADOW_PARAMS: &str = r#"{"speed_floor_factor":0.5,"speed_full_factor":1.0,"min_reported_over_ceiling":2,"reported_min_agreement":0.5,"teleport_km":5.0,"speed_weight":0.6,"reported_speed_weight":0.3,"teleport_weight":0.8,"invalid_identity_weight":0.4}"#;
-
-/// identity_collision that flags an identity only once it has switched
-/// places twice (the PRIMARY: once).
-const CHALLENGER_PARAMS: &str = r#"{"min_distance_km":2.0,"min_switches":2,"medium_speed_factor":3.0,"high_switches":2,"critical_switches":3,"critical_speed_factor":10.0}"#;
+/// The demo's SHADOW and CHALLENGER (the tests replaying the demo read it
+/// too).
+const CANDIDATES: &str = "data/demo-candidates.json";
 
 pub fn run(args: &[&str]) -> Result<()> {
     let keep = args.contains(&"--keep");
@@ -78,34 +76,41 @@ fn demo(server: &str) -> Result<f64> {
         "register the reference models",
         &mut r(&["models", "add-reference"]),
     )?;
-    step(
-        "add a SHADOW of spoofing_score",
-        &mut r(&[
-            "versions",
-            "add",
-            "spoofing_score",
-            "1.1.0-sensitive",
-            "--role",
-            "SHADOW",
-            "--params",
-            SHADOW_PARAMS,
-            "--activate",
-        ]),
-    )?;
-    step(
-        "add a CHALLENGER of identity_collision",
-        &mut r(&[
-            "versions",
-            "add",
-            "identity_collision",
-            "2.0.0-two-switches",
-            "--role",
-            "CHALLENGER",
-            "--params",
-            CHALLENGER_PARAMS,
-            "--activate",
-        ]),
-    )?;
+    let path = root().join(CANDIDATES);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let candidates: Vec<serde_json::Value> =
+        serde_json::from_str(&text).with_context(|| format!("{CANDIDATES} is not a JSON list"))?;
+    let mut challenger = None;
+    for c in &candidates {
+        let field = |key: &str| {
+            c[key]
+                .as_str()
+                .with_context(|| format!("{CANDIDATES}: an entry without a string {key:?}"))
+        };
+        let (model, version, role) = (field("model")?, field("version")?, field("role")?);
+        let params = c["params"].to_string();
+        let out = step_output(
+            &format!("add a {role} of {model}"),
+            &mut r(&[
+                "versions",
+                "add",
+                model,
+                version,
+                "--role",
+                role,
+                "--params",
+                &params,
+                "--activate",
+                "--note",
+                "the demo's candidate",
+            ]),
+        )?;
+        if role == "CHALLENGER" {
+            challenger = Some(id_in(&out).with_context(|| format!("no version id in {out:?}"))?);
+        }
+    }
+    let challenger = challenger.with_context(|| format!("{CANDIDATES} has no CHALLENGER"))?;
     step("the plan", &mut r(&["models", "plan"]))?;
     step(
         "replay 00:05 to 00:25 every 5 minutes, registry on",
@@ -125,24 +130,34 @@ fn demo(server: &str) -> Result<f64> {
         "hourly snapshot of the last cycle",
         &mut r(&["snapshot", "hourly", "--at", "2022-01-03T00:25:01Z"]),
     )?;
+    step(
+        "the CHALLENGER against its PRIMARY: the promotion decision",
+        &mut r(&["versions", "compare", &challenger.to_string()]),
+    )?;
     Ok(start.elapsed().as_secs_f64())
+}
+
+/// The id in the last `(id N)` of a command's output.
+fn id_in(out: &str) -> Option<i64> {
+    let start = out.rfind("(id ")? + 4;
+    let end = start + out[start..].find(')')?;
+    out[start..end].parse().ok()
 }
 
 /// Drops and creates `kcg_demo` with the server's own client programs
 /// (installed beside initdb).
 fn fresh_database(server: &str) -> Result<()> {
+    fresh_named_database(server, DEMO_DB)
+}
+
+/// Drops and creates database `name` on `server`.
+pub fn fresh_named_database(server: &str, name: &str) -> Result<()> {
     let bin = pg::client_bin_dir();
     let tool = |name: &str| bin.as_ref().map_or_else(|| name.into(), |b| b.join(name));
     let mut drop = Command::new(tool("dropdb"));
-    drop.args([
-        "--if-exists",
-        "--force",
-        "--maintenance-db",
-        server,
-        DEMO_DB,
-    ]);
+    drop.args(["--if-exists", "--force", "--maintenance-db", server, name]);
     let mut create = Command::new(tool("createdb"));
-    create.args(["--maintenance-db", server, DEMO_DB]);
+    create.args(["--maintenance-db", server, name]);
     for cmd in [&mut drop, &mut create] {
         let out = cmd.output().with_context(|| {
             format!(
@@ -158,12 +173,12 @@ fn fresh_database(server: &str) -> Result<()> {
             );
         }
     }
-    eprintln!("xtask demo: fresh database {DEMO_DB}");
+    eprintln!("xtask: fresh database {name}");
     Ok(())
 }
 
 /// `server` with its database replaced by `db`.
-fn with_dbname(server: &str, db: &str) -> String {
+pub fn with_dbname(server: &str, db: &str) -> String {
     if !server.contains("://") {
         return format!("{server} dbname={db}");
     }

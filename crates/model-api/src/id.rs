@@ -2,9 +2,9 @@
 //!
 //! # The one rule for names
 //!
-//! A [`ModelId`], [`MetricKey`], [`InputKey`] or [`VersionLabel`] is text
-//! an operator types and reads back in tables and logs, so every one of them
-//! is:
+//! A [`ModelId`], [`MetricKey`], [`InputKey`], [`VersionLabel`] or
+//! [`ImplementationName`] is text an operator types and reads back in tables
+//! and logs, so every one of them is:
 //!
 //! - **not empty and not blank**: at least one character that is not
 //!   whitespace;
@@ -30,17 +30,18 @@ use std::str::FromStr;
 /// The longest id PostgreSQL accepts in a `VARCHAR(64)` column, in characters.
 pub const MAX_ID_CHARS: usize = 64;
 
-/// Why a [`ModelId`], [`MetricKey`], [`InputKey`] or [`VersionLabel`] could
-/// not be built (see [the rule](self#the-one-rule-for-names)). Each message
-/// shows the value escaped (`"a\nb"`), so it stays one line.
+/// Why a [`ModelId`], [`MetricKey`], [`InputKey`], [`VersionLabel`] or
+/// [`ImplementationName`] could not be built (see
+/// [the rule](self#the-one-rule-for-names)). Each message shows the value
+/// escaped (`"a\nb"`), so it stays one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdError {
     /// The id was the empty string.
     #[error("{what} must not be empty")]
     Empty {
-        /// What was being built: `"model id"`, `"metric key"`, `"input key"`
-        /// or `"version label"`.
+        /// What was being built: `"model id"`, `"metric key"`, `"input key"`,
+        /// `"version label"` or `"implementation name"`.
         what: &'static str,
     },
     /// The id had more characters than the database column allows.
@@ -168,6 +169,14 @@ macro_rules! bounded_string {
             }
         }
 
+        /// Compares, orders and hashes as the string does, so maps keyed by
+        /// it can be looked up by `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl FromStr for $name {
             type Err = IdError;
             fn from_str(s: &str) -> Result<Self, IdError> {
@@ -256,6 +265,23 @@ bounded_string!(
     /// ```
     VersionLabel,
     "version label"
+);
+
+bounded_string!(
+    /// The name of one implementation of a model in a catalog, e.g. `v2`:
+    /// one line of 1 to 64 characters by [the rule](self#the-one-rule-for-names),
+    /// as `kcg.detection_model_versions.implementation` accepts. A version names the implementation it runs; a version that
+    /// names none runs its model's default implementation.
+    ///
+    /// ```
+    /// use model_api::ImplementationName;
+    /// assert_eq!(ImplementationName::new("v2")?.as_str(), "v2");
+    /// assert!(ImplementationName::new("").is_err());
+    /// assert!(ImplementationName::new("i".repeat(65)).is_err());
+    /// # Ok::<(), model_api::IdError>(())
+    /// ```
+    ImplementationName,
+    "implementation name"
 );
 
 /// The role of a model version.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use model_api::{ModelId, ModelInstance, ParamsError, Role};
+use model_api::{ArtifactType, Implementation, ModelId, ModelInstance, ParamsError, Role};
 use registry::{Catalog, CatalogError, Excluded, Exclusion, VersionRef, plan};
 
 #[test]
@@ -337,9 +337,16 @@ fn a_panicking_constructor_is_a_reason_not_a_crash() {
     catalog
         .register(
             "boom",
-            |_id: ModelId, _p: &serde_json::Value| -> Result<Arc<dyn ModelInstance>, ParamsError> {
-                panic!("threshold table missing")
-            },
+            "v1",
+            Implementation::from_constructor(
+                ArtifactType::NONE,
+                &[],
+                |_id: ModelId,
+                 _p: &serde_json::Value|
+                 -> Result<Arc<dyn ModelInstance>, ParamsError> {
+                    panic!("threshold table missing")
+                },
+            ),
         )
         .unwrap();
     let snap = snapshot(vec![version(1, "boom", "1", Role::Primary, good())], vec![]);
@@ -359,6 +366,11 @@ fn a_panicking_constructor_is_a_reason_not_a_crash() {
                 model_id: "boom".into(),
                 message: "threshold table missing".into(),
             },
+            versions: vec![VersionRef {
+                id: 1,
+                version: "1".into(),
+                role: Role::Primary,
+            }],
         }]
     );
 }
@@ -392,12 +404,16 @@ fn a_disabled_consumer_is_not_listed_but_a_missing_upstream_is() {
 fn the_catalog_refuses_duplicates_and_invalid_ids() {
     let mut catalog = catalog(["a"]);
     assert!(matches!(
-        catalog.register("a", weighted),
-        Err(CatalogError::Duplicate(_))
+        catalog.register_model("a", "v1", Weighted),
+        Err(CatalogError::Duplicate { .. })
     ));
     assert!(matches!(
-        catalog.register(&"y".repeat(65), weighted),
+        catalog.register_model(&"y".repeat(65), "v1", Weighted),
         Err(CatalogError::InvalidId { .. })
+    ));
+    assert!(matches!(
+        catalog.register_model("a", "", Weighted),
+        Err(CatalogError::InvalidImplementation { .. })
     ));
     assert_eq!(catalog.model_ids().collect::<Vec<_>>(), vec!["a"]);
 }
@@ -406,4 +422,36 @@ fn the_catalog_refuses_duplicates_and_invalid_ids() {
 fn an_empty_registry_plans_nothing() {
     let p = plan(&Catalog::new(), &Default::default());
     assert!(p.levels().is_empty() && p.excluded().is_empty() && p.cycles().is_empty());
+}
+
+#[test]
+fn a_model_left_out_names_every_active_version_it_had() {
+    let catalog = catalog(["tracks", "spoofing"]);
+    let snap = snapshot(
+        vec![
+            version(1, "spoofing", "1", Role::Primary, good()),
+            version(2, "spoofing", "2", Role::Shadow, good()),
+            version(3, "spoofing", "3", Role::Challenger, good()),
+        ],
+        vec![
+            edge("spoofing", "tracks", "tracks"),
+            edge("spoofing", "ghost", "ghost"),
+        ],
+    );
+    let p = plan(&catalog, &snap);
+    let out = p.exclusion("spoofing").expect("spoofing is left out");
+    assert_eq!(
+        out.reason,
+        Exclusion::UpstreamUnavailable {
+            upstream: "ghost".into()
+        }
+    );
+    let versions: Vec<(i64, Role)> = out.versions.iter().map(|v| (v.id, v.role)).collect();
+    assert_eq!(
+        versions,
+        vec![(1, Role::Primary), (3, Role::Challenger), (2, Role::Shadow)]
+    );
+    // A model only an edge names has no version to name.
+    let ghost = p.exclusion("ghost").expect("ghost is left out");
+    assert!(ghost.versions.is_empty(), "{ghost:?}");
 }

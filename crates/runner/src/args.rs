@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 
 /// The earliest time a command takes (`--at`, `--from`, `--to`, `--now`).
 pub const EARLIEST: &str = "1970-01-01T00:00:00Z";
@@ -238,6 +238,57 @@ where
     }
 }
 
+/// The cycles of a replay or a backtest, `from`, `from + step`, ... up to `to`
+/// inclusive, one at a time (never all in memory), with their number known
+/// in advance for the progress bar.
+#[derive(Debug, Clone)]
+pub struct Ticks {
+    next: DateTime<Utc>,
+    step: TimeDelta,
+    left: u64,
+}
+
+impl Ticks {
+    /// `step` must be positive (`--every` is at least a second); a `to`
+    /// before `from` gives no tick.
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, step: TimeDelta) -> Ticks {
+        let left = match ((to - from).num_microseconds(), step.num_microseconds()) {
+            (Some(span), Some(step)) if span >= 0 && step > 0 => {
+                u64::try_from(span / step).map_or(0, |n| n + 1)
+            }
+            _ => 0,
+        };
+        Ticks {
+            next: from,
+            step,
+            left,
+        }
+    }
+
+    /// How many ticks are left.
+    pub fn remaining(&self) -> u64 {
+        self.left
+    }
+}
+
+impl Iterator for Ticks {
+    type Item = DateTime<Utc>;
+
+    fn next(&mut self) -> Option<DateTime<Utc>> {
+        if self.left == 0 {
+            return None;
+        }
+        let at = self.next;
+        self.left -= 1;
+        // The last tick lies at or before `to`, which is in range, so
+        // every step up to it is too; past it nothing is computed.
+        if self.left > 0 {
+            self.next = at.checked_add_signed(self.step)?;
+        }
+        Some(at)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +360,22 @@ mod tests {
             parse_ts("2022-01-03T00:10:00.0000001Z")
                 .unwrap_err()
                 .contains("more precise than a microsecond")
+        );
+    }
+
+    #[test]
+    fn ticks_include_the_last_cycle_on_the_step() {
+        let t = |s: &str| parse_ts(s).unwrap();
+        let five = TimeDelta::minutes(5);
+        let on: Vec<_> = Ticks::new(t("2022-01-03T00:05:00Z"), t("2022-01-03T00:25:00Z"), five).collect();
+        assert_eq!(on.len(), 5);
+        assert_eq!(on[4], t("2022-01-03T00:25:00Z"));
+        let off = Ticks::new(t("2022-01-03T00:05:00Z"), t("2022-01-03T00:24:00Z"), five);
+        assert_eq!(off.remaining(), 4);
+        assert_eq!(off.count(), 4);
+        assert_eq!(
+            Ticks::new(t("2022-01-03T00:05:00Z"), t("2022-01-03T00:00:00Z"), five).remaining(),
+            0
         );
     }
 }

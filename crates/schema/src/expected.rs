@@ -372,7 +372,11 @@ pub const TABLES: &[Table] = &[
             &["model_id"],
         )],
         keys: &[pk("detection_models_pkey", &["model_id"])],
-        triggers: &["detection_models_notify"],
+        triggers: &[
+            "detection_models_notify",
+            "detection_models_audit",
+            "detection_models_audit_truncate",
+        ],
     },
     Table {
         name: "detection_model_versions",
@@ -387,6 +391,8 @@ pub const TABLES: &[Table] = &[
             col("created_at", TSTZ),
             null("activated_at", TSTZ),
             null("archived_at", TSTZ),
+            // V048: NULL runs the model's default implementation.
+            null("implementation", ID),
         ],
         partitioned: None,
         checks: &[
@@ -406,6 +412,15 @@ pub const TABLES: &[Table] = &[
                 &["model_id"],
             ),
             name_rule("detection_model_versions_version_name_check", &["version"]),
+            expr(
+                "detection_model_versions_implementation_check",
+                &["implementation"],
+                "char_length(",
+            ),
+            name_rule(
+                "detection_model_versions_implementation_name_check",
+                &["implementation"],
+            ),
         ],
         keys: &[
             pk("detection_model_versions_pkey", &["id"]),
@@ -420,7 +435,11 @@ pub const TABLES: &[Table] = &[
                 predicate: Some(&["PRIMARY", "ACTIVE"]),
             },
         ],
-        triggers: &["detection_model_versions_notify"],
+        triggers: &[
+            "detection_model_versions_notify",
+            "detection_model_versions_audit",
+            "detection_model_versions_audit_truncate",
+        ],
     },
     Table {
         name: "detection_model_dependencies",
@@ -459,7 +478,11 @@ pub const TABLES: &[Table] = &[
                 &["model_id", "input_key"],
             ),
         ],
-        triggers: &["detection_model_dependencies_notify"],
+        triggers: &[
+            "detection_model_dependencies_notify",
+            "detection_model_dependencies_audit",
+            "detection_model_dependencies_audit_truncate",
+        ],
     },
     Table {
         name: "detection_model_runs",
@@ -475,6 +498,8 @@ pub const TABLES: &[Table] = &[
             col("duration_ms", "double precision"),
             col("output_count", "integer"),
             col("dropped_metric_count", "integer"),
+            // V051: LIVE (a cycle) or BACKTEST.
+            col("origin", "character varying(16)"),
         ],
         partitioned: None,
         checks: &[
@@ -485,6 +510,11 @@ pub const TABLES: &[Table] = &[
                 &["OK", "FAILED", "TIMEOUT", "SKIPPED"],
             ),
             history_name_rule("detection_model_runs_model_id_name_check", &["model_id"]),
+            values(
+                "detection_model_runs_origin_check",
+                &["origin"],
+                &["LIVE", "BACKTEST"],
+            ),
         ],
         keys: &[pk("detection_model_runs_pkey", &["id"])],
         triggers: &[],
@@ -609,6 +639,53 @@ pub const TABLES: &[Table] = &[
         keys: &[pk("runner_lease_pkey", &["name"])],
         triggers: &[],
     },
+    // V050: the registry's audit trail, written only by the triggers above
+    // (`kcg.audit_model_registry`). No name CHECK: it records what the
+    // registry held, also a bad name being fixed (V052).
+    Table {
+        name: "detection_model_audit",
+        columns: &[
+            col("id", "bigint"),
+            col("changed_at", TSTZ),
+            col("txid", "bigint"),
+            col("db_user", "text"),
+            col("action", "character varying(32)"),
+            col("operation", "character varying(8)"),
+            col("table_name", ID),
+            null("model_id", ID),
+            null("version_id", "bigint"),
+            null("note", "text"),
+            null("old_row", "jsonb"),
+            null("new_row", "jsonb"),
+        ],
+        partitioned: None,
+        checks: &[
+            values(
+                "detection_model_audit_action_check",
+                &["action"],
+                &[
+                    "add_model",
+                    "enable",
+                    "disable",
+                    "depend",
+                    "undepend",
+                    "add_version",
+                    "promote",
+                    "archive",
+                    "rollback",
+                    "add_reference",
+                    "manual",
+                ],
+            ),
+            values(
+                "detection_model_audit_operation_check",
+                &["operation"],
+                &["INSERT", "UPDATE", "DELETE", "TRUNCATE"],
+            ),
+        ],
+        keys: &[pk("detection_model_audit_pkey", &["id"])],
+        triggers: &[],
+    },
 ];
 
 /// Functions of schema `kcg` the workspace's SQL calls, as
@@ -620,6 +697,8 @@ pub const FUNCTIONS: &[&str] = &[
     "kcg.role_rank(text)",
     // V052: the name rule of every CHECK on a name column.
     "kcg.is_valid_name(text)",
+    // V050: the audit trail's row and TRUNCATE triggers.
+    "kcg.audit_model_registry()",
     // V053: what `SchemaGuard` reads before every cycle's stage 10.
     "kcg.schema_fingerprint(text[],text[])",
 ];

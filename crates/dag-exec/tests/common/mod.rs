@@ -204,8 +204,7 @@ pub fn deterministic(id: &str, seed: u64, recorder: &Recorder) -> Arc<dyn ModelI
         );
         out.metric("inputs", upstream.len() as f64);
         out.metric("digest_unit", unit(digest));
-        out.set_artifact(Digest(digest));
-        Ok(out)
+        Ok(out.with_artifact(Digest(digest)))
     })
 }
 
@@ -397,6 +396,9 @@ pub async fn register(client: &tokio_postgres::Client, plan: &Plan) {
     for e in plan.excluded() {
         if let (Some(id), Some(role)) = (e.version_id, e.role) {
             versions.push((e.model_id.clone(), id, role));
+        }
+        for v in &e.versions {
+            versions.push((e.model_id.clone(), v.id, v.role));
         }
     }
     for (model_id, id, role) in versions {

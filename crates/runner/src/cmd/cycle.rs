@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pipeline::{CycleOutcome, Limits, Pipeline, PipelineConfig, RunBy, RunOptions};
 
 use crate::args::{
-    parse_cache_ttl, parse_every, parse_lock_timeout, parse_model_timeout, parse_resolve_after,
+    Ticks, parse_cache_ttl, parse_every, parse_lock_timeout, parse_model_timeout, parse_resolve_after,
     parse_statement_timeout, parse_ts, parse_window,
 };
 use crate::db::{Pool, Url};
@@ -108,7 +107,12 @@ pub fn delta(d: Duration) -> Result<TimeDelta> {
     TimeDelta::from_std(d).context("duration out of range")
 }
 
-pub fn pipeline(opts: &CycleOpts, use_registry: bool, limits: Limits) -> Result<Pipeline> {
+pub fn pipeline(
+    opts: &CycleOpts,
+    use_registry: bool,
+    limits: Limits,
+    catalog: &registry::Catalog,
+) -> Result<Pipeline> {
     let mut exec = dag_exec::ExecConfig {
         default_timeout: opts.model_timeout,
         ..Default::default()
@@ -125,7 +129,7 @@ pub fn pipeline(opts: &CycleOpts, use_registry: bool, limits: Limits) -> Result<
         limits,
         ..PipelineConfig::default()
     };
-    Ok(Pipeline::new(config, crate::catalog::build()?))
+    Ok(Pipeline::new(config, catalog.clone()))
 }
 
 /// One line per cycle, for logs and for people.
@@ -184,8 +188,13 @@ fn run_by(run_by: RunBy) -> RunOptions {
     }
 }
 
-pub async fn cycle(url: &Url, args: CycleArgs, use_registry: bool) -> Result<ExitCode> {
-    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts))?;
+pub async fn cycle(
+    url: &Url,
+    args: CycleArgs,
+    use_registry: bool,
+    catalog: &registry::Catalog,
+) -> Result<ExitCode> {
+    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts), catalog)?;
     let pool = url.pool(args.opts.pool_size)?;
     let outcome = run_one(&pipeline, &pool, args.at, &run_by(RunBy::Cycle))
         .await
@@ -244,7 +253,12 @@ impl Stop {
     }
 }
 
-pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<ExitCode> {
+pub async fn replay(
+    url: &Url,
+    args: ReplayArgs,
+    use_registry: bool,
+    catalog: &registry::Catalog,
+) -> Result<ExitCode> {
     if args.to < args.from {
         bail!("--to {} is before --from {}", args.to, args.from);
     }
@@ -252,19 +266,10 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
     // built.
     let ticks = Ticks::new(args.from, args.to, delta(args.every)?);
     let total = ticks.remaining();
-    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts))?;
+    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts), catalog)?;
     let pool = url.pool(args.opts.pool_size)?;
     let stop = Stop::install()?;
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{pos}/{len} cycles {wide_bar} {eta} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::progress::cycles(total);
     let mut failed = 0u64;
     let mut done = 0u64;
     for at in ticks {
@@ -293,57 +298,6 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The cycles of a replay, `from`, `from + step`, ... up to `to`
-/// inclusive, one at a time (never all in memory), with their number known
-/// in advance for the progress bar.
-#[derive(Debug, Clone)]
-pub struct Ticks {
-    next: DateTime<Utc>,
-    step: TimeDelta,
-    left: u64,
-}
-
-impl Ticks {
-    /// `step` must be positive (`--every` is at least a second); a `to`
-    /// before `from` gives no tick.
-    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, step: TimeDelta) -> Ticks {
-        let left = match ((to - from).num_microseconds(), step.num_microseconds()) {
-            (Some(span), Some(step)) if span >= 0 && step > 0 => {
-                u64::try_from(span / step).map_or(0, |n| n + 1)
-            }
-            _ => 0,
-        };
-        Ticks {
-            next: from,
-            step,
-            left,
-        }
-    }
-
-    /// How many ticks are left.
-    pub fn remaining(&self) -> u64 {
-        self.left
-    }
-}
-
-impl Iterator for Ticks {
-    type Item = DateTime<Utc>;
-
-    fn next(&mut self) -> Option<DateTime<Utc>> {
-        if self.left == 0 {
-            return None;
-        }
-        let at = self.next;
-        self.left -= 1;
-        // The last tick lies at or before `to`, which is in range, so
-        // every step up to it is too; past it nothing is computed.
-        if self.left > 0 {
-            self.next = at.checked_add_signed(self.step)?;
-        }
-        Some(at)
-    }
 }
 
 /// `2022-01-03T00:10:00Z`.

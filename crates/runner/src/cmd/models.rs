@@ -1,15 +1,17 @@
-//! `models list|plan|add|add-reference|depend`: arguments and output; the
-//! rules are `registry-store`'s.
+//! `models list|plan|add|add-reference|depend|undepend|enable|disable`:
+//! arguments and output; the rules (and the audit trail of every change)
+//! are `registry-store`'s.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use model_api::{InputKey, ModelId};
-use registry::UnreadableParams;
-use registry_store::Edge;
+use registry::{Catalog, UnreadableParams};
+use registry_store::{Edge, EnabledOutcome, UndependOutcome};
 use serde_json::{Value, json};
 
+use super::history::{NoteArg, commit};
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -34,25 +36,62 @@ enum Command {
         /// One line saying what the model does.
         #[arg(long)]
         description: Option<String>,
+        #[command(flatten)]
+        note: NoteArg,
     },
     /// Register the reference detectors built into this runner (track_features,
     /// identity, spoofing_score, identity_collision, risk): each model, its
     /// dependencies, and an ACTIVE PRIMARY version 1.0.0 with the default
     /// params. Idempotent; never replaces a model's existing ACTIVE PRIMARY.
-    AddReference,
+    AddReference(NoteArg),
     /// Declare that MODEL consumes UPSTREAM's PRIMARY result under KEY.
-    Depend {
-        /// The consuming model.
+    Depend(EdgeArgs),
+    /// Remove the declaration that MODEL consumes UPSTREAM's result under KEY.
+    Undepend(EdgeArgs),
+    /// Enable MODEL: its ACTIVE versions run from the next cycle.
+    Enable {
+        /// The model.
         #[arg(value_parser = crate::args::name::<ModelId>())]
         model: ModelId,
-        /// The upstream model.
-        #[arg(long = "on", value_name = "UPSTREAM", value_parser = crate::args::name::<ModelId>())]
-        upstream: ModelId,
-        /// The input key under which MODEL reads the upstream result (1 to
-        /// 64 characters of one line of text).
-        #[arg(long = "as", value_name = "KEY", value_parser = crate::args::name::<InputKey>())]
-        input_key: InputKey,
+        #[command(flatten)]
+        note: NoteArg,
     },
+    /// Disable MODEL: it and every model depending on it are left out of the
+    /// plan from the next cycle (their versions are recorded SKIPPED).
+    Disable {
+        /// The model.
+        #[arg(value_parser = crate::args::name::<ModelId>())]
+        model: ModelId,
+        #[command(flatten)]
+        note: NoteArg,
+    },
+}
+
+/// An edge: MODEL reads UPSTREAM's PRIMARY result under KEY.
+#[derive(Debug, clap::Args)]
+pub struct EdgeArgs {
+    /// The consuming model.
+    #[arg(value_parser = crate::args::name::<ModelId>())]
+    model: ModelId,
+    /// The upstream model.
+    #[arg(long = "on", value_name = "UPSTREAM", value_parser = crate::args::name::<ModelId>())]
+    upstream: ModelId,
+    /// The input key under which MODEL reads the upstream result (1 to 64
+    /// characters of one line of text).
+    #[arg(long = "as", value_name = "KEY", value_parser = crate::args::name::<InputKey>())]
+    input_key: InputKey,
+    #[command(flatten)]
+    note: NoteArg,
+}
+
+impl EdgeArgs {
+    fn edge(&self) -> Edge {
+        Edge {
+            model: self.model.clone(),
+            upstream: self.upstream.clone(),
+            input_key: self.input_key.clone(),
+        }
+    }
 }
 
 /// Output format of the read-only commands.
@@ -71,33 +110,28 @@ pub struct FormatArg {
     pub format: Format,
 }
 
-pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
+pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
     match args.command {
-        Command::List(f) => list(url, f.format).await,
-        Command::Plan(f) => plan(url, f.format).await,
-        Command::Add { model, description } => add(url, &model, description.as_deref()).await,
-        Command::AddReference => add_reference(url).await,
-        Command::Depend {
+        Command::List(f) => list(url, f.format, catalog).await,
+        Command::Plan(f) => plan(url, f.format, catalog).await,
+        Command::Add {
             model,
-            upstream,
-            input_key,
-        } => {
-            depend(
-                url,
-                Edge {
-                    model,
-                    upstream,
-                    input_key,
-                },
-            )
-            .await
-        }
+            description,
+            note,
+        } => add(url, &model, description.as_deref(), &note, catalog).await,
+        Command::AddReference(note) => add_reference(url, &note).await,
+        Command::Depend(edge) => depend(url, &edge).await,
+        Command::Undepend(edge) => undepend(url, &edge).await,
+        Command::Enable { model, note } => set_enabled(url, &model, true, &note).await,
+        Command::Disable { model, note } => set_enabled(url, &model, false, &note).await,
     }
 }
 
-async fn add_reference(url: &Url) -> Result<ExitCode> {
+async fn add_reference(url: &Url, note: &NoteArg) -> Result<ExitCode> {
     let mut client = url.connect().await?;
-    let done = pipeline::register_reference_models(&mut client).await?;
+    let mut tx = note.begin(&mut client).await?;
+    let done = pipeline::register_reference_models(&mut tx).await?;
+    commit(tx).await?;
     println!(
         "reference models: {} models, {} dependencies, {} PRIMARY versions {} added \
          (what already existed was left alone)",
@@ -109,7 +143,7 @@ async fn add_reference(url: &Url) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(url: &Url, format: Format) -> Result<ExitCode> {
+async fn list(url: &Url, format: Format, catalog: &Catalog) -> Result<ExitCode> {
     let client = url.connect().await?;
     let snapshot = registry_store::load(&client).await?;
     let by_model = registry::versions_by_model(&snapshot);
@@ -126,6 +160,11 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
                                 "version": v.version,
                                 "role": v.role.as_str(),
                                 "timeout_ms": v.timeout_ms,
+                                "implementation": v.implementation,
+                                "runs": catalog
+                                    .resolve(model, v.implementation.as_deref())
+                                    .ok()
+                                    .map(|r| r.name.as_str()),
                                 "params": v.params.as_ref().ok(),
                                 "params_error": v.params.as_ref().err().map(|e| &e.problem),
                             })
@@ -145,7 +184,13 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let mut rows = vec![header(&[
-                "MODEL", "ROLE", "VERSION", "ID", "TIMEOUT", "PARAMS",
+                "MODEL",
+                "ROLE",
+                "VERSION",
+                "ID",
+                "IMPLEMENTATION",
+                "TIMEOUT",
+                "PARAMS",
             ])];
             for (model, versions) in &by_model {
                 for v in versions {
@@ -154,6 +199,7 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
                         v.role.to_string(),
                         v.version.clone(),
                         v.id.to_string(),
+                        implementation(catalog, model, v.implementation.as_deref()),
                         v.timeout_ms
                             .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
                         params_cell(&v.params),
@@ -222,11 +268,10 @@ pub(crate) fn params_cell(params: &Result<Value, UnreadableParams>) -> String {
     }
 }
 
-async fn plan(url: &Url, format: Format) -> Result<ExitCode> {
+async fn plan(url: &Url, format: Format, catalog: &Catalog) -> Result<ExitCode> {
     let client = url.connect().await?;
     let snapshot = registry_store::load(&client).await?;
-    let catalog = crate::catalog::build()?;
-    let plan = registry::plan(&catalog, &snapshot);
+    let plan = registry::plan(catalog, &snapshot);
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&plan_json(&plan))?),
         Format::Text => print!("{}", plan_text(&plan)),
@@ -234,11 +279,24 @@ async fn plan(url: &Url, format: Format) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The implementation a version runs, as `versions list` and `models list`
+/// show it: the stored name, or the default's (`v1 (default)`); one this
+/// build lacks says so.
+pub(crate) fn implementation(catalog: &Catalog, model: &str, stored: Option<&str>) -> String {
+    match (stored, catalog.resolve(model, stored)) {
+        (Some(name), Ok(_)) => name.to_owned(),
+        (Some(name), Err(_)) => format!("{name} (not in this build)"),
+        (None, Ok(resolved)) => format!("{} (default)", resolved.name),
+        (None, Err(_)) => "(default)".to_owned(),
+    }
+}
+
 fn version_json(v: &registry::PlannedVersion) -> Value {
     json!({
         "version_id": v.version_id,
         "version": v.version,
         "role": v.role.as_str(),
+        "implementation": v.implementation.as_str(),
         "timeout_ms": v.timeout.map(|t| t.as_millis() as u64),
     })
 }
@@ -280,6 +338,12 @@ fn plan_json(plan: &registry::Plan) -> Value {
                 "version_id": e.version_id,
                 "role": e.role.map(|r| r.as_str()),
                 "reason": e.reason.to_string(),
+                // A whole model: the versions recorded SKIPPED with it.
+                "versions": e.versions.iter().map(|v| json!({
+                    "version_id": v.id,
+                    "version": v.version,
+                    "role": v.role.as_str(),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -301,7 +365,12 @@ fn plan_text(plan: &registry::Plan) -> String {
         for m in level {
             let versions: Vec<String> = std::iter::once(&m.primary)
                 .chain(&m.others)
-                .map(|v| format!("{} {} (id {})", v.role, v.version, v.version_id))
+                .map(|v| {
+                    format!(
+                        "{} {} (id {}, {})",
+                        v.role, v.version, v.version_id, v.implementation
+                    )
+                })
                 .collect();
             let inputs: Vec<String> = m
                 .inputs
@@ -372,10 +441,17 @@ fn display_id(model_id: &str) -> String {
     }
 }
 
-async fn add(url: &Url, model_id: &ModelId, description: Option<&str>) -> Result<ExitCode> {
-    let client = url.connect().await?;
-    registry_store::add_model(&client, model_id, description).await?;
-    let catalog = crate::catalog::build()?;
+async fn add(
+    url: &Url,
+    model_id: &ModelId,
+    description: Option<&str>,
+    note: &NoteArg,
+    catalog: &Catalog,
+) -> Result<ExitCode> {
+    let mut client = url.connect().await?;
+    let mut tx = note.begin(&mut client).await?;
+    registry_store::add_model(&mut tx, model_id, description).await?;
+    commit(tx).await?;
     println!("added model {model_id}");
     if !catalog.contains(model_id.as_str()) {
         println!(
@@ -385,13 +461,63 @@ async fn add(url: &Url, model_id: &ModelId, description: Option<&str>) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-async fn depend(url: &Url, edge: Edge) -> Result<ExitCode> {
+async fn depend(url: &Url, args: &EdgeArgs) -> Result<ExitCode> {
+    let edge = args.edge();
     let mut client = url.connect().await?;
-    registry_store::depend(&mut client, &edge).await?;
+    let mut tx = args.note.begin(&mut client).await?;
+    registry_store::depend(&mut tx, &edge).await?;
+    commit(tx).await?;
     println!(
         "{} now reads {}'s PRIMARY result as {}",
         edge.model, edge.upstream, edge.input_key
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn undepend(url: &Url, args: &EdgeArgs) -> Result<ExitCode> {
+    let edge = args.edge();
+    let mut client = url.connect().await?;
+    let mut tx = args.note.begin(&mut client).await?;
+    let outcome = registry_store::undepend(&mut tx, &edge).await?;
+    commit(tx).await?;
+    match outcome {
+        UndependOutcome::Removed => println!(
+            "{} no longer reads {}'s result as {}",
+            edge.model, edge.upstream, edge.input_key
+        ),
+        UndependOutcome::NotFound => println!(
+            "{} did not read {}'s result as {}; nothing changed",
+            edge.model, edge.upstream, edge.input_key
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn set_enabled(
+    url: &Url,
+    model: &ModelId,
+    enabled: bool,
+    note: &NoteArg,
+) -> Result<ExitCode> {
+    let mut client = url.connect().await?;
+    let mut tx = note.begin(&mut client).await?;
+    let outcome = registry_store::set_enabled(&mut tx, &model, enabled).await?;
+    commit(tx).await?;
+    match (outcome, enabled) {
+        (EnabledOutcome::Changed, true) => {
+            println!("enabled model {model}: its ACTIVE versions run from the next cycle");
+        }
+        (EnabledOutcome::Changed, false) => println!(
+            "disabled model {model}: it and every model depending on it are left out of the plan \
+             from the next cycle"
+        ),
+        (EnabledOutcome::Unchanged, true) => {
+            println!("model {model} is already enabled; nothing changed");
+        }
+        (EnabledOutcome::Unchanged, false) => {
+            println!("model {model} is already disabled; nothing changed");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

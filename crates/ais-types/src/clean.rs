@@ -141,7 +141,7 @@ fn full_order(a: &Fix, b: &Fix) -> Ordering {
 ///
 /// ```
 /// use chrono::{TimeDelta, TimeZone, Utc};
-/// use detectors::{clean, Fix, WindowBounds};
+/// use ais_types::{clean, Fix, WindowBounds};
 /// let t = Utc.with_ymd_and_hms(2022, 1, 3, 0, 5, 0).unwrap();
 /// let fix = |lat: f64, sog: f32| Fix {
 ///     mmsi: 211002010, ts: t, lat, lon: -87.5, sog: Some(sog),
@@ -151,7 +151,7 @@ fn full_order(a: &Fix, b: &Fix) -> Ordering {
 /// let (window, stats) = clean(bounds, vec![fix(30.2, 0.0), fix(91.0, 0.0), fix(30.3, 102.3)]);
 /// assert_eq!(window.fixes().len(), 1);
 /// assert_eq!((stats.position_not_available, stats.sog_not_available), (1, 1));
-/// # Ok::<(), detectors::WindowOutOfRange>(())
+/// # Ok::<(), ais_types::WindowOutOfRange>(())
 /// ```
 pub fn clean(bounds: WindowBounds, raw: Vec<Fix>) -> (AisWindow, CleanStats) {
     let mut stats = CleanStats {

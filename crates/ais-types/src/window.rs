@@ -81,13 +81,13 @@ impl WindowBounds {
     /// ```
     /// use chrono::{TimeDelta, TimeZone, Utc};
     /// let end = Utc.with_ymd_and_hms(2022, 1, 3, 0, 10, 0).unwrap();
-    /// let w = detectors::WindowBounds::ending_at(end, TimeDelta::minutes(10))?;
+    /// let w = ais_types::WindowBounds::ending_at(end, TimeDelta::minutes(10))?;
     /// assert!(!w.contains(Utc.with_ymd_and_hms(2022, 1, 3, 0, 0, 0).unwrap()));
     /// assert!(w.contains(end));
     /// // 300,000 years: no panic, an error naming both.
     /// let far = TimeDelta::days(300_000 * 365);
-    /// assert!(detectors::WindowBounds::ending_at(end, far).is_err());
-    /// # Ok::<(), detectors::WindowOutOfRange>(())
+    /// assert!(ais_types::WindowBounds::ending_at(end, far).is_err());
+    /// # Ok::<(), ais_types::WindowOutOfRange>(())
     /// ```
     pub fn ending_at(cycle_ts: DateTime<Utc>, length: TimeDelta) -> Result<Self, WindowOutOfRange> {
         let out = WindowOutOfRange {
@@ -194,11 +194,15 @@ impl AisWindow {
         &self.carried[start..end]
     }
 
-    pub(crate) fn shared_fixes(&self) -> Arc<[Fix]> {
+    /// All fixes, shared (a cheap clone of [`fixes`](Self::fixes), for an
+    /// artifact that keeps them).
+    pub fn shared_fixes(&self) -> Arc<[Fix]> {
         Arc::clone(&self.fixes)
     }
 
-    pub(crate) fn spans(&self) -> &[VesselSpan] {
-        &self.vessels
+    /// Each vessel's MMSI and the range of its fixes in
+    /// [`fixes`](Self::fixes), by ascending MMSI.
+    pub fn vessel_ranges(&self) -> impl ExactSizeIterator<Item = (i64, Range<usize>)> + '_ {
+        self.vessels.iter().map(|v| (v.mmsi, v.fixes.clone()))
     }
 }
