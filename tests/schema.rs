@@ -731,7 +731,14 @@ async fn v052_refuses_to_migrate_names_it_would_refuse_and_names_every_row() {
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect();
     let note = Some("V052: names fixed".to_owned());
-    let manual = |op: &str, model: &str| ("manual".to_owned(), op.to_owned(), Some(model.to_owned()), note.clone());
+    let manual = |op: &str, model: &str| {
+        (
+            "manual".to_owned(),
+            op.to_owned(),
+            Some(model.to_owned()),
+            note.clone(),
+        )
+    };
     assert_eq!(
         trail,
         [

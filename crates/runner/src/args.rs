@@ -192,8 +192,52 @@ pub fn parse_give_up_after(s: &str) -> Result<Duration, String> {
     GIVE_UP_AFTER.parse(s)
 }
 
-/// The value parser of a name argument (a model id, version label or input
-/// key): the value types' rule, refused as a usage error (exit 64) whose
+/// The longest `--note`, in characters: a sentence or two saying why.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// `--note`: one line of text of 1 to [`MAX_NOTE_CHARS`] characters, no
+/// control characters (a newline would break `versions history`'s table in
+/// two; a NUL cannot be stored), not blank. Leading or trailing spaces are
+/// dropped: a note is read, not matched.
+pub fn parse_note(s: &str) -> Result<String, String> {
+    let note = s.trim();
+    if note.is_empty() {
+        return Err("a note must say something (leave --note out for none)".to_owned());
+    }
+    if let Some((i, c)) = note
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err(format!(
+            "{note:?} has the control character {c:?} at character {}; a note is one line of text",
+            i + 1
+        ));
+    }
+    let chars = note.chars().count();
+    if chars > MAX_NOTE_CHARS {
+        return Err(format!(
+            "the note has {chars} characters; at most {MAX_NOTE_CHARS} are allowed"
+        ));
+    }
+    Ok(note.to_owned())
+}
+
+/// A `--note` that [`parse_note`] accepted (parsed with [`name`], so a
+/// refused note is shown escaped on one line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note(pub String);
+
+impl std::str::FromStr for Note {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_note(s).map(Note)
+    }
+}
+
+/// The value parser of a name argument (a model id, version label, input
+/// key, implementation name, or a [`Note`]): the value types' rule, refused as a usage error (exit 64) whose
 /// message shows the value escaped, so a newline in it cannot break the
 /// message in two (clap's own "invalid value" would print it raw).
 #[derive(Debug)]
@@ -212,7 +256,8 @@ pub fn name<T>() -> NameParser<T> {
 
 impl<T> clap::builder::TypedValueParser for NameParser<T>
 where
-    T: std::str::FromStr<Err = model_api::IdError> + Clone + Send + Sync + 'static,
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
 {
     type Value = T;
 
@@ -233,8 +278,7 @@ where
         let text = value
             .to_str()
             .ok_or_else(|| refuse(format!("{value:?} is not UTF-8")))?;
-        text.parse()
-            .map_err(|e: model_api::IdError| refuse(e.to_string()))
+        text.parse().map_err(|e: T::Err| refuse(e.to_string()))
     }
 }
 
@@ -364,10 +408,34 @@ mod tests {
     }
 
     #[test]
+    fn a_note_is_one_line_of_text() {
+        assert_eq!(
+            parse_note("  recall +4% over a day "),
+            Ok("recall +4% over a day".to_owned())
+        );
+        assert!(
+            parse_note("   ")
+                .unwrap_err()
+                .contains("must say something")
+        );
+        assert_eq!(
+            parse_note("two\nlines").unwrap_err(),
+            "\"two\\nlines\" has the control character '\\n' at character 4; a note is one line of text"
+        );
+        assert!(parse_note(&"x".repeat(MAX_NOTE_CHARS)).is_ok());
+        assert!(
+            parse_note(&"x".repeat(MAX_NOTE_CHARS + 1))
+                .unwrap_err()
+                .contains("at most 500")
+        );
+    }
+
+    #[test]
     fn ticks_include_the_last_cycle_on_the_step() {
         let t = |s: &str| parse_ts(s).unwrap();
         let five = TimeDelta::minutes(5);
-        let on: Vec<_> = Ticks::new(t("2022-01-03T00:05:00Z"), t("2022-01-03T00:25:00Z"), five).collect();
+        let on: Vec<_> =
+            Ticks::new(t("2022-01-03T00:05:00Z"), t("2022-01-03T00:25:00Z"), five).collect();
         assert_eq!(on.len(), 5);
         assert_eq!(on[4], t("2022-01-03T00:25:00Z"));
         let off = Ticks::new(t("2022-01-03T00:05:00Z"), t("2022-01-03T00:24:00Z"), five);

@@ -228,6 +228,137 @@ async fn bad_flags_and_names_are_usage_errors_that_change_nothing() {
             vec!["versions", "list", "--model", ""],
             "invalid value for --model <MODEL>: model id must not be empty",
         ),
+        // The promotion workflow's commands (issue 15) take the same names,
+        // times and durations.
+        (
+            vec![
+                "versions",
+                "add",
+                "risk",
+                "1.1",
+                "--role",
+                "SHADOW",
+                "--params",
+                "{}",
+                "--implementation",
+                "v2\n",
+            ],
+            "invalid value for --implementation <NAME>: implementation name \"v2\\n\" holds the \
+             control character",
+        ),
+        (
+            vec!["models", "disable", " risk"],
+            "invalid value for <MODEL>: model id \" risk\" begins or ends with whitespace",
+        ),
+        (vec!["models", "enable", ""], "model id must not be empty"),
+        (
+            vec![
+                "models", "undepend", "risk", "--on", "identity", "--as", "   ",
+            ],
+            "invalid value for --as <KEY>: input key \"   \" is blank",
+        ),
+        (
+            vec!["versions", "rollback", "risk\u{2028}"],
+            "invalid value for <MODEL>: model id \"risk\\u{2028}\" holds the control character",
+        ),
+        (
+            vec!["versions", "history", "risk\n"],
+            "invalid value for [MODEL]: model id \"risk\\n\"",
+        ),
+        (
+            vec!["versions", "archive", "1", "--note", "two\nlines"],
+            "invalid value for --note <NOTE>: \"two\\nlines\" has the control character '\\n' at \
+             character 4; a note is one line of text",
+        ),
+        (
+            vec!["models", "add", "m", "--note", "  "],
+            "a note must say something",
+        ),
+        (
+            vec![
+                "versions", "backtest", "1", "--from", at, "--to", at, "--every", "0s",
+            ],
+            "0s is shorter than the minimum, 1s",
+        ),
+        (
+            vec![
+                "versions", "backtest", "1", "--from", at, "--to", at, "--every", "5m", "--window",
+                "300000y",
+            ],
+            "300000y is longer than the maximum, 1day",
+        ),
+        (
+            vec![
+                "versions",
+                "backtest",
+                "1",
+                "--from",
+                "2016-12-31T23:59:60Z",
+                "--to",
+                at,
+                "--every",
+                "5m",
+            ],
+            "is a leap second",
+        ),
+        (
+            vec![
+                "versions",
+                "backtest",
+                "1",
+                "--from",
+                at,
+                "--to",
+                "2200-01-01T00:00:00Z",
+                "--every",
+                "5m",
+            ],
+            "outside the times this system handles",
+        ),
+        (
+            vec![
+                "versions",
+                "backtest",
+                "1",
+                "--from",
+                at,
+                "--to",
+                at,
+                "--every",
+                "5m",
+                "--model-timeout",
+                "0s",
+            ],
+            "0s is shorter than the minimum, 1ms",
+        ),
+        (
+            vec!["versions", "compare", "abc"],
+            "invalid value 'abc' for '<ID>'",
+        ),
+        (
+            vec![
+                "versions",
+                "compare",
+                "1",
+                "--from",
+                "1969-12-31T23:59:59Z",
+                "--to",
+                at,
+            ],
+            "outside the times this system handles",
+        ),
+        (
+            vec!["versions", "promote", "1", "--min-agreement", "1.5"],
+            "1.5 is not between 0 and 1",
+        ),
+        (
+            vec!["versions", "promote", "1", "--min-cycles", "0"],
+            "0 is not in 1..=1000000",
+        ),
+        (
+            vec!["versions", "history", "--limit", "0"],
+            "0 is not in 1..=100000",
+        ),
     ];
     for (args, message) in &cases {
         let out = run(url, args, true);
@@ -507,6 +638,154 @@ async fn nested_params_cost_only_their_version() {
     );
 }
 
+/// The promotion workflow's bad inputs that only the database can judge
+/// (an unknown id, a PRIMARY to backtest) or that relate two flags (`--to`
+/// before `--from`): exit 1, one line naming what is wrong, nothing
+/// written.
+#[tokio::test]
+async fn bad_ids_and_reversed_windows_are_refused_and_change_nothing() {
+    let db = TestDb::new().await;
+    let url = db.url();
+    assert!(
+        run(url, &["ingest", "--csv", SAMPLE], false)
+            .status
+            .success()
+    );
+    assert!(
+        run(url, &["models", "add-reference"], false)
+            .status
+            .success()
+    );
+    let client = db.client().await;
+    let primary: i64 = common::one(
+        &client,
+        "SELECT id FROM kcg.detection_model_versions WHERE model_id = 'risk'",
+    )
+    .await;
+    let primary = primary.to_string();
+    let before = census(&client).await;
+    let (from, to) = ("2022-01-03T00:20:00Z", "2022-01-03T00:10:00Z");
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["versions", "compare", "999"],
+            "error: no model version with id 999".to_owned(),
+        ),
+        (
+            vec!["versions", "compare", &primary, "--against", "999"],
+            "error: no model version with id 999".to_owned(),
+        ),
+        (
+            vec!["versions", "compare", &primary, "--against", &primary],
+            format!(
+                "error: version {primary} has nothing to compare with: it would be compared with itself"
+            ),
+        ),
+        (
+            vec!["versions", "compare", &primary, "--from", from, "--to", to],
+            format!("error: --to {to} is before --from {from}; nothing was compared"),
+        ),
+        (
+            vec![
+                "versions", "backtest", &primary, "--from", from, "--to", to, "--every", "5m",
+            ],
+            format!("error: --to {to} is before --from {from}; nothing was run"),
+        ),
+        (
+            vec![
+                "versions", "backtest", "999", "--from", to, "--to", from, "--every", "5m",
+            ],
+            "error: no model version with id 999".to_owned(),
+        ),
+        (
+            vec![
+                "versions", "backtest", &primary, "--from", to, "--to", from, "--every", "5m",
+            ],
+            format!(
+                "error: version {primary} cannot be backtested: it is a PRIMARY (risk version 1.0.0)"
+            ),
+        ),
+        (
+            vec!["versions", "promote", "999", "--note", "why"],
+            "error: no model version with id 999".to_owned(),
+        ),
+        (
+            vec!["versions", "rollback", "nosuchmodel"],
+            "nosuchmodel".to_owned(),
+        ),
+    ];
+    for (args, message) in &cases {
+        let out = run(url, args, true);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(message.as_str()), "{args:?}: {err}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error: ")).count(),
+            1,
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        census(&client).await,
+        before,
+        "a refused command wrote or lost rows"
+    );
+}
+
+/// A version's params nested deeper than the JSON reader allows, set in
+/// psql, are recorded by the audit trigger like any change; `versions
+/// history` still lists the whole trail, that row without its params.
+#[tokio::test]
+async fn history_lists_a_change_whose_params_cannot_be_read() {
+    let db = TestDb::new().await;
+    let url = db.url();
+    assert!(
+        run(url, &["models", "add-reference"], false)
+            .status
+            .success()
+    );
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "UPDATE kcg.detection_model_versions \
+                SET params = jsonb_build_object('w', (repeat('[', 300) || repeat(']', 300))::jsonb) \
+              WHERE model_id = 'risk'",
+        )
+        .await
+        .unwrap();
+    let text = run(url, &["versions", "history", "risk"], false);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let out = stdout(&text);
+    assert!(out.contains("add_reference"), "{out}");
+    let manual: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("manual UPDATE"))
+        .collect();
+    assert_eq!(manual.len(), 1, "{out}");
+    assert!(
+        manual[0].contains("version 1.0.0 (params cannot be read)"),
+        "{out}"
+    );
+    let json = run(
+        url,
+        &["versions", "history", "risk", "--format", "json"],
+        false,
+    );
+    assert!(json.status.success(), "{}", stderr(&json));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let last = v["history"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["unreadable"]
+            .as_str()
+            .unwrap()
+            .starts_with("new_row: recursion limit exceeded"),
+        "{last}"
+    );
+    assert_eq!(last["new_row"]["version"], "1.0.0");
+    assert!(last["new_row"].get("params").is_none(), "{last}");
+    // The old row was readable, and is given whole.
+    assert!(last["old_row"]["params"].is_object(), "{last}");
+}
+
 /// In psql the database refuses what the CLI refuses (V052).
 #[tokio::test]
 async fn the_database_refuses_bad_names_typed_in_psql() {
@@ -551,6 +830,26 @@ async fn check_schema_names_each_drift_through_the_binary() {
             "  kcg.ais_positions.ts: expected a DEFAULT partition (rows outside every period land \
              there), found none",
         ),
+        // What issues 11 and 15 added (V048, V050, V051).
+        (
+            "ALTER TABLE kcg.detection_model_versions ALTER implementation TYPE varchar(8)",
+            "  kcg.detection_model_versions.implementation: expected character varying(64), found \
+             character varying(8)",
+        ),
+        (
+            "ALTER TABLE kcg.detection_model_versions DISABLE TRIGGER detection_model_versions_audit",
+            "  kcg.detection_model_versions: expected trigger detection_model_versions_audit, \
+             enabled, found it is disabled",
+        ),
+        (
+            "ALTER TABLE kcg.detection_model_runs DROP CONSTRAINT detection_model_runs_origin_check",
+            "  kcg.detection_model_runs.origin: expected CHECK (origin IN (LIVE, BACKTEST)), found \
+             no CHECK constraint",
+        ),
+        (
+            "ALTER TABLE kcg.detection_model_audit ALTER note TYPE varchar(10)",
+            "  kcg.detection_model_audit.note: expected text, found character varying(10)",
+        ),
         (
             "ALTER TABLE kcg.prediction_stats_hourly DROP CONSTRAINT prediction_stats_hourly_pkey",
             "  kcg.prediction_stats_hourly: expected PRIMARY KEY (hour, category) \
@@ -584,7 +883,8 @@ async fn migrate_refuses_bad_names_naming_them_and_changes_nothing() {
         .batch_execute(
             "ALTER TABLE kcg.detection_models DROP CONSTRAINT detection_models_model_id_name_check;
              ALTER TABLE kcg.detection_model_versions DROP CONSTRAINT detection_model_versions_model_id_name_check,
-                 DROP CONSTRAINT detection_model_versions_version_name_check;
+                 DROP CONSTRAINT detection_model_versions_version_name_check,
+                 DROP CONSTRAINT detection_model_versions_implementation_name_check;
              ALTER TABLE kcg.detection_model_dependencies DROP CONSTRAINT detection_model_dependencies_model_id_name_check,
                  DROP CONSTRAINT detection_model_dependencies_depends_on_name_check,
                  DROP CONSTRAINT detection_model_dependencies_input_key_name_check;

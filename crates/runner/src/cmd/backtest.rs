@@ -11,6 +11,7 @@ use dag_exec::RunStatus;
 use pipeline::{BacktestCycle, Pipeline, PipelineConfig};
 use registry::Catalog;
 
+use super::cycle::rfc3339;
 use crate::args::{Ticks, parse_every, parse_model_timeout, parse_ts, parse_window};
 use crate::db::Url;
 
@@ -47,7 +48,11 @@ fn delta(d: Duration) -> Result<TimeDelta> {
 
 pub async fn run(url: &Url, args: BacktestArgs, catalog: &Catalog) -> Result<ExitCode> {
     if args.to < args.from {
-        bail!("--to {} is before --from {}", args.to, args.from);
+        bail!(
+            "--to {} is before --from {}; nothing was run",
+            rfc3339(args.to),
+            rfc3339(args.from)
+        );
     }
     // Lazily, as replay: counted, not built.
     let ticks = Ticks::new(args.from, args.to, delta(args.every)?);
@@ -90,10 +95,7 @@ pub async fn run(url: &Url, args: BacktestArgs, catalog: &Catalog) -> Result<Exi
         let line = match pipeline.backtest(&mut client, &backtest, at).await? {
             BacktestCycle::LiveRunKept => {
                 kept += 1;
-                format!(
-                    "  {}  kept: the version has a live run record here",
-                    ts(at)
-                )
+                format!("  {}  kept: the version has a live run record here", ts(at))
             }
             BacktestCycle::Ran {
                 report, positions, ..

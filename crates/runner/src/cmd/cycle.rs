@@ -10,8 +10,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use pipeline::{CycleOutcome, Limits, Pipeline, PipelineConfig, RunBy, RunOptions};
 
 use crate::args::{
-    Ticks, parse_cache_ttl, parse_every, parse_lock_timeout, parse_model_timeout, parse_resolve_after,
-    parse_statement_timeout, parse_ts, parse_window,
+    Ticks, parse_cache_ttl, parse_every, parse_lock_timeout, parse_model_timeout,
+    parse_resolve_after, parse_statement_timeout, parse_ts, parse_window,
 };
 use crate::db::{Pool, Url};
 
@@ -260,7 +260,11 @@ pub async fn replay(
     catalog: &registry::Catalog,
 ) -> Result<ExitCode> {
     if args.to < args.from {
-        bail!("--to {} is before --from {}", args.to, args.from);
+        bail!(
+            "--to {} is before --from {}; nothing was run",
+            rfc3339(args.to),
+            rfc3339(args.from)
+        );
     }
     // Lazily: a century at one second is 3 billion ticks, counted, not
     // built.

@@ -501,7 +501,7 @@ async fn set_enabled(
 ) -> Result<ExitCode> {
     let mut client = url.connect().await?;
     let mut tx = note.begin(&mut client).await?;
-    let outcome = registry_store::set_enabled(&mut tx, &model, enabled).await?;
+    let outcome = registry_store::set_enabled(&mut tx, model, enabled).await?;
     commit(tx).await?;
     match (outcome, enabled) {
         (EnabledOutcome::Changed, true) => {

@@ -17,7 +17,9 @@ use snapshot::compare::{Gate, Request};
 use super::backtest::BacktestArgs;
 use super::compare::{CompareArgs, WindowArgs};
 use super::history::{HistoryArgs, NoteArg, commit};
-use super::models::{Format, Listed, header, implementation, params_cell, table, unreadable_params};
+use super::models::{
+    Format, Listed, header, implementation, params_cell, table, unreadable_params,
+};
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -119,7 +121,7 @@ pub struct PromoteArgs {
     gate: bool,
     /// Compared cycles the gate requires.
     #[arg(long, value_name = "N", default_value_t = Gate::default().min_cycles,
-          value_parser = clap::value_parser!(i64).range(1..))]
+          value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     min_cycles: i64,
     /// Agreement the gate requires (0 to 1).
     #[arg(long, value_name = "X", default_value_t = Gate::default().min_agreement,
@@ -410,7 +412,7 @@ async fn rollback(
 ) -> Result<ExitCode> {
     let mut client = url.connect().await?;
     let mut tx = note.begin(&mut client).await?;
-    let done = registry_store::rollback(&mut tx, catalog, &model).await?;
+    let done = registry_store::rollback(&mut tx, catalog, model).await?;
     commit(tx).await?;
     println!(
         "rolled back model {}: version {} (id {}) is the ACTIVE PRIMARY again; version {} (id {}) is archived",
