@@ -725,10 +725,17 @@ impl Pipeline {
         // The whole comparison on the first cycle and after any change of
         // the catalog (a migration, an ALTER in psql); otherwise one cheap
         // fingerprint query.
-        self.schema
+        let started = Instant::now();
+        let guarded = self
+            .schema
             .check(client.client())
             .await
             .map_err(PipelineError::Schema)?;
+        tracing::debug!(
+            schema_check_ms = started.elapsed().as_secs_f64() * 1e3,
+            compared = matches!(guarded, schema::Guarded::Checked(_)),
+            "schema pre-check passed"
+        );
         let snapshot = self
             .cache
             .get(client.client())
