@@ -54,26 +54,33 @@ impl Frame {
             title,
         );
         let mut x = LEFT;
+        let mut y = 25.0;
         for (name, colour) in legend {
+            let width = 24.0 + 6.5 * name.chars().count() as f64;
+            if x > LEFT && x + width > WIDTH - RIGHT {
+                x = LEFT;
+                y += 14.0;
+            }
             svg.open(
                 "rect",
                 &[
                     ("x", num(x)),
-                    ("y", "25".to_owned()),
+                    ("y", num(y)),
                     ("width", "10".to_owned()),
                     ("height", "10".to_owned()),
                     ("fill", colour.clone()),
                 ],
                 true,
             );
-            svg.text_el("text", &[("x", num(x + 14.0)), ("y", "34".to_owned())], name);
-            x += 24.0 + 6.5 * name.chars().count() as f64;
+            svg.text_el("text", &[("x", num(x + 14.0)), ("y", num(y + 9.0))], name);
+            x += width;
         }
         Frame {
             svg,
             x0: LEFT,
             x1: WIDTH - RIGHT,
-            y0: TOP,
+            // Legend rows past the first push the plot down.
+            y0: TOP + (y - 25.0),
             y1: height - BOTTOM,
         }
     }
@@ -161,7 +168,7 @@ impl Frame {
         let bands = Bands { x0: self.x0, band };
         let every = n.div_ceil(MAX_LABELS);
         for (i, l) in labels.iter().enumerate() {
-            if i % every != 0 {
+            if !i.is_multiple_of(every) {
                 continue;
             }
             let x = bands.centre(i);

@@ -145,7 +145,11 @@ impl Bars {
         let y = f.y_axis(0.0, top, &self.y_label);
         let bands = f.categories(&self.categories, &self.x_label);
         let has_data = data_top > 0.0;
-        let groups = if self.stacked { 1 } else { self.series.len().max(1) };
+        let groups = if self.stacked {
+            1
+        } else {
+            self.series.len().max(1)
+        };
         let width = bands.band * 0.8 / groups as f64;
         for i in 0..n {
             let left = bands.centre(i) - bands.band * 0.4;
@@ -185,7 +189,10 @@ impl Bars {
                             ("x2", num(x + width.max(1.0) + 1.0)),
                             ("y1", num(my)),
                             ("y2", num(my)),
-                            ("stroke", if differs { "#c62828" } else { "#222" }.to_owned()),
+                            (
+                                "stroke",
+                                if differs { "#c62828" } else { "#222" }.to_owned(),
+                            ),
                             ("stroke-width", "2".to_owned()),
                         ],
                         &format!(
@@ -420,6 +427,20 @@ impl Lines {
     }
 }
 
+/// One point of a [`Scatter`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// X.
+    pub x: f64,
+    /// Y.
+    pub y: f64,
+    /// How many observations it stands for (1 or more): the circle's area
+    /// grows with it, so a thousand equal pairs do not look like one.
+    pub weight: f64,
+    /// Hover text.
+    pub tooltip: String,
+}
+
 /// A group of points of one colour.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Points {
@@ -427,8 +448,8 @@ pub struct Points {
     pub name: String,
     /// CSS colour.
     pub colour: String,
-    /// `(x, y, tooltip)`.
-    pub points: Vec<(f64, f64, String)>,
+    /// The points.
+    pub points: Vec<Point>,
 }
 
 /// A scatter plot, optionally with the `y = x` diagonal.
@@ -472,21 +493,23 @@ impl Scatter {
         }
         let mut points = 0usize;
         for g in &self.groups {
-            for (px, py, tip) in &g.points {
-                let (Some(px), Some(py)) = (finite(*px), finite(*py)) else {
+            for p in &g.points {
+                let (Some(px), Some(py)) = (finite(p.x), finite(p.y)) else {
                     continue;
                 };
+                // Area proportional to the weight: 3 px for one, 12 at most.
+                let r = (3.0 * finite(p.weight).unwrap_or(1.0).max(1.0).sqrt()).min(12.0);
                 points += 1;
                 f.svg.datum(
                     "circle",
                     &[
                         ("cx", num(x.at(px))),
                         ("cy", num(y.at(py))),
-                        ("r", "3".to_owned()),
+                        ("r", num(r)),
                         ("fill", g.colour.clone()),
                         ("fill-opacity", "0.6".to_owned()),
                     ],
-                    tip,
+                    &p.tooltip,
                 );
             }
         }
@@ -525,14 +548,21 @@ pub struct Grid {
 
 impl Grid {
     const ROW: f64 = 18.0;
-    const LABELS: f64 = 230.0;
 
     /// The chart as one `<svg>` element.
     pub fn render(&self) -> String {
         let height = 46.0 + Self::ROW * self.rows.len().max(1) as f64 + 50.0;
         let mut f = Frame::new("grid", &self.title, height, &self.legend);
-        // Row labels need more room than numbers do.
-        f.x0 = Self::LABELS;
+        // Row labels need more room than numbers do: about 6.2 px a
+        // character at 11 px, within a third and a half of the width.
+        let longest = self
+            .rows
+            .iter()
+            .map(|r| r.chars().count())
+            .max()
+            .unwrap_or(0);
+        let labels = (longest as f64 * 6.2 + 12.0).clamp(f.x0, frame::WIDTH / 2.0);
+        f.x0 = labels;
         let bands = f.categories(&self.columns, &self.x_label);
         let mut cells = 0usize;
         for (r, label) in self.rows.iter().enumerate() {
@@ -540,7 +570,7 @@ impl Grid {
             f.svg.text_el(
                 "text",
                 &[
-                    ("x", num(Self::LABELS - 6.0)),
+                    ("x", num(labels - 6.0)),
                     ("y", num(top + Self::ROW * 0.7)),
                     ("text-anchor", "end".to_owned()),
                 ],

@@ -3,7 +3,11 @@
 /// Ticks from 0 (or `min`) to at least `max`, about `target` of them, on
 /// a 1/2/5 step. Returns the ticks and the axis top (the last tick).
 pub(crate) fn nice_ticks(min: f64, max: f64, target: usize) -> (Vec<f64>, f64) {
-    let (min, max) = if max > min { (min, max) } else { (min, min + 1.0) };
+    let (min, max) = if max > min {
+        (min, max)
+    } else {
+        (min, min + 1.0)
+    };
     let raw = (max - min) / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
@@ -44,7 +48,7 @@ fn thousands(v: i64) -> String {
     let digits = v.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(' ');
         }
         out.push(c);
@@ -77,7 +81,10 @@ mod tests {
 
     #[test]
     fn ticks_are_nice_and_cover_the_range() {
-        assert_eq!(nice_ticks(0.0, 1.0, 5).0, vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+        assert_eq!(
+            nice_ticks(0.0, 1.0, 5).0,
+            vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+        );
         let (t, top) = nice_ticks(0.0, 73.0, 5);
         assert_eq!(t, vec![0.0, 20.0, 40.0, 60.0, 80.0]);
         assert_eq!(top, 80.0);

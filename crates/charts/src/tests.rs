@@ -59,7 +59,10 @@ fn stacked_bars_are_well_formed_and_deterministic() {
     let svg = bars().render();
     // 3 + 2 (the NaN is drawn as nothing).
     assert_eq!(parse(&svg), 5);
-    assert!(svg.contains("budget 150 ms"), "the reference line is labelled");
+    assert!(
+        svg.contains("budget 150 ms"),
+        "the reference line is labelled"
+    );
     assert!(svg.contains("&lt;per cycle&gt;"), "titles are escaped");
     assert_eq!(svg, bars().render());
     insta::assert_snapshot!("stacked_bars", svg);
@@ -165,15 +168,28 @@ fn scatter_and_grid_count_their_points() {
         groups: vec![Points {
             name: "entities".into(),
             colour: palette(0).into(),
-            points: vec![
-                (0.1, 0.2, "a".into()),
-                (f64::INFINITY, 0.0, "bad".into()),
-                (0.9, 0.8, "b".into()),
-            ],
+            points: [
+                (0.1, 0.2, 1.0),
+                (f64::INFINITY, 0.0, 1.0),
+                (0.9, 0.8, 400.0),
+            ]
+            .into_iter()
+            .map(|(x, y, weight)| Point {
+                x,
+                y,
+                weight,
+                tooltip: format!("{x} {y}"),
+            })
+            .collect(),
         }],
         diagonal: true,
     };
-    assert_eq!(parse(&s.render()), 2);
+    let svg = s.render();
+    assert_eq!(parse(&svg), 2);
+    assert!(
+        svg.contains("r=\"12\""),
+        "a heavy point is drawn larger: {svg}"
+    );
     let g = Grid {
         title: "runs".into(),
         x_label: "cycle".into(),

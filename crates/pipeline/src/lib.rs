@@ -211,6 +211,12 @@ impl Pipeline {
         &self.cache
     }
 
+    /// Threads of timed-out models that have not returned yet (for
+    /// telemetry).
+    pub fn abandoned_threads(&self) -> usize {
+        self.executor.abandoned_threads()
+    }
+
     /// Runs one cycle on `client`, the one connection the cycle uses, in
     /// one transaction: no reader sees a partial cycle, and running the
     /// same `cycle_ts` again replaces that cycle's rows.
