@@ -191,7 +191,10 @@ async fn html_goes_to_the_output_file_and_keeps_the_alarm_exit() {
     std::fs::remove_file(&file).expect("remove the report file");
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("SILENT_FAULT"), "{html}");
-    assert!(html.contains("class=\"alarm\" id=\"verdict-spoofing\""), "{html}");
+    assert!(
+        html.contains("class=\"alarm\" id=\"verdict-spoofing\""),
+        "{html}"
+    );
     assert!(html.trim_end().ends_with("</html>"));
 
     let out = runner(&db, &["snapshot", "hourly", "--at", AT, "--format", "html"]);
