@@ -4,8 +4,11 @@
 //! `DATABASE_URL` names; nothing else there is touched): migrate, check the
 //! schema, ingest the real AIS sample, register the reference models plus a
 //! SHADOW and a CHALLENGER, plan, replay 00:05 to 00:25 every 5 minutes with
-//! the model registry on, and print the hourly snapshot of the last cycle.
+//! the model registry on, print the hourly snapshot of the last cycle and
+//! write it, as text and as the HTML report, under the target directory.
+//! `cargo xtask ci` loads the same data ([`load`]) for its browser check.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -55,19 +58,80 @@ pub fn run(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The end of the hour that holds every cycle of the replay, the last
+/// included: the `--at` of the demo's snapshots.
+pub const SNAPSHOT_AT: &str = "2022-01-03T00:25:01Z";
+
 fn demo(server: &str) -> Result<f64> {
     let start = Instant::now();
-    fresh_database(server)?;
-    let url = with_dbname(server, DEMO_DB);
     let runner = crate::util::target_dir()?.join("release/runner");
-    let r = |args: &[&str]| {
-        let mut cmd = Command::new(&runner);
+    let url = load(&runner, server, DEMO_DB)?;
+    let r = runner_cmd(&runner, &url);
+    // The hour before 00:25:01 holds every cycle of the replay, the last included.
+    let out_dir = crate::util::target_dir()?.join("demo");
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let text_file = out_dir.join("snapshot-hourly.txt");
+    let html_file = out_dir.join("snapshot-hourly.html");
+    let mut text = r(&["snapshot", "hourly", "--at", SNAPSHOT_AT]);
+    eprintln!(
+        "\n==> hourly snapshot of the last cycle: {}",
+        describe(&text)
+    );
+    let out = text
+        .output()
+        .with_context(|| format!("cannot start {}", describe(&text)))?;
+    if !out.status.success() {
+        bail!(
+            "the hourly snapshot failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    std::fs::write(&text_file, &out.stdout)
+        .with_context(|| format!("cannot write {}", text_file.display()))?;
+    step(
+        "the same snapshot as an HTML report",
+        &mut r(&[
+            "snapshot",
+            "hourly",
+            "--at",
+            SNAPSHOT_AT,
+            "--format",
+            "html",
+            "--output",
+            &html_file.to_string_lossy(),
+        ]),
+    )?;
+    println!("\nsnapshot (text): {}", text_file.display());
+    println!(
+        "snapshot (HTML report, open it in a browser): {}",
+        html_file.display()
+    );
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// A command of `runner` on the database `url`.
+pub fn runner_cmd<'a>(runner: &'a Path, url: &'a str) -> impl Fn(&[&str]) -> Command + 'a {
+    move |args: &[&str]| {
+        let mut cmd = Command::new(runner);
         cmd.args(args)
-            .env("DATABASE_URL", &url)
+            .env("DATABASE_URL", url)
             .env("RUST_LOG", "warn")
             .current_dir(root());
         cmd
-    };
+    }
+}
+
+/// The demo's data in a fresh database `db` on `server`, through the
+/// `runner` binary: migrate, ingest, the reference models with a SHADOW
+/// and a CHALLENGER, the plan, the replay with the registry on. Returns
+/// the database's URL.
+pub fn load(runner: &Path, server: &str, db: &str) -> Result<String> {
+    fresh_database(server, db)?;
+    let url = with_dbname(server, db);
+    let r = runner_cmd(runner, &url);
     step("migrate", &mut r(&["migrate"]))?;
     step("check schema", &mut r(&["check-schema"]))?;
     step(
@@ -120,29 +184,19 @@ fn demo(server: &str) -> Result<f64> {
         ])
         .env("PREDICTION_USE_MODEL_REGISTRY", "on"),
     )?;
-    // The hour before 00:25:01 holds every cycle of the replay, the last included.
-    step(
-        "hourly snapshot of the last cycle",
-        &mut r(&["snapshot", "hourly", "--at", "2022-01-03T00:25:01Z"]),
-    )?;
-    Ok(start.elapsed().as_secs_f64())
+    drop(r);
+    Ok(url)
 }
 
-/// Drops and creates `kcg_demo` with the server's own client programs
+/// Drops and creates `db` with the server's own client programs
 /// (installed beside initdb).
-fn fresh_database(server: &str) -> Result<()> {
+fn fresh_database(server: &str, db: &str) -> Result<()> {
     let bin = pg::client_bin_dir();
     let tool = |name: &str| bin.as_ref().map_or_else(|| name.into(), |b| b.join(name));
     let mut drop = Command::new(tool("dropdb"));
-    drop.args([
-        "--if-exists",
-        "--force",
-        "--maintenance-db",
-        server,
-        DEMO_DB,
-    ]);
+    drop.args(["--if-exists", "--force", "--maintenance-db", server, db]);
     let mut create = Command::new(tool("createdb"));
-    create.args(["--maintenance-db", server, DEMO_DB]);
+    create.args(["--maintenance-db", server, db]);
     for cmd in [&mut drop, &mut create] {
         let out = cmd.output().with_context(|| {
             format!(
@@ -158,7 +212,7 @@ fn fresh_database(server: &str) -> Result<()> {
             );
         }
     }
-    eprintln!("xtask demo: fresh database {DEMO_DB}");
+    eprintln!("xtask: fresh database {db}");
     Ok(())
 }
 
