@@ -2,7 +2,6 @@
 //! against a real database, and against an address where no database
 //! listens.
 
-use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,45 +9,7 @@ use chrono::Utc;
 use ops_server::{Config, Server};
 use telemetry::Telemetry;
 use test_support::TestDb;
-
-/// Status, headers (lower-case names) and body of `GET path` (or `method`).
-async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-) -> (u16, Vec<(String, String)>, String) {
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    tokio::task::spawn_blocking(move || {
-        let mut s = std::net::TcpStream::connect(addr).expect("connect to the endpoint");
-        s.set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("timeout");
-        s.write_all(req.as_bytes()).expect("send");
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).expect("read the response");
-        let text = String::from_utf8(raw).expect("a UTF-8 response");
-        let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|c| c.parse().ok())
-            .expect("a status line");
-        let headers = lines
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
-            .collect();
-        (status, headers, body.to_owned())
-    })
-    .await
-    .expect("the client thread")
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
+use test_support::http::{Response, get, request};
 
 async fn start(
     telemetry: &Telemetry,
@@ -78,35 +39,31 @@ async fn metrics_report_and_errors() {
     telemetry.on_notification();
     let (addr, _stop) = start(&telemetry, db.config().clone()).await;
 
-    let (status, headers, body) = request(addr, "GET", "/metrics").await;
+    let r = get(addr, "/metrics").await;
+    let (status, body) = (r.status, r.body.clone());
     assert_eq!(status, 200);
-    assert_eq!(
-        header(&headers, "content-type"),
-        Some(telemetry::CONTENT_TYPE)
-    );
+    assert_eq!(r.header("content-type"), Some(telemetry::CONTENT_TYPE));
     assert!(body.ends_with("# EOF\n"), "{body}");
     assert!(
         body.contains("kcg_registry_notifications_total 1\n"),
         "{body}"
     );
 
-    let (status, headers, body) = request(addr, "GET", "/report").await;
+    let r = get(addr, "/report").await;
+    let (status, body) = (r.status, r.body.clone());
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        header(&headers, "content-type"),
-        Some("text/html; charset=utf-8")
-    );
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(body.starts_with("<!DOCTYPE html>"), "{body}");
     assert!(body.contains("kcg snapshot: diagnostic"), "{body}");
-    let (status, _, body) = request(addr, "GET", "/report?kind=hourly").await;
+    let Response { status, body, .. } = get(addr, "/report?kind=hourly").await;
     assert_eq!(status, 200);
     assert!(body.contains("kcg snapshot: hourly"), "{body}");
 
-    let (status, _, _) = request(addr, "GET", "/nothing").await;
+    let status = get(addr, "/nothing").await.status;
     assert_eq!(status, 404);
-    let (status, headers, _) = request(addr, "POST", "/metrics").await;
-    assert_eq!(status, 405);
-    assert_eq!(header(&headers, "allow"), Some("GET"));
+    let r = request(addr, "POST", "/metrics").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET"));
 }
 
 #[tokio::test]
@@ -116,18 +73,19 @@ async fn healthz_names_what_is_wrong() {
     let (addr, _stop) = start(&telemetry, db.config().clone()).await;
 
     // Starting, then following: healthy while the database answers.
-    let (status, headers, body) = request(addr, "GET", "/healthz").await;
+    let r = get(addr, "/healthz").await;
+    let (status, body) = (r.status, r.body.clone());
     assert_eq!(status, 200, "{body}");
-    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     telemetry.on_leadership(false, Utc::now());
-    let (status, _, body) = request(addr, "GET", "/healthz").await;
+    let Response { status, body, .. } = get(addr, "/healthz").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"role\":\"follower\""), "{body}");
 
     // A leader whose last successful cycle is older than two intervals.
     telemetry.on_leadership(true, Utc::now() - chrono::TimeDelta::minutes(11));
-    let (status, _, body) = request(addr, "GET", "/healthz").await;
+    let Response { status, body, .. } = get(addr, "/healthz").await;
     assert_eq!(status, 503, "{body}");
     assert!(
         body.contains("leader: no successful cycle in two intervals of 300s"),
@@ -147,10 +105,10 @@ async fn healthz_names_what_is_wrong() {
     let follower = Telemetry::new(Duration::from_secs(300), "test");
     follower.on_leadership(false, Utc::now());
     let (addr, _stop2) = start(&follower, nowhere).await;
-    let (status, _, body) = request(addr, "GET", "/healthz").await;
+    let Response { status, body, .. } = get(addr, "/healthz").await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("database unreachable"), "{body}");
-    let (status, _, body) = request(addr, "GET", "/report").await;
+    let Response { status, body, .. } = get(addr, "/report").await;
     assert_eq!(status, 503, "{body}");
     assert!(body.starts_with("report failed: "), "{body}");
 }

@@ -8,6 +8,8 @@
 //! dev-dependency only and never part of a shipped binary; it panics with a
 //! clear message instead of returning errors, as test helpers do.
 
+pub mod http;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -68,6 +68,11 @@ pub struct ServeArgs {
     /// runs at :00, :05, :10, ...).
     #[arg(long, value_parser = parse_duration)]
     every: Duration,
+    /// Serve /metrics (Prometheus), /healthz and /report (the diagnostic
+    /// snapshot as HTML) on this address, e.g. 127.0.0.1:9187. Off unless
+    /// given.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
     #[command(flatten)]
     opts: CycleOpts,
 }
@@ -243,11 +248,32 @@ pub fn next_tick(now: DateTime<Utc>, every: TimeDelta) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(next).unwrap_or(now + every)
 }
 
+/// A tick whose cycle starts later than this after it counts as late.
+fn late_after(every: TimeDelta) -> TimeDelta {
+    (every / 10).clamp(TimeDelta::seconds(1), TimeDelta::seconds(30))
+}
+
 pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<ExitCode> {
     let every = delta(args.every)?;
     let pipeline = Arc::new(pipeline(&args.opts, use_registry)?);
     let pool = url.pool(args.opts.pool_size).await?;
     let stop = stop_flag()?;
+    let telemetry = telemetry::Telemetry::new(args.every, env!("CARGO_PKG_VERSION"));
+    if let Some(addr) = args.http {
+        // Its own connections to the database, never the cycle's pool.
+        let config = ops_server::Config::new(url.config()?.clone());
+        let server = ops_server::Server::bind(addr, telemetry.clone(), config).await?;
+        println!(
+            "http: /metrics /healthz /report on http://{}",
+            server.local_addr()
+        );
+        let stopping = Arc::clone(&stop);
+        tokio::spawn(server.run(async move {
+            while !stopping.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }));
+    }
 
     // A dedicated session: it holds the leader lock for the life of the
     // process and LISTENs for registry changes.
@@ -257,6 +283,7 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
         .await
         .with_context(|| format!("cannot connect to {}", url.redacted()))?;
     let listener = Arc::clone(&pipeline);
+    let notified = telemetry.clone();
     tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
@@ -268,6 +295,7 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
                         "registry changed; params cache invalidated"
                     );
                     listener.cache().invalidate();
+                    notified.on_notification();
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -283,6 +311,7 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
         .context("cannot LISTEN for registry changes")?;
 
     let mut leader = false;
+    let mut last_tick: Option<DateTime<Utc>> = None;
     println!(
         "serving: a cycle every {}s, aligned to the clock",
         every.num_seconds()
@@ -321,6 +350,7 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
                 .await
                 .context("cannot try the leader lock")?
                 .get(0);
+            telemetry.on_leadership(leader, Utc::now());
             if leader {
                 println!("leader: this process runs the cycles");
             } else {
@@ -328,9 +358,29 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
                 continue;
             }
         }
+        // Ticks this loop slept through (a cycle longer than the interval)
+        // are not run again.
+        if let Some(last) = last_tick {
+            let skipped = ((tick - last).num_milliseconds() / every.num_milliseconds().max(1)) - 1;
+            for _ in 0..skipped.max(0) {
+                telemetry.on_tick(telemetry::Tick::Missed);
+            }
+        }
+        last_tick = Some(tick);
+        telemetry.on_tick(if Utc::now() - tick > late_after(every) {
+            telemetry::Tick::Late
+        } else {
+            telemetry::Tick::OnTime
+        });
         match run_one(&pipeline, &pool, tick).await {
-            Ok(outcome) => println!("{}", summary(&outcome)),
-            Err(e) => eprintln!("cycle {tick}: {e:#}"),
+            Ok(outcome) => {
+                telemetry.record_cycle(&pipeline, &outcome, Utc::now());
+                println!("{}", summary(&outcome));
+            }
+            Err(e) => {
+                telemetry.record_cycle_error(&pipeline, &format!("cycle {tick}: {e:#}"));
+                eprintln!("cycle {tick}: {e:#}");
+            }
         }
     }
     println!("stopped");
