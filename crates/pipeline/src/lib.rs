@@ -8,15 +8,22 @@
 //! partitions exist. Stage 10 is the registry path, only when
 //! `PREDICTION_USE_MODEL_REGISTRY` is on: schema pre-check, params-cache,
 //! registry plan, dag-exec. Every stage is timed and recorded in
-//! `prediction_stage_timings`. This crate never lets a failing stage crash the
-//! process (the stage is recorded FAILED, the later ones SKIPPED, and the
-//! cycle ends cleanly), and never uses more than the one connection its
-//! caller hands it for the cycle.
+//! `prediction_stage_timings`, every run in `prediction_cycles`
+//! ([`cycles`]). A cycle is stored whole or not at all: its rows, timings
+//! and OK row commit in one transaction; a failed stage rolls all of the
+//! run's rows back and records only the timings and the FAILED row. This
+//! crate never lets a failing stage crash the process (the stage is recorded
+//! FAILED, the later ones SKIPPED, and the cycle ends cleanly), never
+//! commits a part of a cycle, never commits for a leader whose lease is
+//! lost, and never uses more than the one connection its caller hands it
+//! for the cycle.
 
 mod cancel;
+pub mod cycles;
 mod failure;
 mod flag;
 mod legacy;
+mod limits;
 mod reference;
 mod stage;
 mod state;
@@ -30,8 +37,10 @@ use detectors::{AisWindow, CleanStats, Identities, TrackFeatures, Typed, WindowB
 use tokio_postgres::{Client, Transaction};
 use tracing::Instrument;
 
+pub use cycles::{CycleStatus, RunBy, RunOptions};
 pub use failure::{StageFailure, error_chain};
 pub use flag::{FlagError, REGISTRY_FLAG, parse_registry_flag, registry_flag_from_env};
+pub use limits::{LimitKind, Limits};
 pub use reference::{REFERENCE_VERSION, Registered, register_reference_models};
 pub use stage::{Stage, StageStatus, StageTiming};
 
@@ -90,11 +99,45 @@ pub enum PipelineError {
     /// over 64 characters): a defect of this build.
     #[error("a reference model's spec does not fit the registry")]
     ReferenceSpec(#[source] model_api::IdError),
+    /// A statement was cancelled by the server at one of the cycle's
+    /// [`Limits`] (the cause names the statement's table).
+    #[error("{limit} of {} reached", limits::human(*.after))]
+    Limit {
+        /// Which limit.
+        limit: LimitKind,
+        /// Its value.
+        after: Duration,
+        /// The statement's error.
+        #[source]
+        source: Box<PipelineError>,
+    },
+    /// The lease the run was fenced by is lost (nothing was written), or
+    /// could not be checked.
+    #[error(transparent)]
+    Lease(#[from] lease::LeaseError),
+    /// A stage failed, and then rolling its writes back or recording the
+    /// failure failed too (the connection was lost, typically): nothing of
+    /// the run was stored, not even its failure.
+    #[error("stage {stage} failed ({detail}), and the failure could not be recorded")]
+    Unrecorded {
+        /// The failed stage.
+        stage: Stage,
+        /// Its error chain.
+        detail: String,
+        /// Why it could not be recorded.
+        #[source]
+        source: Box<PipelineError>,
+    },
 }
 
 impl PipelineError {
     pub(crate) fn db(table: &'static str, source: tokio_postgres::Error) -> Self {
         PipelineError::Db { table, source }
+    }
+
+    /// The run was refused because its lease is lost: nothing was written.
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(self, PipelineError::Lease(lease::LeaseError::Lost { .. }))
     }
 }
 
@@ -120,6 +163,9 @@ pub struct PipelineConfig {
     /// when that episode's cycles reach this cycle within this gap.
     /// Default 15 minutes (three 5-minute cycles).
     pub episode_gap: TimeDelta,
+    /// Timeouts of every transaction of a cycle. Default: none (the
+    /// server's settings).
+    pub limits: Limits,
 }
 
 impl Default for PipelineConfig {
@@ -132,6 +178,7 @@ impl Default for PipelineConfig {
             cache_ttl: params_cache::DEFAULT_TTL,
             state_lookback: TimeDelta::hours(1),
             episode_gap: TimeDelta::minutes(15),
+            limits: Limits::default(),
         }
     }
 }
@@ -217,26 +264,63 @@ impl Pipeline {
         self.executor.abandoned_threads()
     }
 
-    /// Runs one cycle on `client`, the one connection the cycle uses, in
-    /// one transaction: no reader sees a partial cycle, and running the
-    /// same `cycle_ts` again replaces that cycle's rows.
-    ///
-    /// Two runs of the same cycle (a manual `runner cycle` beside the
-    /// `serve` leader, say) take turns: the transaction starts with the
-    /// cycle lock of [`schema::locks`]. Being transaction-scoped, the lock
-    /// ends with the transaction on every path: `COMMIT`, an error, or this
-    /// future being dropped (tokio-postgres rolls a dropped transaction
-    /// back, and a statement still running is cancelled so the rollback
-    /// does not wait for it).
+    /// Runs one cycle on `client`, the one connection the cycle uses, as
+    /// `runner cycle` does ([`RunOptions::default`]); see
+    /// [`run_cycle_with`](Self::run_cycle_with).
     pub async fn run_cycle(
         &self,
         client: &mut Client,
         cycle_ts: CycleTs,
     ) -> Result<CycleOutcome, PipelineError> {
-        let span = tracing::info_span!("cycle", %cycle_ts, registry = self.config.use_registry);
+        self.run_cycle_with(client, cycle_ts, &RunOptions::default())
+            .await
+    }
+
+    /// Runs one cycle on `client`, the one connection the cycle uses: the
+    /// whole cycle or nothing.
+    ///
+    /// Three transactions, each with the [`Limits`] of the configuration:
+    ///
+    /// 1. the RUNNING row of `kcg.prediction_cycles` (a run killed at any
+    ///    later point leaves that trace, and nothing else);
+    /// 2. stage 9's partitions: DDL that takes a strong lock on the parent
+    ///    table, so it is kept out of the long transaction below (the
+    ///    partitions are infrastructure for any cycle, not this cycle's
+    ///    data); its outcome is reported as stage 9;
+    /// 3. the cycle: the cycle lock of [`schema::locks`] (two runs of one
+    ///    cycle take turns), then a savepoint, the stages, and either
+    ///    every row of the cycle with its stage timings and its OK row, or,
+    ///    when a stage failed, `ROLLBACK TO` the savepoint (nothing of the
+    ///    run remains: a rerun replaces the earlier run entirely or not at
+    ///    all) and then the timings (the stages before OK, the failed one
+    ///    with its error chain, the later ones SKIPPED) and the FAILED row,
+    ///    under the same cycle lock, so no other run of the cycle can slip
+    ///    in between.
+    ///
+    /// With [`RunOptions::fence`], transactions 1 and 3 check the lease
+    /// right before `COMMIT` and roll back when it is lost
+    /// ([`PipelineError::Lease`]): a leader that lost its lease writes
+    /// nothing.
+    ///
+    /// Being transaction-scoped, the cycle lock ends with the transaction
+    /// on every path: `COMMIT`, an error, or this future being dropped
+    /// (tokio-postgres rolls a dropped transaction back, and a statement
+    /// still running is cancelled so the rollback does not wait for it).
+    pub async fn run_cycle_with(
+        &self,
+        client: &mut Client,
+        cycle_ts: CycleTs,
+        opts: &RunOptions,
+    ) -> Result<CycleOutcome, PipelineError> {
+        let span = tracing::info_span!(
+            "cycle",
+            %cycle_ts,
+            registry = self.config.use_registry,
+            run_by = opts.run_by.as_str()
+        );
         async {
             let cancel = cancel::CancelOnDrop::new(client);
-            let result = self.run_cycle_tx(client, cycle_ts).await;
+            let result = self.run_attempt(client, cycle_ts, opts).await;
             cancel.disarm();
             result
         }
@@ -244,78 +328,121 @@ impl Pipeline {
         .await
     }
 
-    async fn run_cycle_tx(
+    async fn run_attempt(
         &self,
         client: &mut Client,
         cycle_ts: CycleTs,
+        opts: &RunOptions,
     ) -> Result<CycleOutcome, PipelineError> {
+        let start = Instant::now();
+        let started_at = self.mark_running(client, cycle_ts, opts).await?;
+        let t0 = Instant::now();
+        let partitions = self.partitions_tx(client, cycle_ts).await;
+        let partitions = (partitions, t0.elapsed());
+        self.cycle_tx(client, cycle_ts, opts, started_at, partitions, start)
+            .await
+    }
+
+    /// Transaction 1: the RUNNING row.
+    async fn mark_running(
+        &self,
+        client: &mut Client,
+        cycle_ts: CycleTs,
+        opts: &RunOptions,
+    ) -> Result<CycleTs, PipelineError> {
+        let step = |step| move |source| PipelineError::Transaction { step, source };
+        let tx = client
+            .transaction()
+            .await
+            .map_err(step("BEGIN (the RUNNING row)"))?;
+        self.config.limits.apply(&tx).await?;
+        let started_at = cycles::mark_running(&tx, cycle_ts, opts)
+            .await
+            .map_err(|e| self.config.limits.explain(e))?;
+        if let Some(token) = &opts.fence {
+            lease::fence(&tx, token).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(step("COMMIT (the RUNNING row)"))?;
+        Ok(started_at)
+    }
+
+    /// Transaction 2: stage 9's partitions.
+    async fn partitions_tx(
+        &self,
+        client: &mut Client,
+        cycle_ts: CycleTs,
+    ) -> Result<String, PipelineError> {
+        let step = |step| move |source| PipelineError::Transaction { step, source };
+        let mut tx = client
+            .transaction()
+            .await
+            .map_err(step("BEGIN (stage 9's partitions)"))?;
+        self.config.limits.apply(&tx).await?;
+        let detail = ensure_partitions(&mut tx, cycle_ts).await?;
+        tx.commit()
+            .await
+            .map_err(step("COMMIT (stage 9's partitions)"))?;
+        Ok(detail)
+    }
+
+    /// Transaction 3: the cycle.
+    async fn cycle_tx(
+        &self,
+        client: &mut Client,
+        cycle_ts: CycleTs,
+        opts: &RunOptions,
+        started_at: CycleTs,
+        partitions: (Result<String, PipelineError>, Duration),
+        start: Instant,
+    ) -> Result<CycleOutcome, PipelineError> {
+        let limits = self.config.limits;
         let step = |step| move |source| PipelineError::Transaction { step, source };
         let mut tx = client.transaction().await.map_err(step("BEGIN"))?;
+        limits.apply(&tx).await?;
         let key = schema::locks::cycle_key(cycle_ts);
         tx.execute(
             schema::locks::CYCLE_LOCK_SQL,
             &[&schema::locks::CYCLE, &key],
         )
         .await
-        .map_err(step("the cycle lock"))?;
-        let outcome = self.run_stages(&mut tx, cycle_ts).await?;
-        tx.commit().await.map_err(step("COMMIT"))?;
-        Ok(outcome)
-    }
-
-    async fn run_stages(
-        &self,
-        tx: &mut Transaction<'_>,
-        cycle_ts: CycleTs,
-    ) -> Result<CycleOutcome, PipelineError> {
-        let start = Instant::now();
-        let mut work = Work::default();
-        let mut stages = Vec::with_capacity(Stage::ALL.len());
-        let mut failed: Option<StageFailure> = None;
-        for stage in Stage::ALL {
-            let t0 = Instant::now();
-            let (status, detail) = if let Some(f) = &failed {
-                (
-                    StageStatus::Skipped,
-                    Some(format!("stage {} failed", f.stage)),
-                )
-            } else if stage == Stage::ModelRegistry && !self.config.use_registry {
-                (
-                    StageStatus::Skipped,
-                    Some(format!("{REGISTRY_FLAG} is off")),
-                )
-            } else {
-                let span = tracing::info_span!("stage", no = stage.number(), name = stage.name());
-                match self
-                    .run_stage_savepoint(stage, tx, cycle_ts, &mut work)
-                    .instrument(span)
-                    .await
-                {
-                    Ok(detail) => (StageStatus::Ok, Some(detail)),
-                    Err(e) => {
-                        let f = StageFailure::new(stage, e);
-                        let detail = f.detail();
-                        tracing::error!(stage = stage.name(), error = %detail, "stage failed; the cycle ends here");
-                        failed = Some(f);
-                        (StageStatus::Failed, Some(detail))
-                    }
-                }
-            };
-            let timing = StageTiming {
-                stage,
-                status,
-                duration: t0.elapsed(),
-                detail,
-            };
-            tracing::debug!(
-                stage = stage.name(),
-                status = status.as_str(),
-                ms = timing.duration.as_secs_f64() * 1e3,
-                "stage done"
-            );
-            stage::record(&*tx, cycle_ts, &timing).await?;
-            stages.push(timing);
+        .map_err(|e| limits.explain(step("the cycle lock")(e)))?;
+        let mut rows = tx
+            .savepoint("cycle_rows")
+            .await
+            .map_err(step("SAVEPOINT"))?;
+        let (stages, work, failed) = self.run_stages(&mut rows, cycle_ts, partitions).await;
+        let unrecorded = |failed: &Option<StageFailure>, e: PipelineError| match failed {
+            Some(f) => PipelineError::Unrecorded {
+                stage: f.stage,
+                detail: f.detail(),
+                source: Box::new(e),
+            },
+            None => e,
+        };
+        let ended = match &failed {
+            None => rows.commit().await.map_err(step("RELEASE SAVEPOINT")),
+            Some(_) => rows.rollback().await.map_err(step("ROLLBACK TO SAVEPOINT")),
+        };
+        ended.map_err(|e| unrecorded(&failed, e))?;
+        let recorded = async {
+            stage::record_all(&tx, cycle_ts, &stages).await?;
+            cycles::finish(&tx, cycle_ts, opts, started_at, failed.as_ref()).await?;
+            Ok::<_, PipelineError>(())
+        };
+        recorded
+            .await
+            .map_err(|e| unrecorded(&failed, limits.explain(e)))?;
+        if let Some(token) = &opts.fence
+            && let Err(e) = lease::fence(&tx, token).await
+        {
+            tracing::warn!(error = %error_chain(&e), "lease lost: the cycle is rolled back, nothing written");
+            return Err(e.into());
         }
+        tx.commit()
+            .await
+            .map_err(|e| unrecorded(&failed, step("COMMIT")(e)))?;
         let outcome = CycleOutcome {
             cycle_ts,
             stages,
@@ -337,31 +464,77 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    /// Runs `stage` in a savepoint of the cycle's transaction, so that a
-    /// failing stage leaves none of its writes and the transaction usable
-    /// for recording the failure.
-    async fn run_stage_savepoint(
+    /// Runs the stages in order until one fails; the later ones are
+    /// SKIPPED. Nothing is recorded here: the caller commits the rows and
+    /// the timings, or rolls the rows back and records the timings.
+    async fn run_stages(
         &self,
-        stage: Stage,
         tx: &mut Transaction<'_>,
         cycle_ts: CycleTs,
-        w: &mut Work,
-    ) -> Result<String, PipelineError> {
-        let db = |e| PipelineError::Transaction {
-            step: "a stage's savepoint",
-            source: e,
-        };
-        let mut sp = tx.transaction().await.map_err(db)?;
-        match self.run_stage(stage, &mut sp, cycle_ts, w).await {
-            Ok(detail) => {
-                sp.commit().await.map_err(db)?;
-                Ok(detail)
-            }
-            Err(e) => {
-                sp.rollback().await.map_err(db)?;
-                Err(e)
-            }
+        partitions: (Result<String, PipelineError>, Duration),
+    ) -> (Vec<StageTiming>, Work, Option<StageFailure>) {
+        let mut work = Work::default();
+        let mut partitions = Some(partitions);
+        let mut stages = Vec::with_capacity(Stage::ALL.len());
+        let mut failed: Option<StageFailure> = None;
+        for stage in Stage::ALL {
+            let t0 = Instant::now();
+            let mut duration = None;
+            let (status, detail) = if let Some(f) = &failed {
+                (
+                    StageStatus::Skipped,
+                    Some(format!("stage {} failed", f.stage)),
+                )
+            } else if stage == Stage::ModelRegistry && !self.config.use_registry {
+                (
+                    StageStatus::Skipped,
+                    Some(format!("{REGISTRY_FLAG} is off")),
+                )
+            } else {
+                let span = tracing::info_span!("stage", no = stage.number(), name = stage.name());
+                let result = if stage == Stage::Partitions {
+                    // Ran before this transaction, in its own.
+                    let (result, took) = partitions.take().unwrap_or_else(|| {
+                        (
+                            Err(PipelineError::Missing {
+                                what: "stage 9's result",
+                            }),
+                            Duration::ZERO,
+                        )
+                    });
+                    duration = Some(took);
+                    result
+                } else {
+                    self.run_stage(stage, tx, cycle_ts, &mut work)
+                        .instrument(span)
+                        .await
+                };
+                match result {
+                    Ok(detail) => (StageStatus::Ok, Some(detail)),
+                    Err(e) => {
+                        let f = StageFailure::new(stage, self.config.limits.explain(e));
+                        let detail = f.detail();
+                        tracing::error!(stage = stage.name(), error = %detail, "stage failed; the cycle is rolled back");
+                        failed = Some(f);
+                        (StageStatus::Failed, Some(detail))
+                    }
+                }
+            };
+            let timing = StageTiming {
+                stage,
+                status,
+                duration: duration.unwrap_or_else(|| t0.elapsed()),
+                detail,
+            };
+            tracing::debug!(
+                stage = stage.name(),
+                status = status.as_str(),
+                ms = timing.duration.as_secs_f64() * 1e3,
+                "stage done"
+            );
+            stages.push(timing);
         }
+        (stages, work, failed)
     }
 
     async fn run_stage(
@@ -474,24 +647,8 @@ impl Pipeline {
                     w.event_hours.len()
                 ))
             }
-            Stage::Partitions => {
-                // This and next month of the outputs, this and next day of
-                // the positions: one catalog query when all exist.
-                let r = partitions::ensure_cycle(client, cycle_ts).await?;
-                let names: Vec<&str> = (r.outputs.created.iter().map(|c| &c.partition.name))
-                    .chain(r.positions.created.iter().map(|c| &c.partition.name))
-                    .map(String::as_str)
-                    .collect();
-                Ok(if names.is_empty() {
-                    "this and next month, this and next day exist".to_owned()
-                } else {
-                    format!(
-                        "created {}; {} rows moved from DEFAULT",
-                        names.join(", "),
-                        r.outputs.moved_from_default + r.positions.moved_from_default
-                    )
-                })
-            }
+            // Run in its own transaction before the cycle's (see run_cycle_with).
+            Stage::Partitions => Err(missing("stage 9 outside its transaction")),
             Stage::ModelRegistry => {
                 let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
                 let report = self.registry_path(client, cycle_ts, window).await?;
@@ -528,6 +685,63 @@ impl Pipeline {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
         }
         let base: Arc<dyn std::any::Any + Send + Sync> = Arc::new(window.clone());
-        Ok(self.executor.execute(client, cycle_ts, &plan, base).await?)
+        // The transaction is idle while the models run: allow their budget,
+        // not more, then the cycle's own limit again for the persist.
+        let limits = self.config.limits;
+        limits
+            .idle_for(client, models_budget(&plan, &self.config.exec))
+            .await?;
+        let run = self.executor.run(cycle_ts, &plan, base).await?;
+        limits.idle_for(client, Duration::ZERO).await?;
+        let stats = self.executor.persist(client, &run).await?;
+        let mut report = run.into_report();
+        report.persisted = Some(stats);
+        Ok(report)
     }
+}
+
+/// Stage 9: the partitions the cycle writes into exist (this and next
+/// month of the run outputs, this and next day of the positions: one
+/// catalog query when all exist). Runs in a transaction of its own, before
+/// the cycle's (see [`Pipeline::run_cycle_with`]).
+async fn ensure_partitions(
+    tx: &mut Transaction<'_>,
+    cycle_ts: CycleTs,
+) -> Result<String, PipelineError> {
+    let r = partitions::ensure_cycle(tx, cycle_ts).await?;
+    let names: Vec<&str> = (r.outputs.created.iter().map(|c| &c.partition.name))
+        .chain(r.positions.created.iter().map(|c| &c.partition.name))
+        .map(String::as_str)
+        .collect();
+    Ok(if names.is_empty() {
+        "this and next month, this and next day exist".to_owned()
+    } else {
+        format!(
+            "created {}; {} rows moved from DEFAULT",
+            names.join(", "),
+            r.outputs.moved_from_default + r.positions.moved_from_default
+        )
+    })
+}
+
+/// The longest the models of `plan` may run: level by level, the longest
+/// timeout of the level for each round of versions the workers take.
+fn models_budget(plan: &registry::Plan, exec: &dag_exec::ExecConfig) -> Duration {
+    let workers = exec.workers.get();
+    plan.levels()
+        .iter()
+        .map(|level| {
+            let versions: Vec<&registry::PlannedVersion> = level
+                .iter()
+                .flat_map(|m| std::iter::once(&m.primary).chain(&m.others))
+                .collect();
+            let longest = versions
+                .iter()
+                .map(|v| v.timeout.unwrap_or(exec.default_timeout))
+                .max()
+                .unwrap_or_default();
+            let rounds = u32::try_from(versions.len().div_ceil(workers)).unwrap_or(u32::MAX);
+            longest.saturating_mul(rounds)
+        })
+        .fold(Duration::ZERO, Duration::saturating_add)
 }

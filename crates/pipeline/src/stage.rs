@@ -121,32 +121,35 @@ pub struct StageTiming {
     pub detail: Option<String>,
 }
 
+/// Every stage of a run in one statement, replacing the records of an
+/// earlier run of the cycle. `clock_timestamp()`: the cycle's transaction
+/// started long before.
 const UPSERT: &str = "INSERT INTO kcg.prediction_stage_timings \
      (cycle_ts, stage_no, stage_name, status, duration_ms, detail, recorded_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, now()) \
+     SELECT $1, u.*, clock_timestamp() \
+     FROM unnest($2::int2[], $3::text[], $4::text[], $5::float8[], $6::text[]) \
+          AS u(stage_no, stage_name, status, duration_ms, detail) \
      ON CONFLICT (cycle_ts, stage_no) DO UPDATE SET stage_name = EXCLUDED.stage_name, \
      status = EXCLUDED.status, duration_ms = EXCLUDED.duration_ms, detail = EXCLUDED.detail, \
      recorded_at = EXCLUDED.recorded_at";
 
-/// Records one stage (replacing the record of an earlier run of the cycle).
-pub(crate) async fn record(
+/// Records the stages of one run (replacing the records of an earlier run
+/// of the cycle).
+pub(crate) async fn record_all(
     client: &impl GenericClient,
     cycle_ts: CycleTs,
-    t: &StageTiming,
+    timings: &[StageTiming],
 ) -> Result<(), PipelineError> {
-    let ms = t.duration.as_secs_f64() * 1000.0;
+    let no: Vec<i16> = timings.iter().map(|t| t.stage.number()).collect();
+    let name: Vec<&str> = timings.iter().map(|t| t.stage.name()).collect();
+    let status: Vec<&str> = timings.iter().map(|t| t.status.as_str()).collect();
+    let ms: Vec<f64> = timings
+        .iter()
+        .map(|t| t.duration.as_secs_f64() * 1000.0)
+        .collect();
+    let detail: Vec<Option<&str>> = timings.iter().map(|t| t.detail.as_deref()).collect();
     client
-        .execute(
-            UPSERT,
-            &[
-                &cycle_ts,
-                &t.stage.number(),
-                &t.stage.name(),
-                &t.status.as_str(),
-                &ms,
-                &t.detail,
-            ],
-        )
+        .execute(UPSERT, &[&cycle_ts, &no, &name, &status, &ms, &detail])
         .await
         .map_err(|e| PipelineError::db("kcg.prediction_stage_timings", e))?;
     Ok(())

@@ -20,6 +20,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A duration such as `1h`, or `0s` for none.
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (try 0s, 30s, 5m, 1h)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,6 +34,8 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("five").is_err());
+        assert_eq!(parse_duration_or_zero("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration_or_zero("-1s").is_err());
         assert!(parse_ts("2022-01-03 00:10").is_err());
         assert_eq!(
             parse_ts("2026-01-31T23:30:00-01:00").unwrap().to_rfc3339(),

@@ -63,9 +63,12 @@ enum Command {
     /// stops after the current cycle).
     Replay(cmd::cycle::ReplayArgs),
     /// Run a cycle every --every, aligned to the clock, until SIGTERM (which
-    /// finishes the current cycle). Among replicas one leader runs cycles;
-    /// registry changes (NOTIFY) invalidate the params cache at once.
-    Serve(cmd::cycle::ServeArgs),
+    /// finishes the current cycle). Among replicas the holder of a lease
+    /// runs the cycles (a follower takes over a hung leader's expired
+    /// lease); ticks missed in an outage or a takeover are caught up;
+    /// a lost database is waited for; registry changes (NOTIFY) invalidate
+    /// the params cache at once.
+    Serve(cmd::serve::ServeArgs),
     /// Monthly partitions of the run outputs: `maintain` (create ahead, drop
     /// past retention, move DEFAULT rows; `--dry-run`) and `list`.
     Partitions(cmd::partitions::Args),
@@ -119,7 +122,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.command {
         Command::Cycle(args) => cmd::cycle::cycle(&url, args, use_registry).await,
         Command::Replay(args) => cmd::cycle::replay(&url, args, use_registry).await,
-        Command::Serve(args) => cmd::cycle::serve(&url, args, use_registry).await,
+        Command::Serve(args) => cmd::serve::serve(&url, args, use_registry).await,
         Command::Migrate => cmd::migrate::migrate(&url).await,
         Command::CheckSchema => cmd::migrate::check_schema(&url).await,
         Command::Ingest(args) => cmd::ingest::run(&url, args).await,

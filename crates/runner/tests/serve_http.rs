@@ -1,67 +1,95 @@
 //! `serve --http`: a running serve answers /metrics, /healthz and /report
-//! while it runs cycles, through the built binary and real signals.
+//! while it runs cycles, and /healthz follows the database: 503 with the
+//! reason while a PostgreSQL of the test's own is stopped, 200 again once
+//! it is back and cycles succeed. Through the built binary, real signals
+//! and a real `pg_ctl stop`.
 
-use std::io::BufRead as _;
+mod common;
+
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use test_support::TestDb;
+use common::{Proc, runner};
 use test_support::http::get;
+use test_support::{StopMode, TestServer};
 
-#[tokio::test]
-async fn serve_answers_metrics_healthz_and_report() {
-    let db = TestDb::new().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["serve", "--every", "2s", "--http", "127.0.0.1:0"])
-        .env("DATABASE_URL", db.url())
-        .env("RUST_LOG", "warn")
-        .env_remove("PREDICTION_USE_MODEL_REGISTRY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start serve");
-    // The address it bound (port 0: a free one) is on its first lines.
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let addr: SocketAddr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("no http line ({e}): {log:?}"));
-        log.push(line.clone());
-        if let Some(url) = line.strip_prefix("http: /metrics /healthz /report on http://") {
-            break url.parse().expect("an address");
-        }
-    };
+/// The address serve printed it listens on (port 0: a free one).
+fn http_addr(serve: &Proc) -> Option<SocketAddr> {
+    serve.stdout().iter().find_map(|(_, l)| {
+        l.strip_prefix("http: /metrics /healthz /report on http://")
+            .and_then(|a| a.parse().ok())
+    })
+}
 
-    // Wait for a cycle to be counted (or give up after 60 s).
+/// Polls `path` until `done` holds for a response (or panics after
+/// `timeout`, naming the last answer).
+async fn poll(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+    done: impl Fn(&test_support::http::Response) -> bool,
+) -> test_support::http::Response {
     let start = Instant::now();
-    let metrics = loop {
-        let m = get(addr, "/metrics").await;
-        assert_eq!(m.status, 200);
-        if m.body.contains("kcg_cycles_total{outcome=\"ok\"}") {
-            break m.body;
+    loop {
+        let r = get(addr, path).await;
+        if done(&r) {
+            return r;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no cycle: {}",
-            m.body
+            start.elapsed() < timeout,
+            "{path} after {timeout:?}: {} {}",
+            r.status,
+            r.body
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_on_http_and_healthz_follows_the_database() {
+    let server = TestServer::start();
+    let url = server.migrated("kcg").await;
+    let mut cmd = runner();
+    cmd.args(["serve", "--every", "2s", "--http", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url);
+    let mut serve = Proc::spawn(cmd);
+    let start = Instant::now();
+    let addr = loop {
+        if let Some(a) = http_addr(&serve) {
+            break a;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no http line\n{}",
+            serve.dump()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert!(metrics.contains("kcg_leader 1\n"), "{metrics}");
+
+    let metrics = poll(addr, "/metrics", Duration::from_secs(60), |r| {
+        r.body.contains("kcg_cycles_total{outcome=\"ok\"}")
+    })
+    .await;
+    assert_eq!(metrics.status, 200);
+    assert_eq!(
+        metrics.header("content-type"),
+        Some(telemetry::CONTENT_TYPE)
+    );
+    for line in [
+        "kcg_leader 1",
+        "# TYPE kcg_stage_duration_seconds histogram",
+    ] {
+        assert!(
+            metrics.body.lines().any(|l| l == line),
+            "{line}\n{}",
+            metrics.body
+        );
+    }
     assert!(
-        metrics.contains("kcg_stage_duration_seconds_count{stage=\"load_window\"}"),
-        "{metrics}"
+        metrics.body.contains("kcg_ticks_total{kind=\"on_time\"}")
+            || metrics.body.contains("kcg_ticks_total{kind=\"late\"}"),
+        "{}",
+        metrics.body
     );
 
     let health = get(addr, "/healthz").await;
@@ -85,16 +113,31 @@ async fn serve_answers_metrics_healthz_and_report() {
         report.body
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let out = child.wait_with_output().expect("serve ends");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
+    // The database goes away: /healthz says so, /metrics still answers.
+    server.stop(StopMode::Fast);
+    let down = poll(addr, "/healthz", Duration::from_secs(30), |r| {
+        r.status == 503
+    })
+    .await;
+    assert!(down.body.contains("database unreachable"), "{}", down.body);
+    assert_eq!(get(addr, "/metrics").await.status, 200);
+
+    // It comes back: serve reconnects, cycles succeed, /healthz is 200.
+    server.start_again();
+    let up = poll(addr, "/healthz", Duration::from_secs(60), |r| {
+        r.status == 200
+    })
+    .await;
+    assert!(up.body.contains("\"status\":\"ok\""), "{}", up.body);
+    let metrics = get(addr, "/metrics").await;
+    assert!(
+        metrics.body.contains("kcg_database_reconnects_total 1")
+            || metrics.body.contains("kcg_database_reconnects_total 2"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        metrics.body
     );
+
+    serve.signal("TERM");
+    let status = serve.wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{}", serve.dump());
 }

@@ -10,7 +10,6 @@
 //! |---|---|---|---|
 //! | [`INGEST`] | `"kcg_ingt"` | transaction | `ingest`, before it decides which rows of a file are new |
 //! | [`PARTITIONS`] | `"kcg_part"` | transaction | `partitions::maintain` and stage 9 when a month is missing |
-//! | [`SERVE_LEADER`] | `"kcg_serv"` | session, on `serve`'s own control connection, for the life of the process | `runner serve` |
 //! | [`TEST_TEMPLATE`] | `"kcg_tmpl"` | session, on a connection of its own, released before it is closed | `test-support` while it builds the template database |
 //! | [`CYCLE`] + [`cycle_key`] | `"kcgc"`, the cycle's time | transaction | a pipeline cycle (its one transaction) and `dag-exec`'s persist transaction: the rerun guard of a `cycle_ts` |
 //!
@@ -18,6 +17,10 @@
 //! future rolls its transaction back (tokio-postgres sends `ROLLBACK` when a
 //! `Transaction` is dropped), which releases the lock, whereas a session
 //! lock would stay with the connection when it goes back to the pool.
+//!
+//! Which `runner serve` replica runs the cycles is not a lock: a session
+//! lock follows an open connection, not progress, so a hung leader kept
+//! it for good. It is the lease of `kcg.runner_lease` (crate `lease`).
 
 use chrono::{DateTime, Utc};
 
@@ -29,10 +32,6 @@ pub const PARTITIONS: i64 = 0x6b63_675f_7061_7274;
 /// `pg_advisory_xact_lock(INGEST)`: two ingests of overlapping data never
 /// both store a row.
 pub const INGEST: i64 = 0x6b63_675f_696e_6774;
-
-/// `pg_try_advisory_lock(SERVE_LEADER)`: the one `runner serve` replica
-/// that runs the cycles.
-pub const SERVE_LEADER: i64 = 0x6b63_675f_7365_7276;
 
 /// `pg_advisory_lock(TEST_TEMPLATE)`: one process builds the migrated
 /// template database the tests clone.
@@ -62,7 +61,7 @@ mod tests {
 
     #[test]
     fn keys_are_distinct_and_cycles_fold_by_the_microsecond() {
-        let one = [INGEST, PARTITIONS, SERVE_LEADER, TEST_TEMPLATE];
+        let one = [INGEST, PARTITIONS, TEST_TEMPLATE];
         for (i, a) in one.iter().enumerate() {
             assert!(one[i + 1..].iter().all(|b| a != b));
         }

@@ -4,9 +4,15 @@
 //! seeing each other.
 //!
 //! The server is the one `DATABASE_URL` names: `cargo xtask ci` sets it to
-//! its throwaway server, or passes the caller's own through. This crate is a
-//! dev-dependency only and never part of a shipped binary; it panics with a
-//! clear message instead of returning errors, as test helpers do.
+//! its throwaway server, or passes the caller's own through. A test that
+//! must stop, restart or crash its server starts a [`TestServer`] of its
+//! own instead. This crate is a dev-dependency only and never part of a
+//! shipped binary; it panics with a clear message instead of returning
+//! errors, as test helpers do.
+
+mod server;
+
+pub use server::{StopMode, TestServer, free_port};
 
 pub mod http;
 

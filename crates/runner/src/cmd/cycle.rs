@@ -1,19 +1,17 @@
-//! `cycle`, `replay` and `serve`: running the prediction cycle.
+//! `cycle` and `replay`, and what they share with `serve`: the options of
+//! a cycle, building the pipeline, running one cycle on a pooled
+//! connection, the summary line.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pipeline::{CycleOutcome, Pipeline, PipelineConfig};
-use tokio_postgres::{AsyncMessage, NoTls};
+use pipeline::{CycleOutcome, Limits, Pipeline, PipelineConfig, RunBy, RunOptions};
 
 use crate::args::{parse_duration, parse_ts};
-use crate::db::Url;
+use crate::db::{Pool, Url};
 
 /// Options every cycle command shares.
 #[derive(Debug, clap::Args)]
@@ -36,6 +34,43 @@ pub struct CycleOpts {
     /// An OPEN identity collision not seen for this long is RESOLVED.
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     resolve_collisions_after: Duration,
+    /// The longest one statement of a cycle may run (statement_timeout;
+    /// default 10m, for serve half of --every, at most 10m).
+    #[arg(long, value_parser = parse_duration)]
+    statement_timeout: Option<Duration>,
+    /// The longest a cycle's statement may wait for a lock, e.g. a table
+    /// locked in psql (lock_timeout; default 1m, for serve a quarter of
+    /// --every, at most 1m). The cycle then fails with an error naming the
+    /// table and the limit.
+    #[arg(long, value_parser = parse_duration)]
+    lock_timeout: Option<Duration>,
+}
+
+/// Timeouts of `cycle` and `replay`, which nobody waits for on a schedule.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(600);
+const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl CycleOpts {
+    /// The limits of a cycle: the flags, else `statement` and `lock`. The
+    /// server ends a cycle's session left idle in its transaction for as
+    /// long as `idle` (a process stopped mid-cycle), so its locks go.
+    pub fn limits(&self, statement: Duration, lock: Duration, idle: Duration) -> Limits {
+        Limits {
+            statement_timeout: Some(self.statement_timeout.unwrap_or(statement)),
+            lock_timeout: Some(self.lock_timeout.unwrap_or(lock)),
+            idle_in_transaction_timeout: Some(idle),
+        }
+    }
+
+    /// `--statement-timeout`, when given.
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
+    /// Connections in the pool.
+    pub fn pool_size(&self) -> u32 {
+        self.pool_size
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,26 +97,11 @@ pub struct ReplayArgs {
     opts: CycleOpts,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Cycle period; ticks are aligned to wall-clock multiples of it (5m
-    /// runs at :00, :05, :10, ...).
-    #[arg(long, value_parser = parse_duration)]
-    every: Duration,
-    /// Serve /metrics (Prometheus), /healthz and /report (the diagnostic
-    /// snapshot as HTML) on this address, e.g. 127.0.0.1:9187. Off unless
-    /// given.
-    #[arg(long, value_name = "ADDR")]
-    http: Option<std::net::SocketAddr>,
-    #[command(flatten)]
-    opts: CycleOpts,
-}
-
-fn delta(d: Duration) -> Result<TimeDelta> {
+pub fn delta(d: Duration) -> Result<TimeDelta> {
     TimeDelta::from_std(d).context("duration out of range")
 }
 
-fn pipeline(opts: &CycleOpts, use_registry: bool) -> Result<Pipeline> {
+pub fn pipeline(opts: &CycleOpts, use_registry: bool, limits: Limits) -> Result<Pipeline> {
     let mut exec = dag_exec::ExecConfig {
         default_timeout: opts.model_timeout,
         ..Default::default()
@@ -95,13 +115,14 @@ fn pipeline(opts: &CycleOpts, use_registry: bool) -> Result<Pipeline> {
         collision_resolve_after: delta(opts.resolve_collisions_after)?,
         exec,
         cache_ttl: opts.cache_ttl,
+        limits,
         ..PipelineConfig::default()
     };
     Ok(Pipeline::new(config, crate::catalog::build()?))
 }
 
 /// One line per cycle, for logs and for people.
-fn summary(o: &CycleOutcome) -> String {
+pub fn summary(o: &CycleOutcome) -> String {
     let status = match &o.failed {
         None => "ok".to_owned(),
         Some(f) => format!("FAILED at stage {}: {}", f.stage, f.detail()),
@@ -128,24 +149,36 @@ fn summary(o: &CycleOutcome) -> String {
     )
 }
 
-async fn run_one(
+/// Runs the cycle `at` on one connection of `pool`. The error is the
+/// pipeline's own, when it is one, so callers can tell a lost lease.
+pub async fn run_one(
     pipeline: &Pipeline,
-    pool: &crate::db::Pool,
+    pool: &Pool,
     at: DateTime<Utc>,
+    opts: &RunOptions,
 ) -> Result<CycleOutcome> {
-    let mut conn = pool.get().await.map_err(|e| match e {
-        bb8::RunError::User(e) => anyhow::Error::new(e).context("cannot check out a connection"),
-        bb8::RunError::TimedOut => {
-            anyhow::anyhow!("cannot check out a connection: timed out waiting for a free one")
-        }
-    })?;
-    Ok(pipeline.run_cycle(&mut conn, at).await?)
+    let mut conn = pool.get().await?;
+    Ok(pipeline.run_cycle_with(&mut conn, at, opts).await?)
+}
+
+fn limits(opts: &CycleOpts) -> Limits {
+    let statement = opts.statement_timeout.unwrap_or(STATEMENT_TIMEOUT);
+    opts.limits(STATEMENT_TIMEOUT, LOCK_TIMEOUT, statement)
+}
+
+fn run_by(run_by: RunBy) -> RunOptions {
+    RunOptions {
+        run_by,
+        ..RunOptions::default()
+    }
 }
 
 pub async fn cycle(url: &Url, args: CycleArgs, use_registry: bool) -> Result<ExitCode> {
-    let pipeline = pipeline(&args.opts, use_registry)?;
-    let pool = url.pool(args.opts.pool_size).await?;
-    let outcome = run_one(&pipeline, &pool, args.at).await?;
+    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts))?;
+    let pool = url.pool(args.opts.pool_size)?;
+    let outcome = run_one(&pipeline, &pool, args.at, &run_by(RunBy::Cycle))
+        .await
+        .with_context(|| format!("cycle {}", rfc3339(args.at)))?;
     println!("{}", summary(&outcome));
     for s in &outcome.stages {
         println!(
@@ -165,23 +198,39 @@ pub async fn cycle(url: &Url, args: CycleArgs, use_registry: bool) -> Result<Exi
 }
 
 /// Set by Ctrl-C / SIGTERM; loops stop after the cycle in progress.
-fn stop_flag() -> Result<Arc<AtomicBool>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    // Registered here, before any cycle starts: a signal that arrives before
-    // the watcher task first runs is still caught, never the default "die".
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-        eprintln!("stopping after the current cycle");
-        flag.store(true, Ordering::SeqCst);
-    });
-    Ok(stop)
+#[derive(Clone)]
+pub struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    /// Handles SIGINT and SIGTERM from now on: a signal that arrives
+    /// before the first cycle is caught too, never the default "die".
+    pub fn install() -> Result<Stop> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            eprintln!("stopping after the current cycle");
+            let _ = tx.send(true);
+            // Keep the sender: receivers would see a closed channel.
+            std::future::pending::<()>().await;
+        });
+        Ok(Stop(rx))
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Returns once a stop was requested.
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
 }
 
 pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<ExitCode> {
@@ -195,9 +244,9 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
         ticks.push(t);
         t += step;
     }
-    let pipeline = pipeline(&args.opts, use_registry)?;
-    let pool = url.pool(args.opts.pool_size).await?;
-    let stop = stop_flag()?;
+    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts))?;
+    let pool = url.pool(args.opts.pool_size)?;
+    let stop = Stop::install()?;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let bar =
             ProgressBar::with_draw_target(Some(ticks.len() as u64), ProgressDrawTarget::stderr());
@@ -212,11 +261,13 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
     let mut failed = 0usize;
     let mut done = 0usize;
     for at in &ticks {
-        if stop.load(Ordering::SeqCst) {
+        if stop.is_set() {
             break;
         }
         bar.set_message(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        let outcome = run_one(&pipeline, &pool, *at).await?;
+        let outcome = run_one(&pipeline, &pool, *at, &run_by(RunBy::Replay))
+            .await
+            .with_context(|| format!("cycle {}", rfc3339(*at)))?;
         failed += usize::from(outcome.failed.is_some());
         done += 1;
         bar.suspend(|| println!("{}", summary(&outcome)));
@@ -240,151 +291,9 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
     })
 }
 
-/// The next wall-clock multiple of `every` strictly after `now`.
-pub fn next_tick(now: DateTime<Utc>, every: TimeDelta) -> DateTime<Utc> {
-    let step = every.num_milliseconds().max(1);
-    let ms = now.timestamp_millis();
-    let next = (ms.div_euclid(step) + 1) * step;
-    DateTime::from_timestamp_millis(next).unwrap_or(now + every)
-}
-
-/// A tick whose cycle starts later than this after it counts as late.
-fn late_after(every: TimeDelta) -> TimeDelta {
-    (every / 10).clamp(TimeDelta::seconds(1), TimeDelta::seconds(30))
-}
-
-pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<ExitCode> {
-    let every = delta(args.every)?;
-    let pipeline = Arc::new(pipeline(&args.opts, use_registry)?);
-    let pool = url.pool(args.opts.pool_size).await?;
-    let stop = stop_flag()?;
-    let telemetry = telemetry::Telemetry::new(args.every, env!("CARGO_PKG_VERSION"));
-    if let Some(addr) = args.http {
-        // Its own connections to the database, never the cycle's pool.
-        let config = ops_server::Config::new(url.config()?.clone());
-        let server = ops_server::Server::bind(addr, telemetry.clone(), config).await?;
-        println!(
-            "http: /metrics /healthz /report on http://{}",
-            server.local_addr()
-        );
-        let stopping = Arc::clone(&stop);
-        tokio::spawn(server.run(async move {
-            while !stopping.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }));
-    }
-
-    // A dedicated session: it holds the leader lock for the life of the
-    // process and LISTENs for registry changes.
-    let (control, mut connection) = url
-        .config()?
-        .connect(NoTls)
-        .await
-        .with_context(|| format!("cannot connect to {}", url.redacted()))?;
-    let listener = Arc::clone(&pipeline);
-    let notified = telemetry.clone();
-    tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(AsyncMessage::Notification(n)) => {
-                    tracing::info!(
-                        channel = n.channel(),
-                        table = n.payload(),
-                        "registry changed; params cache invalidated"
-                    );
-                    listener.cache().invalidate();
-                    notified.on_notification();
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!("control connection lost: {e}");
-                    break;
-                }
-            }
-        }
-    });
-    control
-        .batch_execute(&format!("LISTEN {}", params_cache::NOTIFY_CHANNEL))
-        .await
-        .context("cannot LISTEN for registry changes")?;
-
-    let mut leader = false;
-    let mut last_tick: Option<DateTime<Utc>> = None;
-    println!(
-        "serving: a cycle every {}s, aligned to the clock",
-        every.num_seconds()
-    );
-    while !stop.load(Ordering::SeqCst) {
-        let tick = next_tick(Utc::now(), every);
-        let wait = (tick - Utc::now()).to_std().unwrap_or_default();
-        let sleep = tokio::time::sleep(wait);
-        tokio::pin!(sleep);
-        // Wake up early to notice a stop request while idle.
-        loop {
-            tokio::select! {
-                () = &mut sleep => break,
-                () = tokio::time::sleep(Duration::from_millis(200)) => {
-                    if stop.load(Ordering::SeqCst) { break; }
-                }
-            }
-        }
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        if control.is_closed() {
-            // The session held the leader lock and the LISTEN: without it
-            // another replica may already lead, and promotions go unheard.
-            bail!(
-                "lost the control connection to {}; stopping so a supervisor can restart cleanly",
-                url.redacted()
-            );
-        }
-        if !leader {
-            leader = control
-                .query_one(
-                    "SELECT pg_try_advisory_lock($1)",
-                    &[&schema::locks::SERVE_LEADER],
-                )
-                .await
-                .context("cannot try the leader lock")?
-                .get(0);
-            telemetry.on_leadership(leader, Utc::now());
-            if leader {
-                println!("leader: this process runs the cycles");
-            } else {
-                tracing::info!(%tick, "another runner is the leader; standing by");
-                continue;
-            }
-        }
-        // Ticks this loop slept through (a cycle longer than the interval)
-        // are not run again.
-        if let Some(last) = last_tick {
-            let skipped = ((tick - last).num_milliseconds() / every.num_milliseconds().max(1)) - 1;
-            for _ in 0..skipped.max(0) {
-                telemetry.on_tick(telemetry::Tick::Missed);
-            }
-        }
-        last_tick = Some(tick);
-        telemetry.on_tick(if Utc::now() - tick > late_after(every) {
-            telemetry::Tick::Late
-        } else {
-            telemetry::Tick::OnTime
-        });
-        match run_one(&pipeline, &pool, tick).await {
-            Ok(outcome) => {
-                telemetry.record_cycle(&pipeline, &outcome, Utc::now());
-                println!("{}", summary(&outcome));
-            }
-            Err(e) => {
-                telemetry.record_cycle_error(&pipeline, &format!("cycle {tick}: {e:#}"));
-                eprintln!("cycle {tick}: {e:#}");
-            }
-        }
-    }
-    println!("stopped");
-    Ok(ExitCode::SUCCESS)
+/// `2022-01-03T00:10:00Z`.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
@@ -405,23 +314,5 @@ mod tests {
         let ok = Opts::try_parse_from(["t", "--pool-size", "1"]).unwrap();
         assert_eq!(ok.opts.pool_size, 1);
         assert_eq!(Opts::try_parse_from(["t"]).unwrap().opts.pool_size, 5);
-    }
-
-    #[test]
-    fn ticks_align_to_the_clock() {
-        let t = |s: &str| parse_ts(s).unwrap();
-        let five = TimeDelta::minutes(5);
-        assert_eq!(
-            next_tick(t("2022-01-03T00:07:12Z"), five),
-            t("2022-01-03T00:10:00Z")
-        );
-        assert_eq!(
-            next_tick(t("2022-01-03T00:10:00Z"), five),
-            t("2022-01-03T00:15:00Z")
-        );
-        assert_eq!(
-            next_tick(t("2022-01-03T23:59:59Z"), TimeDelta::hours(1)),
-            t("2022-01-04T00:00:00Z")
-        );
     }
 }

@@ -5,6 +5,7 @@ pub mod ingest;
 pub mod migrate;
 pub mod models;
 pub mod partitions;
+pub mod serve;
 pub mod snapshot;
 pub mod versions;
 
