@@ -1,7 +1,8 @@
 //! Tests of the codebase itself: conventions that reviews would otherwise
 //! have to remember, and the layering of ARCHITECTURE.md checked on what
 //! `cargo metadata` resolves (see `layering_violations`: model-api and
-//! detectors depend on model-api alone and pull no tokio-postgres; registry
+//! ais-types depend on nothing of ours, ais-csv on ais-types, detectors on
+//! model-api and ais-types, none of them pulls tokio-postgres; registry
 //! pulls no tokio-postgres or tokio; nothing depends on runner; only runner
 //! and xtask are binaries), with a test that the check does fail on a
 //! forbidden edge.
@@ -56,6 +57,11 @@ fn every_library_opens_with_a_doc_paragraph() {
     }
 }
 
+/// The crates other teams' model crates depend on, with real semver: the
+/// model contract, the AIS types, and the sample reader for their tests.
+/// Every other crate is internal (`0.0.0`).
+const VERSIONED: [&str; 3] = ["model-api", "ais-types", "ais-csv"];
+
 #[test]
 fn folder_name_is_crate_name_and_internal_crates_are_unversioned() {
     for dir in crates() {
@@ -66,13 +72,35 @@ fn folder_name_is_crate_name_and_internal_crates_are_unversioned() {
             "{}: package name must equal the folder name",
             dir.display()
         );
-        let versioned = folder == "model-api";
+        let versioned = VERSIONED.contains(&folder.as_str());
         assert_eq!(
             manifest.contains("version = \"0.0.0\""),
             !versioned,
-            "{}: internal crates are 0.0.0; only model-api is versioned",
+            "{}: internal crates are 0.0.0; only {VERSIONED:?} are versioned",
             dir.display()
         );
+        if versioned {
+            // A versioned crate tells its users what changed, and documents
+            // every public item.
+            let changelog = dir.join("CHANGELOG.md");
+            let log = std::fs::read_to_string(&changelog)
+                .unwrap_or_else(|_| panic!("{} is missing", changelog.display()));
+            let version = manifest
+                .lines()
+                .find_map(|l| l.strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("{}: no version", dir.display()));
+            assert!(
+                log.contains(&format!("## {version}")),
+                "{}: no entry for {version}",
+                changelog.display()
+            );
+            let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+            assert!(
+                lib.contains("#![deny(missing_docs)]"),
+                "{folder}: a versioned crate denies missing docs"
+            );
+        }
         assert!(
             manifest.contains("[lints]\nworkspace = true"),
             "{}: use the workspace lints",
@@ -273,9 +301,11 @@ impl Graph {
 /// Every way `m` (cargo metadata's JSON) breaks the layering that
 /// ARCHITECTURE.md documents:
 ///
-/// - `model-api` and `detectors` depend (normal dependencies) on no crate
-///   of this workspace beyond `model-api`, and pull no `tokio-postgres`,
-///   transitively: a downstream team's model crate looks exactly like them.
+/// - `model-api` and `ais-types` depend (normal dependencies) on no crate of
+///   this workspace, `ais-csv` on `ais-types` alone, `detectors` on
+///   `model-api` and `ais-types` alone, and none of them pulls
+///   `tokio-postgres` (nor, but detectors, `tokio`), transitively: a
+///   downstream team's model crate looks exactly like `detectors`.
 /// - `registry` depends on no crate of ours beyond `model-api`, and pulls no
 ///   `tokio-postgres` and no `tokio`, transitively: planning is pure.
 /// - `charts` depends on nothing at all (plain numbers in, SVG out).
@@ -294,10 +324,14 @@ fn layering_violations(m: &Value) -> Vec<String> {
         }
     };
     allowed_ours("model-api", &[], &mut out);
-    allowed_ours("detectors", &["model-api"], &mut out);
+    allowed_ours("ais-types", &[], &mut out);
+    allowed_ours("ais-csv", &["ais-types"], &mut out);
+    allowed_ours("detectors", &["model-api", "ais-types"], &mut out);
     allowed_ours("registry", &["model-api"], &mut out);
     for (package, forbidden) in [
         ("model-api", &["tokio-postgres"][..]),
+        ("ais-types", &["tokio-postgres", "tokio"]),
+        ("ais-csv", &["tokio-postgres", "tokio"]),
         ("detectors", &["tokio-postgres"]),
         ("registry", &["tokio-postgres", "tokio"]),
         ("snapshot", &["hyper"]),
@@ -469,4 +503,45 @@ fn only_registry_store_writes_the_registry_tables() {
         }
     }
     assert!(found.is_empty(), "{found:#?}");
+}
+
+/// `(name, version)` of every registry package a `Cargo.lock` pins.
+fn locked_registry_packages(lock: &str) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for package in lock.split("[[package]]").skip(1) {
+        let field = |key: &str| {
+            package.lines().find_map(|l| {
+                l.strip_prefix(&format!("{key} = \""))
+                    .and_then(|v| v.strip_suffix('"'))
+                    .map(str::to_owned)
+            })
+        };
+        if let (Some(name), Some(version), Some(_registry)) =
+            (field("name"), field("version"), field("source"))
+        {
+            out.insert((name, version));
+        }
+    }
+    out
+}
+
+/// The template of a downstream deploy (`examples/own-models`, a workspace
+/// of its own) locks exactly the versions this workspace locks for every
+/// package both use: it tests what this workspace ships, and CI, building
+/// it into the same target directory, compiles them once. After `cargo
+/// update` here, copy `Cargo.lock` into the template and let cargo prune it
+/// (`cargo metadata` there).
+#[test]
+fn the_template_locks_the_workspaces_versions() {
+    let ours =
+        locked_registry_packages(&std::fs::read_to_string(root().join("Cargo.lock")).unwrap());
+    let template = locked_registry_packages(
+        &std::fs::read_to_string(root().join("examples/own-models/Cargo.lock")).unwrap(),
+    );
+    assert!(template.len() > 50, "{} packages", template.len());
+    let differ: Vec<&(String, String)> = template.difference(&ours).collect();
+    assert!(
+        differ.is_empty(),
+        "the template locks versions this workspace does not: {differ:?}"
+    );
 }

@@ -57,6 +57,8 @@ async fn demo_flow(client: &mut Client) -> (Pipeline, Vec<CycleOutcome>) {
             params: serde_json::from_str(params).expect("params"),
             activate: true,
             timeout_ms: None,
+            implementation: None,
+            allow_unknown: false,
         };
         registry_store::add_version(client, &catalog(), &new)
             .await

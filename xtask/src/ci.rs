@@ -37,14 +37,14 @@ pub fn run() -> Result<()> {
                 .env("DATABASE_URL", &target.url),
         )?;
         match chromium {
-            Some(chromium) => report_in_browser(&chromium, &target.url),
-            None => {
-                eprintln!(
-                    "\n!!! browser check of the HTML report: SKIPPED (no chromium; see above)."
-                );
-                Ok(())
-            }
+            Some(chromium) => report_in_browser(&chromium, &target.url)?,
+            None => eprintln!(
+                "\n!!! browser check of the HTML report: SKIPPED (no chromium; see above)."
+            ),
         }
+        // The downstream deploy of examples/own-models, against the same
+        // server: built, tested, and one cycle of its own binary.
+        crate::template::run(&target.url)
     })();
     // Stop the server we started whatever happened above.
     if target.owned {

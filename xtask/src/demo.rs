@@ -129,7 +129,7 @@ pub fn runner_cmd<'a>(runner: &'a Path, url: &'a str) -> impl Fn(&[&str]) -> Com
 /// and a CHALLENGER, the plan, the replay with the registry on. Returns
 /// the database's URL.
 pub fn load(runner: &Path, server: &str, db: &str) -> Result<String> {
-    fresh_database(server, db)?;
+    fresh_named_database(server, db)?;
     let url = with_dbname(server, db);
     let r = runner_cmd(runner, &url);
     step("migrate", &mut r(&["migrate"]))?;
@@ -188,15 +188,15 @@ pub fn load(runner: &Path, server: &str, db: &str) -> Result<String> {
     Ok(url)
 }
 
-/// Drops and creates `db` with the server's own client programs
-/// (installed beside initdb).
-fn fresh_database(server: &str, db: &str) -> Result<()> {
+/// Drops and creates database `name` on `server` with the server's own
+/// client programs (installed beside initdb).
+pub fn fresh_named_database(server: &str, name: &str) -> Result<()> {
     let bin = pg::client_bin_dir();
     let tool = |name: &str| bin.as_ref().map_or_else(|| name.into(), |b| b.join(name));
     let mut drop = Command::new(tool("dropdb"));
-    drop.args(["--if-exists", "--force", "--maintenance-db", server, db]);
+    drop.args(["--if-exists", "--force", "--maintenance-db", server, name]);
     let mut create = Command::new(tool("createdb"));
-    create.args(["--maintenance-db", server, db]);
+    create.args(["--maintenance-db", server, name]);
     for cmd in [&mut drop, &mut create] {
         let out = cmd.output().with_context(|| {
             format!(
@@ -212,12 +212,12 @@ fn fresh_database(server: &str, db: &str) -> Result<()> {
             );
         }
     }
-    eprintln!("xtask: fresh database {db}");
+    eprintln!("xtask: fresh database {name}");
     Ok(())
 }
 
 /// `server` with its database replaced by `db`.
-fn with_dbname(server: &str, db: &str) -> String {
+pub fn with_dbname(server: &str, db: &str) -> String {
     if !server.contains("://") {
         return format!("{server} dbname={db}");
     }

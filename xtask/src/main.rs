@@ -11,6 +11,7 @@ mod demo;
 mod eval;
 mod partman;
 mod pg;
+mod template;
 mod util;
 
 use anyhow::{Result, bail};
@@ -22,8 +23,13 @@ Commands:
   ci                 fmt --check, clippy -D warnings, every test against a real
                      PostgreSQL, the HTML report of a real replay rendered in
                      headless chromium (screenshot not blank, no console
-                     message), cargo deny check. Starts (and stops) a
-                     throwaway server unless DATABASE_URL is set.
+                     message), the template of examples/own-models (its fmt,
+                     clippy, tests, and one cycle of its binary), cargo deny
+                     check. Starts (and stops) a throwaway server unless
+                     DATABASE_URL is set.
+  template           the template of examples/own-models alone: fmt, clippy,
+                     tests, and one cycle of its binary on the bundled data
+                     (a throwaway server unless DATABASE_URL is set)
   demo [--keep]      migrate, ingest the bundled AIS sample, replay cycles with
                      the model registry on, print the hourly snapshot and
                      write it as text and HTML under target/demo/. Uses a
@@ -60,6 +66,14 @@ fn dispatch() -> Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["ci"] => ci::run(),
+        ["template"] => {
+            let target = pg::target()?;
+            let result = template::run(&target.url);
+            if target.owned {
+                pg::Server::stop()?;
+            }
+            result
+        }
         ["demo", rest @ ..] => demo::run(rest),
         ["eval", rest @ ..] => eval::run(rest),
         ["bench", rest @ ..] => bench::run(rest),

@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use chrono::TimeDelta;
 use detectors::{
-    AisWindow, CollisionParams, Fix, SpoofingParams, WindowBounds, catalog, clean,
-    default_dependencies, default_params, ids, run_legacy,
+    AisWindow, CollisionParams, Fix, SpoofingParams, WindowBounds, clean, default_dependencies,
+    default_params, ids, run_legacy, spec, specs,
 };
 use model_api::{ModelId, ModelInstance, ModelOutput, Upstream};
 
@@ -65,15 +65,14 @@ fn synthetic() -> (WindowBounds, Vec<Fix>) {
 }
 
 fn instance(model: &str, params: &serde_json::Value) -> Arc<dyn ModelInstance> {
-    let (_, build) = catalog()
-        .into_iter()
-        .find(|(id, _)| *id == model)
-        .unwrap_or_else(|| panic!("{model}"));
-    build(
-        ModelId::new(model).unwrap_or_else(|e| panic!("{e}")),
-        params,
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    spec(model)
+        .unwrap_or_else(|| panic!("{model}"))
+        .default_implementation()
+        .build(
+            ModelId::new(model).unwrap_or_else(|e| panic!("{e}")),
+            params,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The demo's 7 versions, run as the executor would (sequentially here).
@@ -90,7 +89,7 @@ fn seven_versions(window: &AisWindow) -> usize {
     let deps = default_dependencies();
     let mut done: BTreeMap<&str, Arc<ModelOutput>> = BTreeMap::new();
     let mut rows = 0;
-    for (model, _) in catalog() {
+    for model in specs().map(|s| s.id) {
         let mut upstream = Upstream::new();
         for (m, on, key) in &deps {
             if *m == model {

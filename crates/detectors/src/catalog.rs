@@ -1,22 +1,25 @@
 //! What the registry needs to know about our models: ids, constructors,
 //! default params and the DAG edges.
 
-use std::sync::Arc;
-
-use model_api::{ModelId, ModelInstance, ParamsError};
+use model_api::Implementation;
 use serde_json::Value;
 
 use crate::collision::{CollisionModel, CollisionParams};
 use crate::identity::{IdentityModel, IdentityParams};
 use crate::keys;
-use crate::params::construct;
 use crate::risk::{RiskModel, RiskParams};
 use crate::spoofing::{SpoofingModel, SpoofingParams};
+use crate::spoofing_graded::GradedSpoofingModel;
 use crate::tracks::{TrackFeaturesModel, TrackParams};
 
-/// Builds a runnable instance of one model from a version's params JSON,
-/// refusing bad params with an error naming the field.
-pub type Constructor = fn(ModelId, &Value) -> Result<Arc<dyn ModelInstance>, ParamsError>;
+/// The names of our implementations.
+pub mod implementations {
+    /// The first implementation of every model, its default.
+    pub const V1: &str = "v1";
+    /// `spoofing_score` with its evidences graded on logarithmic scales
+    /// ([`GradedSpoofingModel`](crate::GradedSpoofingModel)).
+    pub const SPOOFING_GRADED: &str = "v2";
+}
 
 /// The model ids.
 pub mod ids {
@@ -32,6 +35,9 @@ pub mod ids {
     pub const RISK: &str = "risk";
 }
 
+/// An implementation's name and how to get its code.
+pub type NamedImplementation = (&'static str, fn() -> Implementation);
+
 /// One model of the catalog.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelSpec {
@@ -41,10 +47,22 @@ pub struct ModelSpec {
     pub description: &'static str,
     /// `(upstream model, input key)` it reads.
     pub inputs: &'static [(&'static str, &'static str)],
-    /// Builds an instance from params JSON.
-    pub constructor: Constructor,
+    /// Its implementations by name, the first its default (what a version
+    /// that names none runs, and what the legacy path runs).
+    pub implementations: &'static [NamedImplementation],
     /// The legacy params as JSON (a full object: every field present).
     pub default_params: fn() -> Value,
+}
+
+impl ModelSpec {
+    /// The code of its default implementation.
+    pub fn default_implementation(&self) -> Implementation {
+        (self.implementations[0].1)()
+    }
+}
+
+fn code<M: model_api::Model + Clone + Default>() -> Implementation {
+    Implementation::of(M::default())
 }
 
 fn defaults_of<P: serde::Serialize + Default>() -> Value {
@@ -58,14 +76,14 @@ pub fn specs() -> [ModelSpec; 5] {
             id: ids::TRACK_FEATURES,
             description: "Per-vessel track by physics: glitches set aside, confirmed places, switches, speeds",
             inputs: &[],
-            constructor: construct::<TrackFeaturesModel>,
+            implementations: &[(implementations::V1, code::<TrackFeaturesModel>)],
             default_params: defaults_of::<TrackParams>,
         },
         ModelSpec {
             id: ids::IDENTITY,
             description: "MMSI class per ITU-R M.585 (ship, coast station, craft, AtoN, SART, ... or INVALID), MID and vessel name",
             inputs: &[],
-            constructor: construct::<IdentityModel>,
+            implementations: &[(implementations::V1, code::<IdentityModel>)],
             default_params: defaults_of::<IdentityParams>,
         },
         ModelSpec {
@@ -75,14 +93,20 @@ pub fn specs() -> [ModelSpec; 5] {
                 (ids::TRACK_FEATURES, keys::TRACKS),
                 (ids::IDENTITY, keys::IDENTITY),
             ],
-            constructor: construct::<SpoofingModel>,
+            implementations: &[
+                (implementations::V1, code::<SpoofingModel>),
+                (
+                    implementations::SPOOFING_GRADED,
+                    code::<GradedSpoofingModel>,
+                ),
+            ],
             default_params: defaults_of::<SpoofingParams>,
         },
         ModelSpec {
             id: ids::IDENTITY_COLLISION,
             description: "One MMSI at confirmed places no vessel of its type could connect, with a severity",
             inputs: &[(ids::TRACK_FEATURES, keys::TRACKS)],
-            constructor: construct::<CollisionModel>,
+            implementations: &[(implementations::V1, code::<CollisionModel>)],
             default_params: defaults_of::<CollisionParams>,
         },
         ModelSpec {
@@ -92,7 +116,7 @@ pub fn specs() -> [ModelSpec; 5] {
                 (ids::SPOOFING_SCORE, keys::SPOOFING),
                 (ids::IDENTITY_COLLISION, keys::COLLISIONS),
             ],
-            constructor: construct::<RiskModel>,
+            implementations: &[(implementations::V1, code::<RiskModel>)],
             default_params: defaults_of::<RiskParams>,
         },
     ]
@@ -103,18 +127,27 @@ pub fn spec(model_id: &str) -> Option<ModelSpec> {
     specs().into_iter().find(|s| s.id == model_id)
 }
 
-/// `model_id -> constructor` for the registry.
+/// `(model_id, implementation name, code)` for the registry's catalog,
+/// each model's default implementation first.
 ///
 /// ```
 /// let catalog = detectors::catalog();
-/// let (_, build) = catalog.iter().find(|(id, _)| *id == "spoofing_score").unwrap();
+/// let (_, _, code) = catalog.iter().find(|(id, _, _)| *id == "spoofing_score").unwrap();
+/// assert_eq!(code.produces(), model_api::ArtifactType::of::<detectors::SpoofingScores>());
 /// let id = model_api::ModelId::new("spoofing_score")?;
-/// let err = build(id, &serde_json::json!({"teleport_km": 10})).unwrap_err();
+/// let err = code.build(id, &serde_json::json!({"teleport_km": 10})).unwrap_err();
 /// assert!(err.message.contains("speed_floor_factor"), "{err}"); // missing fields are named
 /// # Ok::<(), model_api::IdError>(())
 /// ```
-pub fn catalog() -> Vec<(&'static str, Constructor)> {
-    specs().iter().map(|s| (s.id, s.constructor)).collect()
+pub fn catalog() -> Vec<(&'static str, &'static str, Implementation)> {
+    specs()
+        .iter()
+        .flat_map(|s| {
+            s.implementations
+                .iter()
+                .map(move |(name, code)| (s.id, *name, code()))
+        })
+        .collect()
 }
 
 /// The edges the registry must hold: `(model_id, depends_on, input_key)`.

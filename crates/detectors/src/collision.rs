@@ -2,17 +2,18 @@
 //! connect at any plausible speed: two transmitters sharing an identity (or
 //! one that jumped).
 
-use chrono::{DateTime, Utc};
-use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use model_api::{
+    Context, DeclaredInput, Input, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::events::Severity;
+use crate::Severity;
 use crate::geo::round3;
-use crate::identity::nine_digits;
 use crate::keys;
+use crate::nine_digits;
 use crate::params::{ModelParams, positive};
-use crate::tracks::{TrackFeatures, VesselTrack};
+use crate::{Collision, Collisions, TrackFeatures, VesselTrack};
 
 /// How many sites a collision's payload lists at most.
 pub const MAX_SITES_REPORTED: usize = 4;
@@ -63,19 +64,28 @@ impl Default for CollisionParams {
 }
 
 impl ModelParams for CollisionParams {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ParamsProblem> {
         positive("min_distance_km", self.min_distance_km)?;
         positive("medium_speed_factor", self.medium_speed_factor)?;
         positive("critical_speed_factor", self.critical_speed_factor)?;
         if self.min_switches == 0 {
-            return Err("min_switches must be at least 1".into());
+            return Err(ParamsProblem::new("min_switches", "must be at least 1"));
         }
         if !(self.min_switches <= self.high_switches
             && self.high_switches <= self.critical_switches)
         {
-            return Err(format!(
-                "min_switches ({}) <= high_switches ({}) <= critical_switches ({}) must hold",
-                self.min_switches, self.high_switches, self.critical_switches
+            // Blame the one that breaks the order: the upper end first.
+            let field = if self.high_switches > self.critical_switches {
+                "critical_switches"
+            } else {
+                "high_switches"
+            };
+            return Err(ParamsProblem::new(
+                field,
+                format!(
+                    "min_switches ({}) <= high_switches ({}) <= critical_switches ({}) must hold",
+                    self.min_switches, self.high_switches, self.critical_switches
+                ),
             ));
         }
         Ok(())
@@ -108,96 +118,44 @@ impl CollisionParams {
     }
 }
 
-/// One identity seen at places too far apart for one vessel.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Collision {
-    /// The shared MMSI.
-    pub mmsi: i64,
-    /// How bad it is.
-    pub severity: Severity,
-    /// Impossible switches between places (carried positions included).
-    pub hops: u32,
-    /// The farthest switch, kilometres.
-    pub max_distance_km: f64,
-    /// The fastest implied speed of a switch, knots (infinite for two places
-    /// at one instant).
-    pub max_speed_kn: f64,
-    /// The vessel's ceiling, knots.
-    pub ceiling_kn: f64,
-    /// Start of the first switch.
-    pub first_ts: DateTime<Utc>,
-    /// End of the last switch.
-    pub last_ts: DateTime<Utc>,
-    /// The confirmed places, as `(lat, lon)` of their last fix, the track's
-    /// first.
-    pub sites: Vec<(f64, f64)>,
-}
-
-impl Collision {
-    /// Finds the collision of one vessel, if any.
-    pub fn detect(vessel: &VesselTrack, p: &CollisionParams) -> Option<Self> {
-        let counted: Vec<_> = vessel
-            .switches
-            .iter()
-            .filter(|s| s.km >= p.min_distance_km)
-            .collect();
-        if counted.len() < p.min_switches as usize {
-            return None;
-        }
-        let hops = counted.len() as u32;
-        let max_km = counted.iter().map(|s| s.km).fold(0.0, f64::max);
-        let max_speed = counted.iter().map(|s| s.speed_kn).fold(0.0, f64::max);
-        let simultaneous = counted.iter().any(|s| s.from_ts == s.to_ts);
-        let factor = max_speed / vessel.ceiling_kn;
-        Some(Collision {
-            mmsi: vessel.mmsi,
-            severity: p.severity(hops, factor, simultaneous),
-            hops,
-            max_distance_km: max_km,
-            max_speed_kn: max_speed,
-            ceiling_kn: vessel.ceiling_kn,
-            first_ts: counted[0].from_ts,
-            last_ts: counted[counted.len() - 1].to_ts,
-            sites: vessel.sites.iter().map(|s| (s.lat, s.lon)).collect(),
-        })
+/// Finds the collision of one vessel, if any.
+pub fn detect(vessel: &VesselTrack, p: &CollisionParams) -> Option<Collision> {
+    let counted: Vec<_> = vessel
+        .switches
+        .iter()
+        .filter(|s| s.km >= p.min_distance_km)
+        .collect();
+    if counted.len() < p.min_switches as usize {
+        return None;
     }
-
-    /// The score of a collision: its severity's ([`Severity::score`]).
-    pub fn score(&self) -> f64 {
-        self.severity.score()
-    }
+    let hops = counted.len() as u32;
+    let max_km = counted.iter().map(|s| s.km).fold(0.0, f64::max);
+    let max_speed = counted.iter().map(|s| s.speed_kn).fold(0.0, f64::max);
+    let simultaneous = counted.iter().any(|s| s.from_ts == s.to_ts);
+    let factor = max_speed / vessel.ceiling_kn;
+    Some(Collision {
+        mmsi: vessel.mmsi,
+        severity: p.severity(hops, factor, simultaneous),
+        hops,
+        max_distance_km: max_km,
+        max_speed_kn: max_speed,
+        ceiling_kn: vessel.ceiling_kn,
+        first_ts: counted[0].from_ts,
+        last_ts: counted[counted.len() - 1].to_ts,
+        sites: vessel.sites.iter().map(|s| (s.lat, s.lon)).collect(),
+    })
 }
 
-/// The artifact of `identity_collision`: the colliding identities only, by
-/// ascending MMSI.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Collisions {
-    collisions: Vec<Collision>,
-}
-
-impl Collisions {
-    /// Looks for collisions in every vessel of `tracks`.
-    pub fn compute(tracks: &TrackFeatures, params: &CollisionParams) -> Self {
-        let collisions = tracks
+/// The artifact of `identity_collision`: looks for collisions in every
+/// vessel of `tracks`.
+pub fn collisions(tracks: &TrackFeatures, params: &CollisionParams) -> Collisions {
+    Collisions::new(
+        tracks
             .vessels()
             .iter()
-            .filter_map(|v| Collision::detect(v, params))
-            .collect();
-        Self { collisions }
-    }
-
-    /// All collisions, by ascending MMSI.
-    pub fn all(&self) -> &[Collision] {
-        &self.collisions
-    }
-
-    /// The collision of one MMSI, if it has one.
-    pub fn get(&self, mmsi: i64) -> Option<&Collision> {
-        self.collisions
-            .binary_search_by_key(&mmsi, |c| c.mmsi)
-            .ok()
-            .map(|i| &self.collisions[i])
-    }
+            .filter_map(|v| detect(v, params))
+            .collect(),
+    )
 }
 
 /// `identity_collision`, on `track_features` under input key
@@ -212,15 +170,24 @@ impl Collisions {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CollisionModel;
 
+/// What [`CollisionModel`] reads under [`keys::TRACKS`].
+const TRACKS: Input<TrackFeatures> = Input::new(keys::TRACKS);
+
 impl Model for CollisionModel {
     type Params = CollisionParams;
+    type Artifact = Collisions;
+    const INPUTS: &'static [DeclaredInput] = &[TRACKS.declare()];
 
-    fn run(&self, ctx: &Context<'_, CollisionParams>) -> Result<ModelOutput, ModelError> {
-        let tracks: &TrackFeatures = ctx.input(keys::TRACKS)?;
-        let found = Collisions::compute(tracks, ctx.params());
-        let mut out = ModelOutput::with_capacity(found.collisions.len());
+    fn check(&self, params: &CollisionParams) -> Result<(), ParamsProblem> {
+        params.check()
+    }
+
+    fn run(&self, ctx: &Context<'_, CollisionParams>) -> Result<Output<Collisions>, ModelError> {
+        let tracks = ctx.read(&TRACKS)?;
+        let found = collisions(tracks, ctx.params());
+        let mut out = ModelOutput::with_capacity(found.all().len());
         let mut by_severity = [0usize; 4];
-        for c in &found.collisions {
+        for c in found.all() {
             by_severity[c.severity as usize] += 1;
             let sites: Vec<[f64; 2]> = c
                 .sites
@@ -242,31 +209,30 @@ impl Model for CollisionModel {
             );
         }
         out.metric("vessels", tracks.vessels().len() as f64);
-        out.metric("collisions", found.collisions.len() as f64);
+        out.metric("collisions", found.all().len() as f64);
         for s in Severity::ALL {
             out.metric(
                 format!("severity_{}", s.as_str().to_ascii_lowercase()),
                 by_severity[s as usize] as f64,
             );
         }
-        out.set_artifact(found);
-        Ok(out)
+        Ok(Output::new(out, found))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Fix;
     use crate::test_fixtures::{fix, window};
     use crate::tracks::TrackParams;
-    use crate::window::Fix;
 
     const GULF: (f64, f64) = (30.28391, -87.53641);
     const CALIFORNIA: (f64, f64) = (34.40715, -119.69165);
 
     fn detect(fixes: Vec<Fix>, p: &CollisionParams) -> Collisions {
-        let t = TrackFeatures::compute(&window(fixes), &TrackParams::default());
-        Collisions::compute(&t, p)
+        let t = crate::tracks::track_features(&window(fixes), &TrackParams::default()).unwrap();
+        collisions(&t, p)
     }
 
     fn at(secs: i64, (lat, lon): (f64, f64)) -> Fix {

@@ -14,7 +14,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use crate::events::{Event, EventCategory, Severity};
+use crate::Severity;
+use crate::events::{Event, EventCategory};
 
 /// A stored episode, as the pipeline reads it back.
 #[derive(Debug, Clone, PartialEq)]

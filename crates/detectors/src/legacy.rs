@@ -8,15 +8,15 @@ use std::sync::Arc;
 
 use model_api::{CycleTs, ModelError, ModelId, ModelOutput, OutputRow, Upstream};
 
+use crate::AisWindow;
+use crate::Collisions;
+use crate::Identities;
+use crate::RiskScores;
+use crate::SpoofingScores;
+use crate::TrackFeatures;
 use crate::catalog::{ids, spec};
-use crate::collision::Collisions;
 use crate::events::{Event, EventRules, events};
-use crate::identity::Identities;
 use crate::keys;
-use crate::risk::RiskScores;
-use crate::spoofing::SpoofingScores;
-use crate::tracks::TrackFeatures;
-use crate::window::AisWindow;
 
 /// Why a legacy run failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,8 +102,10 @@ fn run_default<T: Any>(
     let params_error = |message: String| DetectorError::Params { model, message };
     let spec = spec(model).ok_or_else(|| params_error("not in the catalog".into()))?;
     let id = ModelId::new(model).map_err(|e| params_error(e.to_string()))?;
-    let instance =
-        (spec.constructor)(id, &(spec.default_params)()).map_err(|e| params_error(e.message))?;
+    let instance = spec
+        .default_implementation()
+        .build(id, &(spec.default_params)())
+        .map_err(|e| params_error(e.to_string()))?;
     let mut upstream = Upstream::new();
     for (key, output) in inputs {
         upstream.insert(*key, Arc::clone(output));

@@ -1,7 +1,7 @@
-//! The reference AIS detection models, written against `model-api` alone,
-//! exactly as a downstream team would write theirs.
+//! The reference AIS detection models, written against `model-api` and
+//! `ais-types` alone, exactly as a downstream team would write theirs.
 //!
-//! A cycle's raw fixes go through [`clean`] (stage 2) into an [`AisWindow`],
+//! A cycle's raw fixes go through [`clean`] (stage 2, `ais-types`) into an [`AisWindow`],
 //! the base input of the root models, which also carries what earlier
 //! cycles stored ([`CarriedFix`]). Five models then form a DAG; each has a
 //! typed, documented `Params` struct whose `Default` holds the reference
@@ -13,28 +13,36 @@
 //! |---|---|---|---|
 //! | `track_features` | [`TrackFeaturesModel`] | base [`AisWindow`] | [`TrackFeatures`] |
 //! | `identity` | [`IdentityModel`] | base [`AisWindow`] | [`Identities`] |
-//! | `spoofing_score` | [`SpoofingModel`] | `track_features` (`"tracks"`), `identity` (`"identity"`) | [`SpoofingScores`] |
+//! | `spoofing_score` | [`SpoofingModel`] (`v1`), [`GradedSpoofingModel`] (`v2`) | `track_features` (`"tracks"`), `identity` (`"identity"`) | [`SpoofingScores`] |
 //! | `identity_collision` | [`CollisionModel`] | `track_features` (`"tracks"`) | [`Collisions`] |
 //! | `risk` | [`RiskModel`] | `spoofing_score` (`"spoofing"`), `identity_collision` (`"collisions"`) | [`RiskScores`] |
 //!
-//! The registry path builds versions through [`catalog`] and wires them with
-//! [`default_dependencies`]; the legacy path calls [`run_legacy`] (or the
-//! per-stage functions in [`legacy`]), which goes through the same
-//! constructors with [`default_params`]. One implementation, two paths: the
-//! PRIMARY `spoofing_score` rows with default params equal the legacy scores.
+//! Each model declares its artifact and its typed inputs (`Model::Artifact`,
+//! `Model::INPUTS`), so the registry checks the DAG's types before a cycle
+//! runs. A model may have several implementations (`spoofing_score` has
+//! `v1`, the default, and `v2`, grading its evidences on logarithmic scales); a version names
+//! the one it runs. The registry path builds versions through [`catalog`]
+//! and wires them with [`default_dependencies`]; the legacy path calls
+//! [`run_legacy`] (or the per-stage functions in [`legacy`]), which goes
+//! through the same code (each model's default implementation) with
+//! [`default_params`]. One implementation, two paths: the PRIMARY
+//! `spoofing_score` rows with default params equal the legacy scores.
 //!
 //! The detection rules (tracks by physics, glitches, confirmed places,
 //! switches, identities per ITU-R M.585, episodes) are described in
 //! [`TrackFeatures`], [`classify_mmsi`] and [`plan_episodes`], and in
 //! ARCHITECTURE.md.
 //!
+//! The types (the window, the artifacts) are `ais-types`', re-exported
+//! here; the computations are this crate's ([`track_features`],
+//! [`identities`], [`spoofing_scores`], [`collisions`], [`risk_scores`]).
+//!
 //! This crate must never do I/O, never read the clock, and never depend on
-//! another crate of this workspace but `model-api`: models are pure and
-//! deterministic functions of their context.
+//! another crate of this workspace but `model-api` and `ais-types`: models
+//! are pure and deterministic functions of their context.
 #![deny(missing_docs)]
 
 mod catalog;
-mod clean;
 mod collision;
 mod episodes;
 mod events;
@@ -45,37 +53,43 @@ mod mid;
 mod params;
 mod risk;
 mod spoofing;
+mod spoofing_graded;
 mod tracks;
-mod window;
 
 #[cfg(test)]
 mod test_fixtures;
 
 pub use catalog::{
-    Constructor, ModelSpec, catalog, default_dependencies, default_params, ids, spec, specs,
+    ModelSpec, NamedImplementation, catalog, default_dependencies, default_params, ids,
+    implementations, spec, specs,
 };
-pub use clean::{
-    COG_NOT_AVAILABLE, CleanStats, DUPLICATE_KM, HEADING_NOT_AVAILABLE, LAT_NOT_AVAILABLE,
-    LON_NOT_AVAILABLE, SOG_NOT_AVAILABLE, clean,
+pub use collision::{
+    CollisionModel, CollisionParams, MAX_SITES_REPORTED, collisions, detect as detect_collision,
 };
-pub use collision::{Collision, CollisionModel, CollisionParams, Collisions, MAX_SITES_REPORTED};
 pub use episodes::{Episode, EpisodeChange, plan_episodes};
-pub use events::{Event, EventCategory, EventRules, Severity, SeverityParseError, events};
-pub use identity::{
-    Classification, Identities, IdentityClass, IdentityModel, IdentityParams, IdentityProblem,
-    VesselIdentity, classify_mmsi, nine_digits,
-};
+pub use events::{Event, EventCategory, EventRules, events};
+pub use identity::{Classification, IdentityModel, IdentityParams, classify_mmsi, identities};
 pub use legacy::{
     DetectorError, LegacyResults, Typed, VesselSummary, run_legacy, vessel_summaries,
 };
 pub use mid::{MID_SOURCE, MidEntry, mid};
-pub use risk::{RiskModel, RiskParams, RiskScores, VesselRisk};
-pub use spoofing::{SpoofingModel, SpoofingParams, SpoofingScores, VesselSpoofing};
+pub use risk::{RiskModel, RiskParams, risk_scores};
+pub use spoofing::{SpoofingModel, SpoofingParams, spoofing_scores, vessel_spoofing};
+pub use spoofing_graded::{GradedSpoofingModel, LOG_SPEED_SPANS, TELEPORT_FULL_RATIO};
 pub use tracks::{
-    FastRun, FixRole, Jump, MAX_SITES, SAR_AIRCRAFT_CEILING_KN, Segment, Site, Switch,
-    TrackFeatures, TrackFeaturesModel, TrackParams, VesselTrack, ceiling_kn,
+    SAR_AIRCRAFT_CEILING_KN, TrackFeaturesModel, TrackParams, ceiling_kn, track_features,
 };
-pub use window::{AisWindow, CarriedFix, Fix, WindowBounds};
+
+/// The AIS types of `ais-types`, where they live since `ais-types` 0.1
+/// (base input and artifacts), re-exported so the code that named them
+/// here still does. A model crate depends on `ais-types` itself.
+pub use ais_types::{
+    AisWindow, COG_NOT_AVAILABLE, CarriedFix, CleanStats, Collision, Collisions, DUPLICATE_KM,
+    FastRun, Fix, FixRole, HEADING_NOT_AVAILABLE, Identities, IdentityClass, IdentityProblem, Jump,
+    LAT_NOT_AVAILABLE, LON_NOT_AVAILABLE, MAX_SITES, RiskScores, SOG_NOT_AVAILABLE, Segment,
+    Severity, SeverityParseError, Site, SpoofingScores, Switch, TrackFeatures, VesselIdentity,
+    VesselRisk, VesselSpoofing, VesselTrack, WindowBounds, clean, nine_digits,
+};
 
 /// The input keys under which our models read their upstream results.
 pub mod keys {

@@ -1,12 +1,14 @@
 //! `risk`: one fused score per vessel from spoofing and identity collisions.
 
-use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use model_api::{
+    Context, DeclaredInput, Input, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::collision::Collisions;
+use crate::Collisions;
 use crate::params::{ModelParams, weight};
-use crate::spoofing::SpoofingScores;
+use crate::{RiskScores, SpoofingScores, VesselRisk};
 use crate::{keys, score_bands};
 
 /// Weights of [`RiskModel`]: `risk = 1 - (1 - w_s*spoofing)(1 - w_c*collision)`.
@@ -32,78 +34,48 @@ impl Default for RiskParams {
 }
 
 impl ModelParams for RiskParams {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ParamsProblem> {
         weight("spoofing_weight", self.spoofing_weight)?;
         weight("collision_weight", self.collision_weight)
     }
 }
 
-/// One vessel's fused risk.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct VesselRisk {
-    /// The MMSI.
-    pub mmsi: i64,
-    /// The fused score, 0 to 1.
-    pub score: f64,
-    /// Its spoofing score (0 if it has none).
-    pub spoofing: f64,
-    /// Its collision score (0 if it has no collision).
-    pub collision: f64,
-}
-
-/// The artifact of `risk`: every vessel scored by either input, by ascending MMSI.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RiskScores {
-    vessels: Vec<VesselRisk>,
-}
-
-impl RiskScores {
-    /// Fuses the two inputs.
-    pub fn compute(spoofing: &SpoofingScores, collisions: &Collisions, p: &RiskParams) -> Self {
-        let fuse = |mmsi: i64, s: f64, c: f64| VesselRisk {
-            mmsi,
-            score: (1.0 - (1.0 - p.spoofing_weight * s) * (1.0 - p.collision_weight * c))
-                .clamp(0.0, 1.0),
-            spoofing: s,
-            collision: c,
-        };
-        let mut vessels: Vec<VesselRisk> = spoofing
-            .vessels()
-            .iter()
-            .map(|v| {
-                fuse(
-                    v.mmsi,
-                    f64::from(v.score),
-                    collisions.get(v.mmsi).map_or(0.0, |c| c.score()),
-                )
-            })
-            .collect();
-        // Collisions of vessels the spoofing model did not see (not in one cycle's data).
-        let extra: Vec<VesselRisk> = collisions
-            .all()
-            .iter()
-            .filter(|c| spoofing.get(c.mmsi).is_none())
-            .map(|c| fuse(c.mmsi, 0.0, c.score()))
-            .collect();
-        if !extra.is_empty() {
-            vessels.extend(extra);
-            vessels.sort_by_key(|v| v.mmsi);
-        }
-        Self { vessels }
+/// The artifact of `risk`: fuses the two inputs.
+pub fn risk_scores(
+    spoofing: &SpoofingScores,
+    collisions: &Collisions,
+    p: &RiskParams,
+) -> RiskScores {
+    let fuse = |mmsi: i64, s: f64, c: f64| VesselRisk {
+        mmsi,
+        score: (1.0 - (1.0 - p.spoofing_weight * s) * (1.0 - p.collision_weight * c))
+            .clamp(0.0, 1.0),
+        spoofing: s,
+        collision: c,
+    };
+    let mut vessels: Vec<VesselRisk> = spoofing
+        .vessels()
+        .iter()
+        .map(|v| {
+            fuse(
+                v.mmsi,
+                f64::from(v.score),
+                collisions.get(v.mmsi).map_or(0.0, |c| c.score()),
+            )
+        })
+        .collect();
+    // Collisions of vessels the spoofing model did not see (not in one cycle's data).
+    let extra: Vec<VesselRisk> = collisions
+        .all()
+        .iter()
+        .filter(|c| spoofing.get(c.mmsi).is_none())
+        .map(|c| fuse(c.mmsi, 0.0, c.score()))
+        .collect();
+    if !extra.is_empty() {
+        vessels.extend(extra);
+        vessels.sort_by_key(|v| v.mmsi);
     }
-
-    /// All vessels, by ascending MMSI.
-    pub fn vessels(&self) -> &[VesselRisk] {
-        &self.vessels
-    }
-
-    /// One vessel's risk.
-    pub fn get(&self, mmsi: i64) -> Option<&VesselRisk> {
-        self.vessels
-            .binary_search_by_key(&mmsi, |v| v.mmsi)
-            .ok()
-            .map(|i| &self.vessels[i])
-    }
+    RiskScores::new(vessels)
 }
 
 /// `risk`, on `spoofing_score` under input key [`keys::SPOOFING`]
@@ -116,15 +88,26 @@ impl RiskScores {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RiskModel;
 
+/// What [`RiskModel`] reads under [`keys::SPOOFING`].
+const SPOOFING: Input<SpoofingScores> = Input::new(keys::SPOOFING);
+/// What [`RiskModel`] reads under [`keys::COLLISIONS`].
+const COLLISIONS: Input<Collisions> = Input::new(keys::COLLISIONS);
+
 impl Model for RiskModel {
     type Params = RiskParams;
+    type Artifact = RiskScores;
+    const INPUTS: &'static [DeclaredInput] = &[SPOOFING.declare(), COLLISIONS.declare()];
 
-    fn run(&self, ctx: &Context<'_, RiskParams>) -> Result<ModelOutput, ModelError> {
-        let spoofing: &SpoofingScores = ctx.input(keys::SPOOFING)?;
-        let collisions: &Collisions = ctx.input(keys::COLLISIONS)?;
-        let risk = RiskScores::compute(spoofing, collisions, ctx.params());
-        let mut out = ModelOutput::with_capacity(risk.vessels.len());
-        for v in &risk.vessels {
+    fn check(&self, params: &RiskParams) -> Result<(), ParamsProblem> {
+        params.check()
+    }
+
+    fn run(&self, ctx: &Context<'_, RiskParams>) -> Result<Output<RiskScores>, ModelError> {
+        let spoofing = ctx.read(&SPOOFING)?;
+        let collisions = ctx.read(&COLLISIONS)?;
+        let risk = risk_scores(spoofing, collisions, ctx.params());
+        let mut out = ModelOutput::with_capacity(risk.vessels().len());
+        for v in risk.vessels() {
             let row = OutputRow::new(crate::nine_digits(v.mmsi), v.score);
             out.push(if v.score > 0.0 {
                 row.with_payload(json!({ "spoofing": v.spoofing, "collision": v.collision }))
@@ -132,12 +115,11 @@ impl Model for RiskModel {
                 row
             });
         }
-        out.metric("vessels", risk.vessels.len() as f64);
-        for (key, n) in score_bands(risk.vessels.iter().map(|v| v.score)) {
+        out.metric("vessels", risk.vessels().len() as f64);
+        for (key, n) in score_bands(risk.vessels().iter().map(|v| v.score)) {
             out.metric(key, n as f64);
         }
-        out.set_artifact(risk);
-        Ok(out)
+        Ok(Output::new(out, risk))
     }
 }
 
@@ -145,10 +127,10 @@ impl Model for RiskModel {
 mod tests {
     use super::*;
     use crate::collision::CollisionParams;
-    use crate::identity::{Identities, IdentityParams};
+    use crate::identity::IdentityParams;
     use crate::spoofing::SpoofingParams;
     use crate::test_fixtures::{fix, window};
-    use crate::tracks::{TrackFeatures, TrackParams};
+    use crate::tracks::TrackParams;
 
     #[test]
     fn fuses_as_weighted_noisy_or() {
@@ -160,11 +142,11 @@ mod tests {
             fix(12_345_678, 0, 1.0, 1.0),
             fix(211_000_001, 0, 1.0, 1.0),
         ]);
-        let t = TrackFeatures::compute(&w, &TrackParams::default());
-        let i = Identities::compute(&w, &IdentityParams::default());
-        let s = SpoofingScores::compute(&t, &i, &SpoofingParams::default());
-        let c = Collisions::compute(&t, &CollisionParams::default());
-        let r = RiskScores::compute(&s, &c, &RiskParams::default());
+        let t = crate::track_features(&w, &TrackParams::default()).unwrap();
+        let i = crate::identity::identities(&w, &IdentityParams::default());
+        let s = crate::spoofing_scores(&t, &i, &SpoofingParams::default());
+        let c = crate::collisions(&t, &CollisionParams::default());
+        let r = risk_scores(&s, &c, &RiskParams::default());
         assert_eq!(r.vessels().len(), 3);
         // Three switches, CRITICAL (1.0), whatever the spoofing score.
         assert!((r.get(211_002_010).unwrap().collision - 1.0).abs() < 1e-6);
@@ -179,7 +161,7 @@ mod tests {
             spoofing_weight: 0.5,
             collision_weight: 0.0,
         };
-        let r = RiskScores::compute(&s, &c, &half);
+        let r = risk_scores(&s, &c, &half);
         assert!((r.get(12_345_678).unwrap().score - 0.2).abs() < 1e-6);
     }
 }

@@ -1,15 +1,19 @@
 //! `spoofing_score`: 0 to 1 per vessel, from speeds no ship makes,
 //! teleports and an invalid identity.
 
-use chrono::{DateTime, Utc};
-use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use model_api::{
+    Context, DeclaredInput, Input, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use ais_types::{
+    Identities, IdentityClass, SpoofingScores, Switch, TrackFeatures, VesselSpoofing, VesselTrack,
+    nine_digits,
+};
+
 use crate::geo::round3;
-use crate::identity::{Identities, IdentityClass, nine_digits};
 use crate::params::{ModelParams, positive, weight};
-use crate::tracks::{Switch, TrackFeatures, VesselTrack};
 use crate::{keys, score_bands};
 
 /// Thresholds and weights of [`SpoofingModel`].
@@ -71,17 +75,23 @@ impl Default for SpoofingParams {
 }
 
 impl ModelParams for SpoofingParams {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ParamsProblem> {
         positive("speed_floor_factor", self.speed_floor_factor)?;
         positive("speed_full_factor", self.speed_full_factor)?;
         if self.speed_full_factor <= self.speed_floor_factor {
-            return Err(format!(
-                "speed_full_factor ({}) must be greater than speed_floor_factor ({})",
-                self.speed_full_factor, self.speed_floor_factor
+            return Err(ParamsProblem::new(
+                "speed_full_factor",
+                format!(
+                    "speed_full_factor ({}) must be greater than speed_floor_factor ({})",
+                    self.speed_full_factor, self.speed_floor_factor
+                ),
             ));
         }
         if self.min_reported_over_ceiling == 0 {
-            return Err("min_reported_over_ceiling must be at least 1".into());
+            return Err(ParamsProblem::new(
+                "min_reported_over_ceiling",
+                "must be at least 1",
+            ));
         }
         weight("reported_min_agreement", self.reported_min_agreement)?;
         positive("teleport_km", self.teleport_km)?;
@@ -110,169 +120,131 @@ impl SpoofingParams {
     }
 }
 
-/// One vessel's spoofing score and the evidence behind it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VesselSpoofing {
-    /// The MMSI.
-    pub mmsi: i64,
-    /// The score, 0 to 1. Held as `f32` (what `vessel_analysis` stores), so
-    /// the legacy column and the registry's `DOUBLE PRECISION` output hold
-    /// exactly the same number.
-    pub score: f32,
-    /// The vessel's speed ceiling, knots.
-    pub ceiling_kn: f64,
-    /// The highest speed its confirmed positions imply: along its track or
-    /// of a fast run, knots.
-    pub max_speed_kn: Option<f64>,
-    /// Evidence from `max_speed_kn`, 0 to 1.
-    pub speed_evidence: f64,
-    /// Highest SOG reported on the track, knots.
-    pub max_reported_sog: Option<f32>,
-    /// Evidence from `max_reported_sog`, 0 to 1.
-    pub reported_speed_evidence: f64,
-    /// The longest teleport (switch between confirmed places), if any.
-    pub teleport: Option<Switch>,
-    /// How many switches were teleports.
-    pub teleports: u32,
-    /// Whether the identity model found the MMSI INVALID.
-    pub invalid_identity: bool,
-    /// The identity's class, when the identity model saw the vessel.
-    pub identity_class: Option<IdentityClass>,
-    /// Fixes set aside as glitches (counted, never evidence).
-    pub glitches: u32,
-    /// Time of the vessel's last fix in the window.
-    pub last_ts: DateTime<Utc>,
-}
-
-impl VesselSpoofing {
-    /// Scores one vessel. `class` comes from the identity model.
-    pub fn compute(vessel: &VesselTrack, class: Option<IdentityClass>, p: &SpoofingParams) -> Self {
-        let c = vessel.ceiling_kn;
-        let max_speed_kn = match (vessel.max_speed_kn, vessel.fast_run.map(|f| f.speed_kn)) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        let speed_evidence = max_speed_kn.map_or(0.0, |s| p.speed_evidence(s, c));
-        let moved = max_speed_kn.unwrap_or(0.0);
-        let reported_speed_evidence = match vessel.max_reported_sog.map(f64::from) {
-            Some(sog)
-                if vessel.reported_over_ceiling >= p.min_reported_over_ceiling
-                    && moved >= p.reported_min_agreement * sog =>
-            {
-                p.speed_evidence(sog, c)
-            }
-            _ => 0.0,
-        };
-        let mut teleport: Option<Switch> = None;
-        let mut teleports = 0;
-        for s in vessel.switches.iter().filter(|s| s.km >= p.teleport_km) {
-            teleports += 1;
-            if teleport.is_none_or(|t| s.km > t.km) {
-                teleport = Some(*s);
-            }
+/// Scores one vessel. `class` comes from the identity model.
+pub fn vessel_spoofing(
+    vessel: &VesselTrack,
+    class: Option<IdentityClass>,
+    p: &SpoofingParams,
+) -> VesselSpoofing {
+    let c = vessel.ceiling_kn;
+    let max_speed_kn = match (vessel.max_speed_kn, vessel.fast_run.map(|f| f.speed_kn)) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let speed_evidence = max_speed_kn.map_or(0.0, |s| p.speed_evidence(s, c));
+    let moved = max_speed_kn.unwrap_or(0.0);
+    let reported_speed_evidence = match vessel.max_reported_sog.map(f64::from) {
+        Some(sog)
+            if vessel.reported_over_ceiling >= p.min_reported_over_ceiling
+                && moved >= p.reported_min_agreement * sog =>
+        {
+            p.speed_evidence(sog, c)
         }
-        let invalid_identity = class == Some(IdentityClass::Invalid);
-        let quiet = (1.0 - p.speed_weight * speed_evidence)
-            * (1.0 - p.reported_speed_weight * reported_speed_evidence)
-            * (1.0
-                - if teleport.is_some() {
-                    p.teleport_weight
-                } else {
-                    0.0
-                })
-            * (1.0
-                - if invalid_identity {
-                    p.invalid_identity_weight
-                } else {
-                    0.0
-                });
-        #[allow(clippy::cast_possible_truncation)] // stored as REAL; see `score`
-        let score = (1.0 - quiet).clamp(0.0, 1.0) as f32;
-        Self {
-            mmsi: vessel.mmsi,
-            score,
-            ceiling_kn: c,
-            max_speed_kn,
-            speed_evidence,
-            max_reported_sog: vessel.max_reported_sog,
-            reported_speed_evidence,
-            teleport,
-            teleports,
-            invalid_identity,
-            identity_class: class,
-            glitches: vessel.glitches,
-            last_ts: vessel.last_ts,
+        _ => 0.0,
+    };
+    let mut teleport: Option<Switch> = None;
+    let mut teleports = 0;
+    for s in vessel.switches.iter().filter(|s| s.km >= p.teleport_km) {
+        teleports += 1;
+        if teleport.is_none_or(|t| s.km > t.km) {
+            teleport = Some(*s);
         }
     }
-
-    /// The row payload: only the evidences present, `None` when the score is 0.
-    fn payload(&self) -> Option<Value> {
-        if self.score <= 0.0 {
-            return None;
-        }
-        let mut m = Map::new();
-        if self.speed_evidence > 0.0 {
-            m.insert("speed_kn".into(), self.max_speed_kn.map(round3).into());
-            m.insert("ceiling_kn".into(), self.ceiling_kn.into());
-        }
-        if self.reported_speed_evidence > 0.0 {
-            m.insert(
-                "reported_sog".into(),
-                self.max_reported_sog.map(f64::from).map(round3).into(),
-            );
-        }
-        if let Some(t) = self.teleport {
-            m.insert("teleport_km".into(), round3(t.km).into());
-            m.insert(
-                "teleport_min".into(),
-                round3((t.to_ts - t.from_ts).num_milliseconds() as f64 / 60_000.0).into(),
-            );
-            m.insert("teleports".into(), self.teleports.into());
-        }
-        if self.invalid_identity {
-            m.insert("invalid_identity".into(), true.into());
-        }
-        if self.glitches > 0 {
-            m.insert("glitches".into(), self.glitches.into());
-        }
-        Some(Value::Object(m))
+    let invalid_identity = class == Some(IdentityClass::Invalid);
+    let score = combine(
+        p,
+        speed_evidence,
+        reported_speed_evidence,
+        if teleport.is_some() { 1.0 } else { 0.0 },
+        invalid_identity,
+    );
+    VesselSpoofing {
+        mmsi: vessel.mmsi,
+        score,
+        ceiling_kn: c,
+        max_speed_kn,
+        speed_evidence,
+        max_reported_sog: vessel.max_reported_sog,
+        reported_speed_evidence,
+        teleport,
+        teleports,
+        invalid_identity,
+        identity_class: class,
+        glitches: vessel.glitches,
+        last_ts: vessel.last_ts,
     }
 }
 
-/// The artifact of `spoofing_score`: every vessel, by ascending MMSI.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpoofingScores {
-    vessels: Vec<VesselSpoofing>,
+/// The row payload: only the evidences present, `None` when the score is 0.
+pub(crate) fn payload(v: &VesselSpoofing) -> Option<Value> {
+    if v.score <= 0.0 {
+        return None;
+    }
+    let mut m = Map::new();
+    if v.speed_evidence > 0.0 {
+        m.insert("speed_kn".into(), v.max_speed_kn.map(round3).into());
+        m.insert("ceiling_kn".into(), v.ceiling_kn.into());
+    }
+    if v.reported_speed_evidence > 0.0 {
+        m.insert(
+            "reported_sog".into(),
+            v.max_reported_sog.map(f64::from).map(round3).into(),
+        );
+    }
+    if let Some(t) = v.teleport {
+        m.insert("teleport_km".into(), round3(t.km).into());
+        m.insert(
+            "teleport_min".into(),
+            round3((t.to_ts - t.from_ts).num_milliseconds() as f64 / 60_000.0).into(),
+        );
+        m.insert("teleports".into(), v.teleports.into());
+    }
+    if v.invalid_identity {
+        m.insert("invalid_identity".into(), true.into());
+    }
+    if v.glitches > 0 {
+        m.insert("glitches".into(), v.glitches.into());
+    }
+    Some(Value::Object(m))
 }
 
-impl SpoofingScores {
-    /// Scores every vessel of `tracks`. A vessel missing from `identities`
-    /// adds no identity evidence.
-    pub fn compute(
-        tracks: &TrackFeatures,
-        identities: &Identities,
-        params: &SpoofingParams,
-    ) -> Self {
-        let vessels = tracks
+/// The noisy-OR of the four evidences, each scaled by its weight, as the
+/// `f32` that `vessel_analysis` stores.
+pub(crate) fn combine(
+    p: &SpoofingParams,
+    speed_evidence: f64,
+    reported_speed_evidence: f64,
+    teleport_evidence: f64,
+    invalid_identity: bool,
+) -> f32 {
+    let quiet = (1.0 - p.speed_weight * speed_evidence)
+        * (1.0 - p.reported_speed_weight * reported_speed_evidence)
+        * (1.0 - p.teleport_weight * teleport_evidence)
+        * (1.0
+            - if invalid_identity {
+                p.invalid_identity_weight
+            } else {
+                0.0
+            });
+    #[allow(clippy::cast_possible_truncation)] // stored as REAL; see `VesselSpoofing::score`
+    let score = (1.0 - quiet).clamp(0.0, 1.0) as f32;
+    score
+}
+
+/// The artifact of `spoofing_score` (`v1`): scores every vessel of
+/// `tracks`. A vessel missing from `identities` adds no identity evidence.
+pub fn spoofing_scores(
+    tracks: &TrackFeatures,
+    identities: &Identities,
+    params: &SpoofingParams,
+) -> SpoofingScores {
+    SpoofingScores::new(
+        tracks
             .vessels()
             .iter()
-            .map(|v| VesselSpoofing::compute(v, identities.get(v.mmsi).map(|i| i.class), params))
-            .collect();
-        Self { vessels }
-    }
-
-    /// All vessels, by ascending MMSI.
-    pub fn vessels(&self) -> &[VesselSpoofing] {
-        &self.vessels
-    }
-
-    /// One vessel's score.
-    pub fn get(&self, mmsi: i64) -> Option<&VesselSpoofing> {
-        self.vessels
-            .binary_search_by_key(&mmsi, |v| v.mmsi)
-            .ok()
-            .map(|i| &self.vessels[i])
-    }
+            .map(|v| vessel_spoofing(v, identities.get(v.mmsi).map(|i| i.class), params))
+            .collect(),
+    )
 }
 
 /// `spoofing_score`, on `track_features` under input key
@@ -287,29 +259,43 @@ impl SpoofingScores {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpoofingModel;
 
+/// What `spoofing_score` reads under [`keys::TRACKS`].
+pub(crate) const TRACKS: Input<TrackFeatures> = Input::new(keys::TRACKS);
+/// What `spoofing_score` reads under [`keys::IDENTITY`].
+pub(crate) const IDENTITY: Input<Identities> = Input::new(keys::IDENTITY);
+
 impl Model for SpoofingModel {
     type Params = SpoofingParams;
+    type Artifact = SpoofingScores;
+    const INPUTS: &'static [DeclaredInput] = &[TRACKS.declare(), IDENTITY.declare()];
 
-    fn run(&self, ctx: &Context<'_, SpoofingParams>) -> Result<ModelOutput, ModelError> {
-        let tracks: &TrackFeatures = ctx.input(keys::TRACKS)?;
-        let identities: &Identities = ctx.input(keys::IDENTITY)?;
-        let scores = SpoofingScores::compute(tracks, identities, ctx.params());
-        let mut out = ModelOutput::with_capacity(scores.vessels.len());
-        for v in &scores.vessels {
-            let row = OutputRow::new(nine_digits(v.mmsi), f64::from(v.score));
-            out.push(match v.payload() {
-                Some(p) => row.with_payload(p),
-                None => row,
-            });
-        }
-        let all = scores.vessels.iter().map(|v| f64::from(v.score));
-        out.metric("vessels", scores.vessels.len() as f64);
-        for (key, n) in score_bands(all) {
-            out.metric(key, n as f64);
-        }
-        out.set_artifact(scores);
-        Ok(out)
+    fn check(&self, params: &SpoofingParams) -> Result<(), ParamsProblem> {
+        params.check()
     }
+
+    fn run(&self, ctx: &Context<'_, SpoofingParams>) -> Result<Output<SpoofingScores>, ModelError> {
+        let scores = spoofing_scores(ctx.read(&TRACKS)?, ctx.read(&IDENTITY)?, ctx.params());
+        Ok(output(scores))
+    }
+}
+
+/// The rows and metrics of `spoofing_score` (whichever implementation
+/// scored), with the scores as artifact.
+pub(crate) fn output(scores: SpoofingScores) -> Output<SpoofingScores> {
+    let mut out = ModelOutput::with_capacity(scores.vessels().len());
+    for v in scores.vessels() {
+        let row = OutputRow::new(nine_digits(v.mmsi), f64::from(v.score));
+        out.push(match payload(v) {
+            Some(p) => row.with_payload(p),
+            None => row,
+        });
+    }
+    let all = scores.vessels().iter().map(|v| f64::from(v.score));
+    out.metric("vessels", scores.vessels().len() as f64);
+    for (key, n) in score_bands(all) {
+        out.metric(key, n as f64);
+    }
+    Output::new(out, scores)
 }
 
 #[cfg(test)]
@@ -321,9 +307,9 @@ mod tests {
 
     fn score(fixes: Vec<crate::Fix>, p: &SpoofingParams) -> SpoofingScores {
         let w = window(fixes);
-        let t = TrackFeatures::compute(&w, &TrackParams::default());
-        let i = Identities::compute(&w, &IdentityParams::default());
-        SpoofingScores::compute(&t, &i, p)
+        let t = crate::track_features(&w, &TrackParams::default()).unwrap();
+        let i = crate::identity::identities(&w, &IdentityParams::default());
+        spoofing_scores(&t, &i, p)
     }
 
     /// `n` fixes of `mmsi` every `every` seconds moving north at `kn`.
@@ -344,7 +330,7 @@ mod tests {
         );
         let v = s.get(211_000_001).unwrap();
         assert_eq!(v.score, 0.0);
-        assert_eq!(v.payload(), None);
+        assert_eq!(payload(v), None);
     }
 
     #[test]
@@ -387,7 +373,7 @@ mod tests {
             (f64::from(v.score) - (1.0 - 0.2 * 0.6)).abs() < 1e-6,
             "{v:?}"
         );
-        let payload = v.payload().unwrap();
+        let payload = payload(v).unwrap();
         for k in [
             "teleport_km",
             "teleport_min",

@@ -23,18 +23,19 @@
 //! type makes but a transmitter that is moved can (up to
 //! `max_track_speed_kn`): a **fast run**, the signature of a speed spoof.
 
-use std::ops::Range;
-use std::sync::Arc;
-
+use ais_types::{
+    AisWindow, ArtifactError, CarriedFix, FastRun, Fix, FixRole, Jump, MAX_SITES, Site, Switch,
+    TrackFeatures, VesselTrack,
+};
 use chrono::{DateTime, Utc};
-use model_api::{Context, Model, ModelError, ModelOutput, OutputRow};
+use model_api::{Context, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::geo::{KM_PER_NAUTICAL_MILE, haversine_km, knots, round3};
-use crate::identity::{IdentityClass, IdentityParams, classify_mmsi, nine_digits};
+use crate::identity::{IdentityParams, classify_mmsi};
 use crate::params::{ModelParams, positive};
-use crate::window::{AisWindow, CarriedFix, Fix};
+use crate::{IdentityClass, nine_digits};
 
 /// Thresholds of [`TrackFeaturesModel`].
 ///
@@ -93,7 +94,7 @@ impl Default for TrackParams {
 }
 
 impl ModelParams for TrackParams {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ParamsProblem> {
         positive("min_speed_segment_km", self.min_speed_segment_km)?;
         positive("gap_minutes", self.gap_minutes)?;
         positive("noise_km", self.noise_km)?;
@@ -103,12 +104,15 @@ impl ModelParams for TrackParams {
         positive("speed_baseline_seconds", self.speed_baseline_seconds)?;
         positive("site_memory_minutes", self.site_memory_minutes)?;
         if self.min_fast_fixes < 2 {
-            return Err("min_fast_fixes must be at least 2".into());
+            return Err(ParamsProblem::new("min_fast_fixes", "must be at least 2"));
         }
         if self.max_track_speed_kn <= self.default_ceiling_kn {
-            return Err(format!(
-                "max_track_speed_kn ({}) must be greater than default_ceiling_kn ({})",
-                self.max_track_speed_kn, self.default_ceiling_kn
+            return Err(ParamsProblem::new(
+                "max_track_speed_kn",
+                format!(
+                    "max_track_speed_kn ({}) must be greater than default_ceiling_kn ({})",
+                    self.max_track_speed_kn, self.default_ceiling_kn
+                ),
             ));
         }
         Ok(())
@@ -142,181 +146,6 @@ pub fn ceiling_kn(vessel_type: i32) -> Option<f64> {
 
 /// The ceiling of an SAR aircraft identity (`111` + MID), knots.
 pub const SAR_AIRCRAFT_CEILING_KN: f64 = 350.0;
-
-/// What a fix is to its vessel's track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FixRole {
-    /// On the vessel's track.
-    Track,
-    /// On another confirmed place, `sites[n]` of the vessel (n >= 1).
-    Site(u8),
-    /// Part of a fast run (a spoofed fast track).
-    FastRun,
-    /// Set aside: contradicts the confirmed places and is confirmed by nothing.
-    Glitch,
-}
-
-/// A place the identity was confirmed at.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Site {
-    /// Fixes of the window there.
-    pub fixes: u32,
-    /// Its first fix (carried ones included).
-    pub first_ts: DateTime<Utc>,
-    /// Its last fix.
-    pub last_ts: DateTime<Utc>,
-    /// Latitude of the last fix.
-    pub lat: f64,
-    /// Longitude of the last fix.
-    pub lon: f64,
-    /// Whether an earlier cycle confirmed it (it holds a carried position).
-    pub carried: bool,
-}
-
-/// Consecutive fixes of two confirmed places the vessel could not connect:
-/// `km > noise_km + ceiling * dt`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Switch {
-    /// Time of the fix it leaves.
-    pub from_ts: DateTime<Utc>,
-    /// Time of the fix it arrives at.
-    pub to_ts: DateTime<Utc>,
-    /// Great-circle distance, kilometres.
-    pub km: f64,
-    /// The implied speed, knots (infinite for two places at one instant).
-    pub speed_kn: f64,
-}
-
-/// A chain of glitch-like fixes moving together too fast for the vessel.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FastRun {
-    /// Fixes in it.
-    pub fixes: u32,
-    /// First fix.
-    pub from_ts: DateTime<Utc>,
-    /// Last fix.
-    pub to_ts: DateTime<Utc>,
-    /// First to last, kilometres.
-    pub km: f64,
-    /// First to last, knots (the least speed they prove, as for
-    /// [`VesselTrack::max_speed_kn`]).
-    pub speed_kn: f64,
-}
-
-/// A move singled out, with its end times.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Jump {
-    /// Great-circle distance, kilometres.
-    pub km: f64,
-    /// Time taken, minutes.
-    pub minutes: f64,
-    /// The implied speed, knots (infinite when no time passed).
-    pub speed_kn: f64,
-    /// Time of the fix it starts from.
-    pub from_ts: DateTime<Utc>,
-    /// Time of the fix it ends at.
-    pub to_ts: DateTime<Utc>,
-}
-
-/// The move between two consecutive fixes of the window (raw: glitches
-/// included).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Segment {
-    /// Great-circle distance, kilometres.
-    pub km: f64,
-    /// Time between the fixes, minutes (0 for two places at one instant).
-    pub minutes: f64,
-    /// The implied speed, knots (infinite when no time passed).
-    pub speed_kn: f64,
-}
-
-/// The features of one vessel in the window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VesselTrack {
-    /// The MMSI.
-    pub mmsi: i64,
-    /// Fixes in the window.
-    pub fix_count: usize,
-    /// Time of the first fix.
-    pub first_ts: DateTime<Utc>,
-    /// Time of the last fix.
-    pub last_ts: DateTime<Utc>,
-    /// The latest AIS ship type reported.
-    pub vessel_type: Option<i32>,
-    /// The speed ceiling used, knots.
-    pub ceiling_kn: f64,
-    /// Fixes of the window on the track.
-    pub accepted: usize,
-    /// Fixes set aside as glitches.
-    pub glitches: u32,
-    /// Highest speed along the track between fixes at least
-    /// [`TrackParams::speed_baseline_seconds`] apart (each fix against the
-    /// first fix a baseline later and against the last one) and
-    /// [`TrackParams::min_speed_segment_km`] apart, knots: the least speed
-    /// the two fixes prove (`(km - noise_km) / dt`), so position noise never
-    /// reads as speed.
-    pub max_speed_kn: Option<f64>,
-    /// The fastest fast run, if any.
-    pub fast_run: Option<FastRun>,
-    /// The confirmed places, the track's first (when the track is
-    /// confirmed); at most [`MAX_SITES`].
-    pub sites: Vec<Site>,
-    /// Whether `sites[0]` is the track (false when nothing is confirmed).
-    pub track_confirmed: bool,
-    /// Impossible moves between confirmed places, in time order, at least
-    /// one end in the window.
-    pub switches: Vec<Switch>,
-    /// The longest move between consecutive confirmed fixes (switches
-    /// included); `None` for a single one.
-    pub max_jump: Option<Jump>,
-    /// The longest time between consecutive fixes of the track, minutes.
-    pub max_gap_minutes: Option<f64>,
-    /// Moves of the track longer than [`TrackParams::gap_minutes`].
-    pub gaps: u32,
-    /// Highest SOG reported on the track and its fast runs, knots.
-    pub max_reported_sog: Option<f32>,
-    /// Fixes of the track and its fast runs whose reported SOG is above the
-    /// ceiling.
-    pub reported_over_ceiling: u32,
-    fixes: Range<usize>,
-    segments: Range<usize>,
-}
-
-/// At most this many places are kept per vessel.
-pub const MAX_SITES: usize = 8;
-
-/// The artifact of `track_features`: every vessel of the window, by
-/// ascending MMSI, with its fixes, their roles and the raw segments.
-///
-/// **How a track is built.** A vessel's fixes (with the positions carried
-/// from earlier cycles, [`CarriedFix`]) are taken in time order and each is
-/// joined to the nearest *place hypothesis* whose last fix it can be reached
-/// from: `distance <= noise_km + ceiling * dt`, where the ceiling is the
-/// highest speed a vessel of its AIS type plausibly makes
-/// ([`ceiling_kn`]). A fix reachable from none starts a hypothesis of its
-/// own; a fix that no hypothesis reaches from its last fix but one reaches
-/// from the fix before, more slowly than that last fix was reached, sets the
-/// last fix apart (a spike: it contradicts both its neighbours). A hypothesis is **confirmed** when two of its fixes at least
-/// [`TrackParams::confirm_seconds`] apart agree on it (a far position that
-/// persists), or when it holds a carried position (an earlier cycle
-/// confirmed it). The confirmed hypothesis with the most fixes is the
-/// vessel's **track**; other confirmed hypotheses are further **sites** (two
-/// transmitters, or a teleport); the consecutive fixes of two sites that the
-/// vessel could not connect are **switches**. A fix of an unconfirmed
-/// hypothesis is a **glitch**: counted, and never evidence on its own
-/// (the stale `00:00:00` reports of a day file, a lone GPS jump), unless
-/// [`TrackParams::min_fast_fixes`] of them chain at a speed no vessel of the
-/// type makes but a transmitter that is moved can (up to
-/// `max_track_speed_kn`): a **fast run**, the signature of a speed spoof.
-#[derive(Debug, Clone)]
-pub struct TrackFeatures {
-    fixes: Arc<[Fix]>,
-    roles: Vec<FixRole>,
-    segments: Vec<Segment>,
-    vessels: Vec<VesselTrack>,
-    noise_km: f64,
-    site_memory_minutes: f64,
-}
 
 /// One position of a vessel's sequence: a window fix or a carried one.
 #[derive(Debug, Clone, Copy)]
@@ -391,7 +220,7 @@ fn analyse(
                 carried_site: Some(c.site),
             });
         } else if let Some(i) = fixes.iter().position(|f| {
-            f.ts == c.ts && haversine_km(f.lat, f.lon, c.lat, c.lon) < crate::clean::DUPLICATE_KM
+            f.ts == c.ts && haversine_km(f.lat, f.lon, c.lat, c.lon) < crate::DUPLICATE_KM
         }) {
             marks[i] = marks[i].map_or(Some(c.site), |m| Some(m.min(c.site)));
         }
@@ -708,141 +537,33 @@ fn analyse(
         gaps,
         max_reported_sog,
         reported_over_ceiling,
-        fixes: 0..0,
-        segments: 0..0,
     };
     VesselAnalysis { roles, track }
 }
 
-impl TrackFeatures {
-    /// Computes the features of every vessel in `window`, with the
-    /// positions it carries from earlier cycles.
-    pub fn compute(window: &AisWindow, params: &TrackParams) -> Self {
-        let fixes = window.shared_fixes();
-        let mut segments = Vec::with_capacity(fixes.len().saturating_sub(window.vessel_count()));
-        let mut roles = Vec::with_capacity(fixes.len());
-        let mut vessels = Vec::with_capacity(window.vessel_count());
-        let start = window.bounds().start;
-        for span in window.spans() {
-            let track = &fixes[span.fixes.clone()];
-            let seg_start = segments.len();
-            for pair in track.windows(2) {
-                let (a, b) = (&pair[0], &pair[1]);
-                let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
-                let secs = seconds(a.ts, b.ts);
-                segments.push(Segment {
-                    km,
-                    minutes: secs / 60.0,
-                    speed_kn: speed_kn(km, secs),
-                });
-            }
-            let mut a = analyse(span.mmsi, track, window.carried(span.mmsi), start, params);
-            a.track.fixes = span.fixes.clone();
-            a.track.segments = seg_start..segments.len();
-            roles.extend(a.roles);
-            vessels.push(a.track);
-        }
-        Self {
-            fixes,
-            roles,
-            segments,
-            vessels,
-            noise_km: params.noise_km,
-            site_memory_minutes: params.site_memory_minutes,
-        }
+/// The artifact of `track_features`: the features of every vessel in
+/// `window`, with the positions it carries from earlier cycles. An error is
+/// a defect of this crate (its parts must fit the window).
+pub fn track_features(
+    window: &AisWindow,
+    params: &TrackParams,
+) -> Result<TrackFeatures, ArtifactError> {
+    let fixes = window.fixes();
+    let mut roles = Vec::with_capacity(fixes.len());
+    let mut vessels = Vec::with_capacity(window.vessel_count());
+    let start = window.bounds().start;
+    for (mmsi, range) in window.vessel_ranges() {
+        let a = analyse(mmsi, &fixes[range], window.carried(mmsi), start, params);
+        roles.extend(a.roles);
+        vessels.push(a.track);
     }
-
-    /// All vessels, by ascending MMSI.
-    pub fn vessels(&self) -> &[VesselTrack] {
-        &self.vessels
-    }
-
-    /// One vessel's features.
-    pub fn vessel(&self, mmsi: i64) -> Option<&VesselTrack> {
-        self.vessels
-            .binary_search_by_key(&mmsi, |v| v.mmsi)
-            .ok()
-            .map(|i| &self.vessels[i])
-    }
-
-    /// The fixes of `vessel` (one of [`vessels`](Self::vessels)) in time order.
-    pub fn fixes(&self, vessel: &VesselTrack) -> &[Fix] {
-        self.fixes.get(vessel.fixes.clone()).unwrap_or(&[])
-    }
-
-    /// What each fix of `vessel` is to its track, parallel to
-    /// [`fixes`](Self::fixes).
-    pub fn roles(&self, vessel: &VesselTrack) -> &[FixRole] {
-        self.roles.get(vessel.fixes.clone()).unwrap_or(&[])
-    }
-
-    /// The raw segments of `vessel`: `segments[i]` joins `fixes[i]` and
-    /// `fixes[i + 1]` (glitches included).
-    pub fn segments(&self, vessel: &VesselTrack) -> &[Segment] {
-        self.segments.get(vessel.segments.clone()).unwrap_or(&[])
-    }
-
-    /// The fixes and segments of `vessel` together, so that `segments[i]`
-    /// joins `fixes[i]` and `fixes[i + 1]`; both empty for a vessel that is
-    /// not of this artifact.
-    pub fn track(&self, vessel: &VesselTrack) -> (&[Fix], &[Segment]) {
-        let (fixes, segments) = (self.fixes(vessel), self.segments(vessel));
-        if fixes.len() == segments.len() + 1 {
-            (fixes, segments)
-        } else {
-            (&[], &[])
-        }
-    }
-
-    /// Total number of fixes.
-    pub fn fix_count(&self) -> usize {
-        self.fixes.len()
-    }
-
-    /// Total number of segments.
-    pub fn segment_count(&self) -> usize {
-        self.segments.len()
-    }
-
-    /// Fixes set aside as glitches, over all vessels.
-    pub fn glitch_count(&self) -> usize {
-        self.roles.iter().filter(|r| **r == FixRole::Glitch).count()
-    }
-
-    /// The position error the track was built with, kilometres.
-    pub fn noise_km(&self) -> f64 {
-        self.noise_km
-    }
-
-    /// What the next cycle must know, to store in `kcg.vessel_track_state`:
-    /// per vessel, the last fix of each confirmed place (site 0 the track)
-    /// whose last fix is at most `site_memory_minutes` older than
-    /// `cycle_ts`. A vessel with nothing confirmed carries nothing: a lone
-    /// fix must not confirm itself in the next cycle.
-    pub fn carry_forward(&self, cycle_ts: DateTime<Utc>) -> Vec<CarriedFix> {
-        let horizon = cycle_ts
-            - chrono::TimeDelta::milliseconds((self.site_memory_minutes * 60_000.0) as i64);
-        let mut out = Vec::new();
-        for v in &self.vessels {
-            if !v.track_confirmed {
-                continue;
-            }
-            for (n, s) in v.sites.iter().enumerate() {
-                if s.last_ts < horizon {
-                    continue;
-                }
-                out.push(CarriedFix {
-                    mmsi: v.mmsi,
-                    site: n as i16,
-                    ts: s.last_ts,
-                    lat: s.lat,
-                    lon: s.lon,
-                    cycle_ts,
-                });
-            }
-        }
-        out
-    }
+    TrackFeatures::new(
+        window,
+        vessels,
+        roles,
+        params.noise_km,
+        params.site_memory_minutes,
+    )
 }
 
 /// `track_features` (root model, base input [`AisWindow`], carried
@@ -859,13 +580,19 @@ pub struct TrackFeaturesModel;
 
 impl Model for TrackFeaturesModel {
     type Params = TrackParams;
+    type Artifact = TrackFeatures;
 
-    fn run(&self, ctx: &Context<'_, TrackParams>) -> Result<ModelOutput, ModelError> {
+    fn check(&self, params: &TrackParams) -> Result<(), ParamsProblem> {
+        params.check()
+    }
+
+    fn run(&self, ctx: &Context<'_, TrackParams>) -> Result<Output<TrackFeatures>, ModelError> {
         let window: &AisWindow = ctx.base()?;
-        let features = TrackFeatures::compute(window, ctx.params());
-        let mut out = ModelOutput::with_capacity(features.vessels.len());
+        let features =
+            track_features(window, ctx.params()).map_err(|e| ModelError::failed(e.to_string()))?;
+        let mut out = ModelOutput::with_capacity(features.vessels().len());
         let mut gaps = 0u64;
-        for v in &features.vessels {
+        for v in features.vessels() {
             gaps += u64::from(v.gaps);
             let payload = json!({
                 "fixes": v.fix_count,
@@ -886,14 +613,13 @@ impl Model for TrackFeaturesModel {
                     .with_payload(payload),
             );
         }
-        out.metric("vessels", features.vessels.len() as f64);
+        out.metric("vessels", features.vessels().len() as f64);
         out.metric("fixes", features.fix_count() as f64);
         out.metric("segments", features.segment_count() as f64);
         out.metric("gaps", gaps as f64);
         out.metric("glitches", features.glitch_count() as f64);
         out.metric("carried", window.carried_all().len() as f64);
-        out.set_artifact(features);
-        Ok(out)
+        Ok(Output::new(out, features))
     }
 }
 
@@ -903,7 +629,7 @@ mod tests {
     use crate::test_fixtures::{fix, t, window};
 
     fn compute(fixes: Vec<Fix>) -> TrackFeatures {
-        TrackFeatures::compute(&window(fixes), &TrackParams::default())
+        track_features(&window(fixes), &TrackParams::default()).unwrap()
     }
 
     /// A vessel moving north at `kn` knots from (10, 10), a fix every `every` seconds.
@@ -1073,7 +799,7 @@ mod tests {
         )
         .0
         .with_carried(carried.clone());
-        let tf = TrackFeatures::compute(&w, &TrackParams::default());
+        let tf = track_features(&w, &TrackParams::default()).unwrap();
         let v = tf.vessel(1).unwrap();
         assert_eq!((v.sites.len(), v.switches.len()), (2, 1), "{v:?}");
         assert!(v.sites[1].carried && !v.sites[0].carried);
@@ -1093,7 +819,8 @@ mod tests {
             vec![fix(1, 200, 37.40, -76.35), fix(1, 400, 37.40, -76.35)],
         )
         .0;
-        let v = TrackFeatures::compute(&w, &TrackParams::default())
+        let v = track_features(&w, &TrackParams::default())
+            .unwrap()
             .vessel(1)
             .unwrap()
             .clone();

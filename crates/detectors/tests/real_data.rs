@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 
 use common::{at, raw_window, replay, sample, whole_day, window};
 use detectors::{
-    EventCategory, IdentityClass, IdentityProblem, Severity, TrackFeatures, TrackParams, clean,
-    run_legacy,
+    EventCategory, IdentityClass, IdentityProblem, Severity, TrackParams, clean, run_legacy,
 };
 
 const SHARED_MMSI: i64 = 211_002_010;
@@ -317,8 +316,8 @@ fn sentinels_and_duplicates_are_cleaned_and_counted() {
     // Never reach a speed computation: the victim's segments are those of its real fixes.
     let p = TrackParams::default();
     let (a, b) = (
-        TrackFeatures::compute(&clean_w, &p),
-        TrackFeatures::compute(&dirty_w, &p),
+        detectors::track_features(&clean_w, &p).unwrap(),
+        detectors::track_features(&dirty_w, &p).unwrap(),
     );
     let (va, vb) = (
         a.vessel(victim.mmsi).unwrap(),
@@ -344,8 +343,8 @@ fn sentinels_and_duplicates_are_cleaned_and_counted() {
     let (with_w, _) = clean(bounds, raw);
     let (without_w, _) = clean(bounds, without);
     let (a, b) = (
-        TrackFeatures::compute(&with_w, &p),
-        TrackFeatures::compute(&without_w, &p),
+        detectors::track_features(&with_w, &p).unwrap(),
+        detectors::track_features(&without_w, &p).unwrap(),
     );
     for m in senders {
         match (a.vessel(m), b.vessel(m)) {

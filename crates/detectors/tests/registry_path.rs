@@ -22,13 +22,17 @@ fn run_registry(
 ) -> BTreeMap<&'static str, Arc<ModelOutput>> {
     let deps = default_dependencies();
     let mut done: BTreeMap<&'static str, Arc<ModelOutput>> = BTreeMap::new();
-    for (model, build) in catalog() {
+    for spec in specs() {
+        let model = spec.id;
         let p = params
             .get(model)
             .cloned()
             .or_else(|| default_params(model))
             .unwrap();
-        let instance = build(ModelId::new(model).unwrap(), &p).unwrap();
+        let instance = spec
+            .default_implementation()
+            .build(ModelId::new(model).unwrap(), &p)
+            .unwrap();
         let mut upstream = Upstream::new();
         for (m, on, key) in &deps {
             if *m == model {
@@ -117,7 +121,7 @@ fn a_shadow_with_other_thresholds_scores_differently() {
 
 #[test]
 fn catalog_edges_and_defaults_are_consistent() {
-    let ids_in_order: Vec<&str> = catalog().iter().map(|(id, _)| *id).collect();
+    let ids_in_order: Vec<&str> = specs().iter().map(|s| s.id).collect();
     assert_eq!(
         ids_in_order,
         [
@@ -153,15 +157,39 @@ fn catalog_edges_and_defaults_are_consistent() {
             "{}: {p}",
             s.id
         );
-        assert!(
-            (s.constructor)(ModelId::new(s.id).unwrap(), &p).is_ok(),
-            "{}",
-            s.id
-        );
+        for (name, code) in s.implementations {
+            assert!(
+                code().build(ModelId::new(s.id).unwrap(), &p).is_ok(),
+                "{} {name}",
+                s.id
+            );
+        }
         assert!(s.description.len() > 10);
         assert!(ModelId::new(s.id).is_ok());
     }
     assert_eq!(default_params("no_such_model"), None);
+
+    // The DAG type-checks: every implementation reads exactly the keys its
+    // spec wires, each as the type its upstream's default implementation
+    // produces.
+    let entries = catalog();
+    assert_eq!(entries.len(), 6, "five models, spoofing_score twice");
+    for (model, name, code) in &entries {
+        let spec = detectors::spec(model).unwrap();
+        let mut read: Vec<&str> = code.reads().iter().map(|i| i.key()).collect();
+        let mut wired: Vec<&str> = spec.inputs.iter().map(|(_, key)| *key).collect();
+        read.sort_unstable();
+        wired.sort_unstable();
+        assert_eq!(read, wired, "{model} {name}");
+        for (upstream, key) in spec.inputs {
+            let declared = code.reads().iter().find(|i| i.key() == *key).unwrap();
+            let produced = detectors::spec(upstream)
+                .unwrap()
+                .default_implementation()
+                .produces();
+            assert_eq!(declared.artifact(), produced, "{model} {name} reads {key}");
+        }
+    }
     assert_eq!(
         default_params(ids::SPOOFING_SCORE).unwrap(),
         json!({
@@ -176,26 +204,24 @@ fn catalog_edges_and_defaults_are_consistent() {
 #[test]
 fn a_missing_input_is_a_model_error_not_a_panic() {
     let (w, _) = window(at(0, 10), 10);
-    let (_, build) = catalog()
-        .into_iter()
-        .find(|(id, _)| *id == ids::RISK)
+    let risk = detectors::spec(ids::RISK)
+        .unwrap()
+        .default_implementation()
+        .build(
+            ModelId::new(ids::RISK).unwrap(),
+            &default_params(ids::RISK).unwrap(),
+        )
         .unwrap();
-    let risk = build(
-        ModelId::new(ids::RISK).unwrap(),
-        &default_params(ids::RISK).unwrap(),
-    )
-    .unwrap();
     let err = risk.run(at(0, 10), &w, &Upstream::new()).unwrap_err();
     assert!(err.to_string().contains("spoofing"), "{err}");
-    let (_, build) = catalog()
-        .into_iter()
-        .find(|(id, _)| *id == ids::TRACK_FEATURES)
+    let tracks = detectors::spec(ids::TRACK_FEATURES)
+        .unwrap()
+        .default_implementation()
+        .build(
+            ModelId::new(ids::TRACK_FEATURES).unwrap(),
+            &default_params(ids::TRACK_FEATURES).unwrap(),
+        )
         .unwrap();
-    let tracks = build(
-        ModelId::new(ids::TRACK_FEATURES).unwrap(),
-        &default_params(ids::TRACK_FEATURES).unwrap(),
-    )
-    .unwrap();
     let err = tracks
         .run(at(0, 10), &"not a window", &Upstream::new())
         .unwrap_err();

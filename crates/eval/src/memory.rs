@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use detectors::{
     AisWindow, Collisions, EventCategory, EventRules, Identities, SpoofingScores, WindowBounds,
-    catalog, clean, default_dependencies, default_params, events,
+    clean, default_dependencies, default_params, events, specs,
 };
 use model_api::{ModelId, ModelOutput, Upstream};
 use serde_json::Value;
@@ -27,7 +27,8 @@ fn run_models(
 ) -> Result<BTreeMap<&'static str, Arc<ModelOutput>>, EvalError> {
     let deps = default_dependencies();
     let mut done: BTreeMap<&'static str, Arc<ModelOutput>> = BTreeMap::new();
-    for (model, build) in catalog() {
+    for spec in specs() {
+        let model = spec.id;
         let err = |message: String| EvalError::Model {
             model: model.to_owned(),
             message,
@@ -37,7 +38,10 @@ fn run_models(
             obj.extend(over.clone());
         }
         let id = ModelId::new(model).map_err(|e| err(e.to_string()))?;
-        let instance = build(id, &params).map_err(|e| err(e.message))?;
+        let instance = spec
+            .default_implementation()
+            .build(id, &params)
+            .map_err(|e| err(e.to_string()))?;
         let mut upstream = Upstream::new();
         for (m, on, key) in &deps {
             if *m == model {

@@ -7,7 +7,8 @@
 //!   short or corrupt is an error naming the file and the last line read,
 //!   and nothing of that file is written (it is most likely re-sent whole).
 //! - **A bad row costs only itself.** Records are split strictly (see
-//!   [`MAX_RECORD_LINES`] and the module `records` for the rules): an
+//!   [`MAX_RECORD_LINES`] and `ais_csv::Records`, whose reading this crate
+//!   uses, for the rules): an
 //!   unbalanced quote, text after a closing quote, a line over
 //!   [`MAX_RECORD_BYTES`], a field that is not UTF-8 or holds a NUL, an
 //!   unparseable number or time, a number beyond its column's range: each
@@ -27,8 +28,6 @@
 //! This crate never cleans or judges positions (the 91/181 and 102.3
 //! sentinels are stored as reported): cleaning is the cycle's job.
 
-mod parse;
-mod records;
 mod store;
 
 use std::collections::BTreeSet;
@@ -43,11 +42,10 @@ use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-pub use parse::{BadRow, HEADER, Position};
-pub use records::{MAX_RECORD_BYTES, MAX_RECORD_LINES};
+pub use ais_csv::{BadRow, HEADER, MAX_RECORD_BYTES, MAX_RECORD_LINES, Position};
 pub use store::INGEST_LOCK_KEY;
 
-use records::{Item, ReadError, Records, TimeScan};
+use ais_csv::{Item, ReadError, Records};
 use store::LedgerCounts;
 
 /// How many bad rows are kept with their details; the rest are only counted.
@@ -257,7 +255,7 @@ pub async fn ingest_file(
         return Ok(seen_before(seen, sha256));
     }
     let started = std::time::Instant::now();
-    let scan = records.scan_times().map_err(|e| file.read_error(e, gzip))?;
+    let scan = Scan::of(&records.scan_times().map_err(|e| file.read_error(e, gzip))?);
     drop(records);
     tracing::debug!(
         days = scan.days.len(),
@@ -300,7 +298,7 @@ pub async fn ingest_file(
 async fn direct(
     client: &mut Client,
     file: &FileCtx<'_>,
-    scan: &TimeScan,
+    scan: &Scan,
     sha256: &str,
     on_read: &dyn Fn(u64),
 ) -> Result<Direct, IngestError> {
@@ -308,7 +306,7 @@ async fn direct(
     let Some(file_id) = file_id else {
         return Ok(Direct::Done(file.seen_meanwhile(&tx, sha256).await?));
     };
-    let span = scan.span();
+    let span = scan.span;
     if let Some((lo, hi)) = span
         && store::any_stored_between(&tx, lo, hi)
             .await
@@ -392,6 +390,27 @@ async fn staged(
 
 /// The days and times the first pass found; a row outside them stops the
 /// direct load.
+/// What the scan of a file found, in partitions' days.
+struct Scan {
+    /// Every UTC day named that a partition can hold (years 1 to 9999).
+    days: BTreeSet<Day>,
+    /// `[lo, hi]` holding the time of every valid row.
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Scan {
+    fn of(scan: &ais_csv::TimeScan) -> Self {
+        Self {
+            days: scan
+                .days
+                .iter()
+                .filter_map(|d| Day::from_date(*d))
+                .collect(),
+            span: scan.span(),
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Guard<'a> {
     days: &'a BTreeSet<Day>,
@@ -712,7 +731,7 @@ impl FileCtx<'_> {
     ) -> Result<(), IngestError> {
         let found = records.header().map_err(|e| self.read_error(e, gzip))?;
         match found {
-            Some(h) if parse::is_header(&h) => Ok(()),
+            Some(h) if ais_csv::is_header(&h) => Ok(()),
             found => Err(IngestError::Header {
                 path: self.path.to_owned(),
                 found: found.map_or_else(

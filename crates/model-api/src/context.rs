@@ -4,7 +4,7 @@ use std::any::{Any, type_name};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::{CycleTs, ModelError, ModelOutput};
+use crate::{CycleTs, Input, ModelError, ModelOutput};
 
 /// The PRIMARY results of a model's upstream models, by input key.
 ///
@@ -91,14 +91,21 @@ impl<'a, P> Context<'a, P> {
             })
     }
 
+    /// The artifact of the upstream PRIMARY result under `input`'s key, as
+    /// the type `input` declares: the typed way to read what
+    /// [`Model::INPUTS`](crate::Model::INPUTS) declares.
+    pub fn read<T: Any>(&self, input: &Input<T>) -> Result<&'a T, ModelError> {
+        self.input(input.key())
+    }
+
     /// The artifact of the upstream PRIMARY result under `key`, as `T`.
     pub fn input<T: Any>(&self, key: &str) -> Result<&'a T, ModelError> {
-        self.input_output(key)?
-            .artifact::<T>()
-            .ok_or_else(|| ModelError::InputType {
-                key: key.to_owned(),
-                expected: type_name::<T>(),
-            })
+        let output = self.input_output(key)?;
+        output.artifact::<T>().ok_or_else(|| ModelError::InputType {
+            key: key.to_owned(),
+            expected: type_name::<T>(),
+            found: output.artifact_type().map(|t| t.name()),
+        })
     }
 
     /// The whole upstream PRIMARY result under `key` (rows, metrics, artifact).

@@ -6,15 +6,15 @@ use std::str::FromStr;
 /// The longest id PostgreSQL accepts in a `VARCHAR(64)` column, in characters.
 pub const MAX_ID_CHARS: usize = 64;
 
-/// Why a [`ModelId`], [`MetricKey`], [`InputKey`] or [`VersionLabel`] could
-/// not be built.
+/// Why a [`ModelId`], [`MetricKey`], [`InputKey`], [`VersionLabel`] or
+/// [`ImplementationName`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     /// The id was the empty string.
     #[error("{what} must not be empty")]
     Empty {
-        /// What was being built: `"model id"`, `"metric key"`, `"input key"`
-        /// or `"version label"`.
+        /// What was being built: `"model id"`, `"metric key"`, `"input key"`,
+        /// `"version label"` or `"implementation name"`.
         what: &'static str,
     },
     /// The id had more characters than the database column allows.
@@ -76,6 +76,14 @@ macro_rules! bounded_string {
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// Compares, orders and hashes as the string does, so maps keyed by
+        /// it can be looked up by `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
                 &self.0
             }
         }
@@ -158,6 +166,23 @@ bounded_string!(
     /// ```
     VersionLabel,
     "version label"
+);
+
+bounded_string!(
+    /// The name of one implementation of a model in a catalog, e.g. `v2`:
+    /// 1 to 64 characters, as `kcg.detection_model_versions.implementation`
+    /// accepts. A version names the implementation it runs; a version that
+    /// names none runs its model's default implementation.
+    ///
+    /// ```
+    /// use model_api::ImplementationName;
+    /// assert_eq!(ImplementationName::new("v2")?.as_str(), "v2");
+    /// assert!(ImplementationName::new("").is_err());
+    /// assert!(ImplementationName::new("i".repeat(65)).is_err());
+    /// # Ok::<(), model_api::IdError>(())
+    /// ```
+    ImplementationName,
+    "implementation name"
 );
 
 /// The role of a model version.

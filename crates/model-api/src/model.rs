@@ -4,10 +4,13 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 
-use crate::{Context, CycleTs, ModelId, ModelOutput, Upstream};
+use crate::params::parse;
+use crate::{
+    Context, CycleTs, DeclaredInput, ModelId, ModelOutput, Output, ParamsError, ParamsProblem,
+    Upstream,
+};
 
 /// Why a model run produced no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,12 +24,14 @@ pub enum ModelError {
     },
     /// The upstream result under this key carries no artifact of the type
     /// the model expected.
-    #[error("upstream input {key:?} is not a {expected}")]
+    #[error("upstream input {key:?} is not a {expected} (it carries {})", found.unwrap_or("no artifact"))]
     InputType {
         /// The input key.
         key: String,
         /// The Rust type the model asked for.
         expected: &'static str,
+        /// The type the upstream result carries, if any.
+        found: Option<&'static str>,
     },
     /// The cycle's base input is not of the type the model expected.
     #[error("the cycle's base input is not a {expected}")]
@@ -46,28 +51,45 @@ impl ModelError {
     }
 }
 
-/// A version's params JSON could not be turned into the kind's typed params.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad params for model {model}: {message}")]
-pub struct ParamsError {
-    /// The model whose params were refused.
-    pub model: ModelId,
-    /// What was wrong, naming the unknown or missing field.
-    pub message: String,
-}
-
 /// A kind of detection model: a pure computation over a [`Context`].
 ///
 /// Implementations must not do I/O, must not keep state between runs, and
 /// should be deterministic functions of their context: SHADOW comparison and
 /// reruns of a cycle rely on it.
+///
+/// A model declares what it produces ([`Artifact`](Self::Artifact)) and
+/// what it reads ([`INPUTS`](Self::INPUTS)); the registry compares the two
+/// across every dependency edge before a cycle runs, so a model whose
+/// upstream produces the wrong type is left out with both types named
+/// instead of failing at run time.
 pub trait Model: Send + Sync + 'static {
     /// The typed params a version carries. Declare it with
     /// `#[serde(deny_unknown_fields)]` so a misspelt threshold is refused.
     type Params: DeserializeOwned + Send + Sync + 'static;
 
+    /// What downstream models read from this model's result (`()` for
+    /// none). [`run`](Self::run) returns it typed, so the declaration
+    /// cannot lie.
+    type Artifact: Any + Send + Sync;
+
+    /// The inputs this model reads, each an input key and the artifact
+    /// type expected under it (build them with
+    /// [`Input::declare`](crate::Input::declare)). The registry leaves the
+    /// model out when a declared key has no upstream or its upstream's
+    /// PRIMARY produces another type. Default: none (a root model).
+    const INPUTS: &'static [DeclaredInput] = &[];
+
+    /// The model's rules for values that parse but make no sense (a
+    /// negative distance, a ramp that ends before it starts), run by
+    /// [`instantiate`] after parsing. Name the field with
+    /// [`ParamsProblem`]. Default: every value that parses is accepted.
+    fn check(&self, params: &Self::Params) -> Result<(), ParamsProblem> {
+        let _ = params;
+        Ok(())
+    }
+
     /// Computes this model's result for one cycle.
-    fn run(&self, ctx: &Context<'_, Self::Params>) -> Result<ModelOutput, ModelError>;
+    fn run(&self, ctx: &Context<'_, Self::Params>) -> Result<Output<Self::Artifact>, ModelError>;
 }
 
 /// A model kind bound to one version's id and parsed params, ready to run.
@@ -110,6 +132,7 @@ impl<M: Model> ModelInstance for Bound<M> {
     ) -> Result<ModelOutput, ModelError> {
         self.kind
             .run(&Context::new(cycle_ts, &self.params, base, upstream))
+            .map(ModelOutput::from)
     }
 }
 
@@ -134,25 +157,24 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// Builds a runnable instance of `kind` from a version's params JSON.
 ///
-/// The JSON is parsed into `M::Params`; an unknown field, a missing field or
-/// a value of the wrong type is refused with a [`ParamsError`] that names it.
+/// The JSON must be an object; it is parsed into `M::Params` and then
+/// checked by [`Model::check`]. An unknown field, a missing field, a value
+/// of the wrong type or a value the model's rules refuse is a
+/// [`ParamsError`] that names it.
 pub fn instantiate<M: Model>(
     kind: M,
     id: ModelId,
     params: &serde_json::Value,
 ) -> Result<Arc<dyn ModelInstance>, ParamsError> {
-    match M::Params::deserialize(params) {
-        Ok(params) => Ok(Arc::new(Bound { id, kind, params })),
-        Err(e) => Err(ParamsError {
-            model: id,
-            message: e.to_string(),
-        }),
-    }
+    let params: M::Params = parse(&id, params)?;
+    kind.check(&params).map_err(|p| p.into_error(&id))?;
+    Ok(Arc::new(Bound { id, kind, params }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ArtifactType, Input};
     use serde::Deserialize;
 
     struct Echo;
@@ -161,15 +183,49 @@ mod tests {
     #[serde(deny_unknown_fields)]
     struct EchoParams {
         factor: f64,
+        #[serde(default)]
+        #[allow(dead_code)] // parsed to test error paths, never read
+        nested: Option<Nested>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Nested {
+        #[allow(dead_code)]
+        limits: Vec<f64>,
     }
 
     impl Model for Echo {
         type Params = EchoParams;
-        fn run(&self, ctx: &Context<'_, EchoParams>) -> Result<ModelOutput, ModelError> {
+        type Artifact = f64;
+
+        fn check(&self, p: &EchoParams) -> Result<(), ParamsProblem> {
+            ParamsProblem::positive("factor", p.factor)
+        }
+
+        fn run(&self, ctx: &Context<'_, EchoParams>) -> Result<Output<f64>, ModelError> {
             let base: &f64 = ctx.base()?;
             let mut out = ModelOutput::new();
-            out.push(crate::OutputRow::new("x", base * ctx.params().factor));
-            Ok(out)
+            let value = base * ctx.params().factor;
+            out.push(crate::OutputRow::new("x", value));
+            Ok(Output::new(out, value))
+        }
+    }
+
+    /// Reads an `f64` under "echo" and produces nothing.
+    struct Reader;
+
+    const ECHO: Input<f64> = Input::new("echo");
+
+    impl Model for Reader {
+        type Params = serde_json::Map<String, serde_json::Value>;
+        type Artifact = ();
+        const INPUTS: &'static [DeclaredInput] = &[ECHO.declare()];
+
+        fn run(&self, ctx: &Context<'_, Self::Params>) -> Result<Output<()>, ModelError> {
+            let mut out = ModelOutput::new();
+            out.metric("echo", *ctx.read(&ECHO)?);
+            Ok(out.into())
         }
     }
 
@@ -186,6 +242,31 @@ mod tests {
         assert!(unknown.message.contains("fact0r"), "{unknown}");
         let wrong = instantiate(Echo, id(), &serde_json::json!({"factor": "big"})).unwrap_err();
         assert!(wrong.to_string().contains("echo"), "{wrong}");
+        assert_eq!(wrong.field.as_deref(), Some("factor"), "{wrong}");
+        assert_eq!(
+            wrong.to_string(),
+            "bad params for model echo: field `factor`: invalid type: string \"big\", expected f64"
+        );
+        let deep = instantiate(
+            Echo,
+            id(),
+            &serde_json::json!({"factor": 1.0, "nested": {"limits": [1.0, "x"]}}),
+        )
+        .unwrap_err();
+        assert_eq!(deep.field.as_deref(), Some("nested.limits[1]"), "{deep}");
+        let not_object = instantiate(Echo, id(), &serde_json::json!([1])).unwrap_err();
+        assert!(not_object.message.contains("JSON object"), "{not_object}");
+        assert_eq!(not_object.field, None);
+    }
+
+    #[test]
+    fn the_check_hook_runs_after_parsing_and_names_its_field() {
+        let refused = instantiate(Echo, id(), &serde_json::json!({"factor": -2.0})).unwrap_err();
+        assert_eq!(refused.field.as_deref(), Some("factor"));
+        assert_eq!(
+            refused.to_string(),
+            "bad params for model echo: field `factor`: must be a positive number, got -2"
+        );
     }
 
     #[test]
@@ -195,9 +276,29 @@ mod tests {
             .run(chrono::Utc::now(), &21.0_f64, &Upstream::new())
             .unwrap();
         assert_eq!(out.rows()[0].score, 42.0);
+        assert_eq!(out.artifact::<f64>(), Some(&42.0));
+        assert_eq!(out.artifact_type(), Some(ArtifactType::of::<f64>()));
         let err = m
             .run(chrono::Utc::now(), &"text", &Upstream::new())
             .unwrap_err();
         assert!(matches!(err, ModelError::BaseInput { .. }));
+    }
+
+    #[test]
+    fn a_declared_input_is_read_typed_and_a_wrong_type_names_both() {
+        assert_eq!(Reader::INPUTS, &[ECHO.declare()]);
+        let reader = instantiate(Reader, id(), &serde_json::json!({})).unwrap();
+        let mut upstream = Upstream::new();
+        upstream.insert("echo", Arc::new(ModelOutput::new().with_artifact(2.5_f64)));
+        let out = reader.run(chrono::Utc::now(), &(), &upstream).unwrap();
+        assert_eq!(out.metrics(), &[("echo".to_owned(), 2.5)]);
+        assert!(!out.has_artifact(), "a model of artifact () carries none");
+
+        upstream.insert("echo", Arc::new(ModelOutput::new().with_artifact("2.5")));
+        let err = reader.run(chrono::Utc::now(), &(), &upstream).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "upstream input \"echo\" is not a f64 (it carries &str)"
+        );
     }
 }

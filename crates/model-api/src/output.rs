@@ -4,6 +4,8 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::ArtifactType;
+
 /// One persisted row of a model's result: `(entity_key, score, payload)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputRow {
@@ -35,13 +37,18 @@ impl OutputRow {
     }
 }
 
-/// A model's result: rows to persist, metrics, and an optional typed
-/// artifact for downstream models.
+/// A result as the executor holds it: rows to persist, metrics, and an
+/// optional artifact for downstream models, its type erased (but known:
+/// [`artifact_type`](Self::artifact_type)).
+///
+/// A [`Model`](crate::Model) builds one for its rows and metrics and returns
+/// it with its typed artifact as an [`Output`]; the executor keeps this
+/// erased form.
 #[derive(Clone, Default)]
 pub struct ModelOutput {
     rows: Vec<OutputRow>,
     metrics: Vec<(String, f64)>,
-    artifact: Option<Arc<dyn Any + Send + Sync>>,
+    artifact: Option<(Arc<dyn Any + Send + Sync>, ArtifactType)>,
 }
 
 impl ModelOutput {
@@ -71,16 +78,14 @@ impl ModelOutput {
         self.metrics.push((key.into(), value));
     }
 
-    /// Attaches the typed value downstream models read with
-    /// [`Context::input`](crate::Context::input).
+    /// Attaches the value downstream models read with
+    /// [`Context::read`](crate::Context::read), replacing any other. A
+    /// [`Model`](crate::Model) returns its artifact through [`Output`]
+    /// instead; this is for results built by hand (an upstream in a test,
+    /// an executor's own instances).
     pub fn with_artifact<T: Any + Send + Sync>(mut self, artifact: T) -> Self {
-        self.artifact = Some(Arc::new(artifact));
+        self.artifact = Some((Arc::new(artifact), ArtifactType::of::<T>()));
         self
-    }
-
-    /// Sets the artifact on an existing result.
-    pub fn set_artifact<T: Any + Send + Sync>(&mut self, artifact: T) {
-        self.artifact = Some(Arc::new(artifact));
     }
 
     /// The rows to persist.
@@ -101,13 +106,88 @@ impl ModelOutput {
     /// The artifact as `T`, if there is one of that type.
     pub fn artifact<T: Any>(&self) -> Option<&T> {
         self.artifact
-            .as_deref()
-            .and_then(|a| (a as &dyn Any).downcast_ref::<T>())
+            .as_ref()
+            .and_then(|(a, _)| (a.as_ref() as &dyn Any).downcast_ref::<T>())
     }
 
     /// Whether an artifact (of any type) is attached.
     pub fn has_artifact(&self) -> bool {
         self.artifact.is_some()
+    }
+
+    /// The type of the attached artifact, if any.
+    pub fn artifact_type(&self) -> Option<ArtifactType> {
+        self.artifact.as_ref().map(|(_, t)| *t)
+    }
+}
+
+/// What [`Model::run`](crate::Model::run) returns: the rows and metrics of
+/// a [`ModelOutput`] and the model's artifact as its declared type `A`.
+///
+/// Because the type is the model's `Artifact`, what a model declares it
+/// produces is what it produces: the registry checks the DAG on the
+/// declaration, and no run can contradict it. A model without an artifact
+/// (`A = ()`) returns `Ok(out.into())`.
+///
+/// ```
+/// use model_api::{ArtifactType, ModelOutput, Output, OutputRow};
+/// let mut out = ModelOutput::new();
+/// out.push(OutputRow::new("211002010", 1.0));
+/// let typed = Output::new(out, vec![211002010_i64]);
+/// assert_eq!(typed.artifact(), &vec![211002010]);
+/// let erased: ModelOutput = typed.into();
+/// assert_eq!(erased.artifact_type(), Some(ArtifactType::of::<Vec<i64>>()));
+/// assert_eq!(erased.rows().len(), 1);
+///
+/// let none: Output<()> = ModelOutput::new().into();
+/// assert!(!ModelOutput::from(none).has_artifact());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Output<A> {
+    result: ModelOutput,
+    artifact: A,
+}
+
+impl<A> Output<A> {
+    /// `result`'s rows and metrics with `artifact`. An artifact attached to
+    /// `result` by hand is replaced by this one.
+    pub fn new(result: ModelOutput, artifact: A) -> Self {
+        Self { result, artifact }
+    }
+
+    /// The rows and metrics.
+    pub fn result(&self) -> &ModelOutput {
+        &self.result
+    }
+
+    /// The typed artifact.
+    pub fn artifact(&self) -> &A {
+        &self.artifact
+    }
+
+    /// The rows and metrics, and the artifact.
+    pub fn into_parts(self) -> (ModelOutput, A) {
+        (self.result, self.artifact)
+    }
+}
+
+impl From<ModelOutput> for Output<()> {
+    /// A result without artifact (any attached by hand is dropped).
+    fn from(result: ModelOutput) -> Self {
+        Self::new(result, ())
+    }
+}
+
+impl<A: Any + Send + Sync> From<Output<A>> for ModelOutput {
+    /// The erased form; `()` becomes "no artifact".
+    fn from(output: Output<A>) -> Self {
+        let (mut result, artifact) = output.into_parts();
+        if ArtifactType::of::<A>().is_none() {
+            result.artifact = None;
+            result
+        } else {
+            result.with_artifact(artifact)
+        }
     }
 }
 
@@ -116,7 +196,7 @@ impl fmt::Debug for ModelOutput {
         f.debug_struct("ModelOutput")
             .field("rows", &self.rows)
             .field("metrics", &self.metrics)
-            .field("artifact", &self.artifact.as_ref().map(|_| ".."))
+            .field("artifact", &self.artifact.as_ref().map(|(_, t)| t.name()))
             .finish()
     }
 }

@@ -1,8 +1,10 @@
 //! What can go wrong, by the rule that was broken, and how constraint
 //! violations of the registry tables map onto those rules.
 
-use model_api::{ParamsError, Role};
-use registry::VersionStatus;
+use model_api::{ImplementationName, ParamsError, Role};
+use registry::{Exclusion, VersionStatus};
+
+use crate::VersionSummary;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{GenericClient, Transaction};
 
@@ -99,16 +101,56 @@ pub enum StoreError {
     },
     /// The model's code (in the caller's catalog) refuses the params: a
     /// version that could never run is not registered or promoted.
-    #[error("params of model {model} version {version} are refused by its code")]
+    #[error(
+        "params of model {model} version {version} are refused by its code (implementation {implementation})"
+    )]
     ParamsRefused {
         /// The model.
         model: String,
         /// The version label.
         version: String,
-        /// What the code refused, naming the field.
+        /// The implementation whose code refused them.
+        implementation: ImplementationName,
+        /// What the code refused, naming the field (boxed: it is the
+        /// largest cause, and errors travel by value).
         #[source]
-        source: ParamsError,
+        source: Box<ParamsError>,
     },
+    /// An ACTIVE version of a model the caller's catalog has no code for:
+    /// it could not run in this build (allowed on request, for a version a
+    /// newer build will run).
+    #[error(
+        "model {model} version {version} cannot be activated: this build has no code for model {model}; \
+         nothing was changed"
+    )]
+    NoCode {
+        /// The model.
+        model: String,
+        /// The version label.
+        version: String,
+    },
+    /// An ACTIVE version naming an implementation the caller's catalog does
+    /// not have for its model (allowed on request, as [`StoreError::NoCode`]).
+    #[error(
+        "model {model} version {version} cannot be activated: this build has no implementation \
+         {implementation} of model {model} (it has {}); nothing was changed",
+        list(.known)
+    )]
+    UnknownImplementation {
+        /// The model.
+        model: String,
+        /// The version label.
+        version: String,
+        /// The implementation named.
+        implementation: ImplementationName,
+        /// The implementations this build has, sorted.
+        known: Vec<ImplementationName>,
+    },
+    /// The promotion would leave a model out of the plan that the registry
+    /// could plan before (or break a dependent by its artifact type): the
+    /// candidate was not promoted.
+    #[error("{0}")]
+    BreaksPlan(Box<BrokenPlan>),
     /// A timeout the column cannot hold (`timeout_ms > 0`, an `INTEGER`).
     #[error(
         "the timeout of model {model} version {version} must be 1 to {} ms, not {timeout_ms}",
@@ -145,6 +187,41 @@ pub enum StoreError {
         #[source]
         source: tokio_postgres::Error,
     },
+}
+
+fn list(items: &[ImplementationName]) -> String {
+    items
+        .iter()
+        .map(ImplementationName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a refused promotion would have broken ([`StoreError::BreaksPlan`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "promoting {promoted} would leave model {model} out of the plan: {reason}{}; nothing was changed",
+    and_with(.also)
+)]
+pub struct BrokenPlan {
+    /// The candidate, as it was before the refused promotion.
+    pub promoted: VersionSummary,
+    /// The first model the promotion would leave out (the one its own
+    /// reason names, when the others only follow it).
+    pub model: String,
+    /// Why the planner would leave it out, naming key and both types for a
+    /// type mismatch.
+    pub reason: Exclusion,
+    /// The other models it would leave out, sorted.
+    pub also: Vec<String>,
+}
+
+fn and_with(models: &[String]) -> String {
+    if models.is_empty() {
+        String::new()
+    } else {
+        format!(" (and with it {})", models.join(", "))
+    }
 }
 
 fn existing_version(existing: &Option<(i64, VersionStatus, Role)>) -> String {

@@ -29,7 +29,7 @@ mod models;
 mod reference;
 mod versions;
 
-pub use error::StoreError;
+pub use error::{BrokenPlan, StoreError};
 pub use load::load;
 pub use models::{Edge, EnabledOutcome, UndependOutcome, add_model, depend, set_enabled, undepend};
 pub use reference::{ReferenceModel, Registered, register_reference};

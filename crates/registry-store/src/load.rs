@@ -22,13 +22,14 @@ SELECT 0 AS kind,
        kcg.role_rank(v.role) AS role_rank,
        v.params,
        v.timeout_ms,
+       v.implementation::text AS implementation,
        NULL::text COLLATE "C" AS depends_on,
        NULL::text COLLATE "C" AS input_key
   FROM kcg.detection_model_versions v
   JOIN kcg.detection_models m ON m.model_id = v.model_id
  WHERE v.status = 'ACTIVE' AND m.is_enabled
 UNION ALL
-SELECT 1, NULL, d.model_id::text COLLATE "C", NULL, NULL, NULL, NULL, NULL,
+SELECT 1, NULL, d.model_id::text COLLATE "C", NULL, NULL, NULL, NULL, NULL, NULL,
        d.depends_on::text COLLATE "C", d.input_key::text COLLATE "C"
   FROM kcg.detection_model_dependencies d
 ORDER BY kind, model_id, role_rank, id, depends_on, input_key
@@ -66,6 +67,7 @@ fn version(row: &Row) -> Result<ActiveVersion, StoreError> {
     let columns = VersionColumns::new(row)?;
     let role = columns.role()?;
     let timeout_ms = columns.timeout_ms()?;
+    let implementation: Option<String> = columns.get("implementation")?;
     let mut params: serde_json::Value = columns.get("params")?;
     let VersionColumns {
         id,
@@ -91,6 +93,7 @@ fn version(row: &Row) -> Result<ActiveVersion, StoreError> {
         role,
         params,
         timeout_ms,
+        implementation,
     })
 }
 

@@ -13,14 +13,14 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use model_api::{ModelId, ParamsError, Role, VersionLabel};
-use registry::{Catalog, VersionStatus};
+use model_api::{ImplementationName, ModelId, Role, VersionLabel};
+use registry::{Catalog, ParamsCheck, Unresolved, VersionStatus};
 use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
-use crate::StoreError;
 use crate::decode::VersionColumns;
 use crate::error::{Subject, begin, commit, db, write_error};
+use crate::{BrokenPlan, StoreError};
 
 /// A version to add.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +39,14 @@ pub struct NewVersion {
     /// Per-version run timeout (the executor's default otherwise); 1 to
     /// `i32::MAX` milliseconds.
     pub timeout_ms: Option<u32>,
+    /// The implementation of the model it runs; `None` runs the model's
+    /// default implementation (whichever the running build has).
+    pub implementation: Option<ImplementationName>,
+    /// Activate it even though the caller's catalog has no code for the
+    /// model or for the implementation named (a version registered ahead of
+    /// the build that runs it; it is left out of the plan until then).
+    /// Params are checked only where there is code to check them with.
+    pub allow_unknown: bool,
 }
 
 /// A stored version, as messages and outcomes name it.
@@ -130,6 +138,8 @@ pub struct StoredVersion {
     pub params: Value,
     /// Its timeout override.
     pub timeout_ms: Option<u32>,
+    /// The implementation it names; `None` runs the model's default.
+    pub implementation: Option<String>,
     /// When it was added.
     pub created_at: DateTime<Utc>,
     /// When it was last made ACTIVE.
@@ -142,10 +152,12 @@ const LOCK_MODEL: &str = "SELECT 1 FROM kcg.detection_models WHERE model_id = $1
 
 /// Adds a version: DRAFT, or ACTIVE with `new.activate`.
 ///
-/// Refused when the model's code in `catalog` refuses the params (a model
-/// this build has no code for is not checked), the model is unknown, the
-/// label exists, or an ACTIVE PRIMARY would be the model's second. Returns
-/// the stored version.
+/// Refused when the model's code in `catalog` (the implementation named,
+/// or the model's default) refuses the params; when it is to be ACTIVE and
+/// `catalog` has no code for the model or the implementation, unless
+/// `new.allow_unknown` (a DRAFT of such a version is kept unchecked); when
+/// the model is unknown, the label exists, or an ACTIVE PRIMARY would be
+/// the model's second. Returns the stored version.
 pub async fn add_version(
     client: &mut (impl GenericClient + Send + Sync),
     catalog: &Catalog,
@@ -153,7 +165,20 @@ pub async fn add_version(
 ) -> Result<VersionSummary, StoreError> {
     let (model, version) = (new.model.as_str(), new.version.as_str());
     let params = Value::Object(new.params.clone());
-    check_params(catalog, &new.model, version, &params)?;
+    let implementation = new.implementation.as_ref().map(ImplementationName::as_str);
+    let refuse = if new.activate && !new.allow_unknown {
+        Unknown::Refuse
+    } else {
+        Unknown::Allow
+    };
+    check_code(
+        catalog,
+        &new.model,
+        version,
+        implementation,
+        &params,
+        refuse,
+    )?;
     let timeout_ms = new
         .timeout_ms
         .map(|ms| {
@@ -211,8 +236,8 @@ pub async fn add_version(
     let row = tx
         .query_one(
             "INSERT INTO kcg.detection_model_versions \
-                    (model_id, version, role, status, params, timeout_ms, activated_at) \
-             VALUES ($1, $2, $3, $4::text, $5, $6, CASE WHEN $4::text = 'ACTIVE' THEN now() END) \
+                    (model_id, version, role, status, params, timeout_ms, implementation, activated_at) \
+             VALUES ($1, $2, $3, $4::text, $5, $6, $7, CASE WHEN $4::text = 'ACTIVE' THEN now() END) \
              RETURNING id",
             &[
                 &model,
@@ -221,6 +246,7 @@ pub async fn add_version(
                 &status.as_str(),
                 &params,
                 &timeout_ms,
+                &implementation,
             ],
         )
         .await
@@ -231,7 +257,7 @@ pub async fn add_version(
         })?;
     let id: i64 = row.get(0);
     commit(tx, || format!("version {version} of model {model}")).await?;
-    tracing::info!(model_id = model, version, version_id = id, role = %new.role, %status, "version added");
+    tracing::info!(model_id = model, version, version_id = id, role = %new.role, %status, implementation, "version added");
     Ok(VersionSummary {
         id,
         model: model.to_owned(),
@@ -246,15 +272,23 @@ pub async fn add_version(
 /// PRIMARY; an ARCHIVED version comes back (rolling back is promoting the
 /// previous PRIMARY again).
 ///
-/// Refused when there is no such version or its model's code in `catalog`
-/// refuses its params.
+/// Refused when there is no such version, its model's code in `catalog`
+/// refuses its params, or the promotion would break the plan: the registry
+/// is planned with `catalog` as it is and as it would be after the
+/// promotion, inside the promoting transaction, and a model that was
+/// planned and would not be (a dependent whose input type the candidate
+/// does not produce, the candidate's own model when this build lacks its
+/// implementation, ...), or a dependent the candidate's artifact type
+/// breaks, refuses the promotion with [`StoreError::BreaksPlan`], naming
+/// it and the planner's reason; nothing is changed. A model this build has
+/// no code for at all is not judged (it is not planned either way).
 pub async fn promote(
     client: &mut (impl GenericClient + Send + Sync),
     catalog: &Catalog,
     id: i64,
 ) -> Result<PromoteOutcome, StoreError> {
     let tx = begin(client).await?;
-    let (target, params) = lock_version(&tx, id).await?;
+    let (target, params, implementation) = lock_version(&tx, id).await?;
     let model = target.model.as_str();
     tx.execute(LOCK_MODEL, &[&model])
         .await
@@ -264,8 +298,16 @@ pub async fn promote(
     }
     // A stored model id this build cannot even name has no code to check.
     if let Ok(model_id) = ModelId::new(model) {
-        check_params(catalog, &model_id, &target.version, &params)?;
+        check_code(
+            catalog,
+            &model_id,
+            &target.version,
+            implementation.as_deref(),
+            &params,
+            Unknown::RefuseImplementation,
+        )?;
     }
+    let before = registry::plan(catalog, &crate::load(&tx).await?);
     let old = active_primary(&tx, model, Some(id)).await?;
     if let Some((old_id, _)) = &old {
         tx.execute(
@@ -296,6 +338,16 @@ pub async fn promote(
             || format!("promote {target}"),
         )
     })?;
+    let after = registry::plan(catalog, &crate::load(&tx).await?);
+    if let Some(broken) = broken_by(&target, &before, &after) {
+        // Dropping `tx` rolls the promotion back.
+        tracing::warn!(
+            version_id = id,
+            model_id = model,
+            "promotion refused: {broken}"
+        );
+        return Err(StoreError::BreaksPlan(Box::new(broken)));
+    }
     commit(tx, || format!("the promotion of {target}")).await?;
     tracing::info!(
         model_id = model,
@@ -320,7 +372,7 @@ pub async fn archive(
     id: i64,
 ) -> Result<ArchiveOutcome, StoreError> {
     let tx = begin(client).await?;
-    let (target, _) = lock_version(&tx, id).await?;
+    let (target, _, _) = lock_version(&tx, id).await?;
     if target.status == VersionStatus::Archived {
         return Ok(ArchiveOutcome::AlreadyArchived(target));
     }
@@ -349,7 +401,7 @@ pub async fn list_versions(
     let rows = client
         .query(
             "SELECT id, model_id::text, version::text, role::text, status::text, params, \
-                    timeout_ms, created_at, activated_at, archived_at \
+                    timeout_ms, implementation::text, created_at, activated_at, archived_at \
                FROM kcg.detection_model_versions \
               WHERE $1::text IS NULL OR model_id = $1 \
               ORDER BY model_id COLLATE \"C\", kcg.role_rank(role), id",
@@ -365,6 +417,7 @@ pub async fn list_versions(
                 status: c.status()?,
                 params: c.get("params")?,
                 timeout_ms: c.timeout_ms()?,
+                implementation: c.get("implementation")?,
                 created_at: c.get("created_at")?,
                 activated_at: c.get("activated_at")?,
                 archived_at: c.get("archived_at")?,
@@ -376,36 +429,113 @@ pub async fn list_versions(
         .collect()
 }
 
-/// [`StoreError::ParamsRefused`] when `catalog` has code for `model` and it
-/// refuses `params`.
-fn check_params(
+/// Whether version `version` of `model` (running `implementation`, or the
+/// model's default) may be stored with `params`: [`StoreError::ParamsRefused`]
+/// when `catalog` has its code and the code refuses them; when it has no
+/// code, [`StoreError::NoCode`] or [`StoreError::UnknownImplementation`] as
+/// `unknown` says, else nothing to check.
+fn check_code(
     catalog: &Catalog,
     model: &ModelId,
     version: &str,
+    implementation: Option<&str>,
     params: &Value,
+    unknown: Unknown,
 ) -> Result<(), StoreError> {
-    match catalog.check_params(model, params) {
-        None | Some(Ok(())) => Ok(()),
-        Some(Err(source)) => Err(refused(model, version, source)),
+    match catalog.check_params(model, implementation, params) {
+        ParamsCheck::Accepted { .. } => Ok(()),
+        ParamsCheck::Refused {
+            implementation,
+            error,
+        } => Err(StoreError::ParamsRefused {
+            model: model.to_string(),
+            version: version.to_owned(),
+            implementation,
+            source: Box::new(error),
+        }),
+        ParamsCheck::NoCode(Unresolved::UnknownModel) if unknown != Unknown::Refuse => Ok(()),
+        ParamsCheck::NoCode(_) if unknown == Unknown::Allow => Ok(()),
+        ParamsCheck::NoCode(Unresolved::UnknownModel) => Err(StoreError::NoCode {
+            model: model.to_string(),
+            version: version.to_owned(),
+        }),
+        ParamsCheck::NoCode(Unresolved::UnknownImplementation { known }) => {
+            // Only a named implementation can be unknown: a model's default
+            // always exists.
+            match implementation.and_then(|i| ImplementationName::new(i).ok()) {
+                Some(implementation) => Err(StoreError::UnknownImplementation {
+                    model: model.to_string(),
+                    version: version.to_owned(),
+                    implementation,
+                    known,
+                }),
+                None => Err(StoreError::NoCode {
+                    model: model.to_string(),
+                    version: version.to_owned(),
+                }),
+            }
+        }
     }
 }
 
-fn refused(model: &ModelId, version: &str, source: ParamsError) -> StoreError {
-    StoreError::ParamsRefused {
-        model: model.to_string(),
-        version: version.to_owned(),
-        source,
-    }
+/// What to do about a version the caller's catalog has no code for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unknown {
+    /// Store it unchecked.
+    Allow,
+    /// Refuse it when the catalog knows the model but not the
+    /// implementation named; a model without any code is not judged.
+    RefuseImplementation,
+    /// Refuse it.
+    Refuse,
 }
 
-/// Version `id`, locked for the rest of the transaction, and its params.
+/// What promoting `target` breaks, comparing the plans before and after:
+/// every model planned before and left out after, and every model left out
+/// after because it reads the candidate's model as another type. The one
+/// named first is the first whose reason is its own (not "upstream X
+/// unavailable"), by model_id.
+fn broken_by(
+    target: &VersionSummary,
+    before: &registry::Plan,
+    after: &registry::Plan,
+) -> Option<BrokenPlan> {
+    let broken: Vec<&registry::Excluded> = after
+        .excluded()
+        .iter()
+        .filter(|e| e.version_id.is_none())
+        .filter(|e| {
+            before.find(&e.model_id).is_some()
+                || matches!(&e.reason, registry::Exclusion::InputTypeMismatch(m)
+                    if m.upstream == target.model)
+        })
+        .collect();
+    let first = broken
+        .iter()
+        .find(|e| !matches!(e.reason, registry::Exclusion::UpstreamUnavailable { .. }))
+        .or(broken.first())?;
+    Some(BrokenPlan {
+        promoted: target.clone(),
+        model: first.model_id.clone(),
+        reason: first.reason.clone(),
+        also: broken
+            .iter()
+            .filter(|e| e.model_id != first.model_id)
+            .map(|e| e.model_id.clone())
+            .collect(),
+    })
+}
+
+/// Version `id`, locked for the rest of the transaction, its params and its
+/// implementation.
 async fn lock_version(
     tx: &(impl GenericClient + Sync),
     id: i64,
-) -> Result<(VersionSummary, Value), StoreError> {
+) -> Result<(VersionSummary, Value, Option<String>), StoreError> {
     let row = tx
         .query_opt(
-            "SELECT id, model_id::text, version::text, role::text, status::text, params \
+            "SELECT id, model_id::text, version::text, role::text, status::text, params, \
+                    implementation::text \
                FROM kcg.detection_model_versions WHERE id = $1 FOR UPDATE",
             &[&id],
         )
@@ -414,7 +544,8 @@ async fn lock_version(
         .ok_or(StoreError::UnknownVersion { id })?;
     let columns = VersionColumns::new(&row)?;
     let params = columns.get("params")?;
-    Ok((summary(&columns)?, params))
+    let implementation = columns.get("implementation")?;
+    Ok((summary(&columns)?, params, implementation))
 }
 
 fn summary(columns: &VersionColumns<'_>) -> Result<VersionSummary, StoreError> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::*;
 use model_api::{InputKey, Role, VersionLabel};
-use registry::{Catalog, VersionStatus, dependency_path};
+use registry::{VersionStatus, dependency_path};
 use registry_store::{
     ArchiveOutcome, Edge, NewVersion, PromoteOutcome, StoreError, add_model, add_version, archive,
     depend, load, promote,
@@ -41,6 +41,8 @@ fn draft(model: &str, version: String) -> NewVersion {
         params: good(),
         activate: false,
         timeout_ms: None,
+        implementation: None,
+        allow_unknown: false,
     }
 }
 
@@ -114,7 +116,8 @@ async fn concurrent_promotes_and_archives_leave_at_most_one_active_primary() {
 async fn of_concurrent_activations_of_a_primary_exactly_one_wins() {
     let db = TestDb::new().await;
     let setup = db.client().await;
-    let catalog = Arc::new(Catalog::new());
+    // Code for every model: an ACTIVE version needs code in the build.
+    let catalog = Arc::new(catalog((0..ROUNDS).map(|round| format!("m{round}"))));
     for round in 0..ROUNDS {
         let model = format!("m{round}");
         add_model(&setup, &id(&model), None).await.unwrap();

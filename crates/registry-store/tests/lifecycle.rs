@@ -53,6 +53,8 @@ fn new_version(
         params,
         activate,
         timeout_ms: None,
+        implementation: None,
+        allow_unknown: false,
     }
 }
 
@@ -402,7 +404,7 @@ async fn a_disabled_model_is_not_loaded_and_the_flag_reports_what_changed() {
     add_model(&c, &id("m"), None).await.unwrap();
     add_version(
         &mut c,
-        &Catalog::new(),
+        &catalog(["m"]),
         &new_version("m", "1", Role::Primary, good(), true),
     )
     .await
@@ -535,7 +537,7 @@ async fn operations_compose_inside_a_callers_transaction() {
     depend(&mut tx, &edge("a", "b", "in")).await.unwrap();
     let v = add_version(
         &mut tx,
-        &Catalog::new(),
+        &catalog(["b"]),
         &new_version("b", "1", Role::Primary, good(), true),
     )
     .await

@@ -5,14 +5,11 @@
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
 use daggy::petgraph::algo::toposort;
 use daggy::petgraph::graph::{DiGraph, NodeIndex};
-use model_api::{
-    Context, Model, ModelError, ModelId, ModelInstance, ModelOutput, ParamsError, Role, instantiate,
-};
+use model_api::{Context, Model, ModelError, ModelOutput, Output, Role};
 use registry::{ActiveVersion, Dependency, RegistrySnapshot};
 use registry::{Catalog, plan};
 use serde::Deserialize;
@@ -21,6 +18,7 @@ const MODELS: usize = 1000;
 const EDGES: usize = 5000;
 const RUNS: usize = 31;
 
+#[derive(Clone)]
 struct Noop;
 
 #[derive(Deserialize)]
@@ -32,13 +30,10 @@ struct NoopParams {
 
 impl Model for Noop {
     type Params = NoopParams;
-    fn run(&self, _: &Context<'_, NoopParams>) -> Result<ModelOutput, ModelError> {
-        Ok(ModelOutput::new())
+    type Artifact = ();
+    fn run(&self, _: &Context<'_, NoopParams>) -> Result<Output<()>, ModelError> {
+        Ok(ModelOutput::new().into())
     }
-}
-
-fn noop(id: ModelId, params: &serde_json::Value) -> Result<Arc<dyn ModelInstance>, ParamsError> {
-    instantiate(Noop, id, params)
 }
 
 fn name(i: usize) -> String {
@@ -59,6 +54,7 @@ fn registry() -> (RegistrySnapshot, Vec<(usize, usize)>) {
                 role,
                 params: serde_json::json!({ "threshold": 0.5 }),
                 timeout_ms: None,
+                implementation: None,
             });
         };
         add(Role::Primary);
@@ -110,7 +106,10 @@ fn main() {
 
     let (snapshot, pairs) = registry();
     if wanted("plan_1000_models_5000_edges_ms") {
-        let catalog = Catalog::from_entries((0..MODELS).map(|i| (name(i), noop))).expect("catalog");
+        let catalog = Catalog::from_entries(
+            (0..MODELS).map(|i| (name(i), "v1", model_api::Implementation::of(Noop))),
+        )
+        .expect("catalog");
         let check = plan(&catalog, &snapshot);
         assert_eq!(
             check.model_count(),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use model_api::{IdError, ParamsError, Role};
+use model_api::{ArtifactType, IdError, ImplementationName, ParamsError, Role};
 
 use crate::DependencyCycle;
 
@@ -20,6 +20,63 @@ pub struct VersionRef {
 impl fmt::Display for VersionRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} version {} (id {})", self.role, self.version, self.id)
+    }
+}
+
+/// A version reads under an input key another artifact type than the
+/// upstream PRIMARY under that key produces.
+///
+/// ```
+/// use model_api::ArtifactType;
+/// use registry::{TypeMismatch, VersionRef};
+/// let m = TypeMismatch {
+///     version: VersionRef { id: 9, version: "1.0.0".into(), role: model_api::Role::Primary },
+///     implementation: "v1".parse()?,
+///     input_key: "spoofing".into(),
+///     upstream: "spoofing_score".into(),
+///     upstream_implementation: "v3".parse()?,
+///     expected: ArtifactType::of::<f64>(),
+///     found: ArtifactType::of::<u8>(),
+/// };
+/// assert_eq!(
+///     m.to_string(),
+///     "PRIMARY version 1.0.0 (id 9) (implementation v1) reads input key \"spoofing\" as f64, \
+///      but the PRIMARY of spoofing_score (implementation v3) produces u8"
+/// );
+/// # Ok::<(), model_api::IdError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeMismatch {
+    /// The version.
+    pub version: VersionRef,
+    /// Its implementation.
+    pub implementation: ImplementationName,
+    /// The key.
+    pub input_key: String,
+    /// The upstream model the key reads.
+    pub upstream: String,
+    /// The implementation its PRIMARY runs.
+    pub upstream_implementation: ImplementationName,
+    /// What the version reads under the key.
+    pub expected: ArtifactType,
+    /// What the upstream PRIMARY produces.
+    pub found: ArtifactType,
+}
+
+impl fmt::Display for TypeMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (implementation {}) reads input key {:?} as {}, but the PRIMARY of {} \
+             (implementation {}) produces {}",
+            self.version,
+            self.implementation,
+            self.input_key,
+            self.expected,
+            self.upstream,
+            self.upstream_implementation,
+            self.found
+        )
     }
 }
 
@@ -50,6 +107,33 @@ pub enum Exclusion {
         /// The model id as stored.
         model_id: String,
     },
+    /// The catalog has code for the model, but not in the implementation
+    /// the version names.
+    UnknownImplementation {
+        /// The version.
+        version: VersionRef,
+        /// The model.
+        model_id: String,
+        /// The implementation it names.
+        implementation: String,
+        /// The implementations this build has, sorted.
+        known: Vec<ImplementationName>,
+    },
+    /// The version's implementation declares an input that no dependency
+    /// of the model provides.
+    InputNotWired {
+        /// The version.
+        version: VersionRef,
+        /// Its implementation.
+        implementation: ImplementationName,
+        /// The declared key.
+        input_key: String,
+        /// The artifact type it expects under that key.
+        expected: ArtifactType,
+    },
+    /// The upstream PRIMARY under a declared input key produces another
+    /// artifact type than the version's implementation reads there.
+    InputTypeMismatch(Box<TypeMismatch>),
     /// ACTIVE versions, none of them PRIMARY.
     NoActivePrimary {
         /// The ACTIVE versions there are.
@@ -106,6 +190,30 @@ impl fmt::Display for Exclusion {
                 f,
                 "unknown model_id {model_id}: no model kind of that name in this build's catalog"
             ),
+            Exclusion::UnknownImplementation {
+                version,
+                model_id,
+                implementation,
+                known,
+            } => {
+                write!(
+                    f,
+                    "{version}: model {model_id} has no implementation {implementation} in this build's catalog (it has "
+                )?;
+                write_list(f, known)?;
+                f.write_str(")")
+            }
+            Exclusion::InputNotWired {
+                version,
+                implementation,
+                input_key,
+                expected,
+            } => write!(
+                f,
+                "{version} (implementation {implementation}) reads input key {input_key:?} as {expected}, \
+                 but no dependency provides that key"
+            ),
+            Exclusion::InputTypeMismatch(mismatch) => write!(f, "{mismatch}"),
             Exclusion::NoActivePrimary { active } => {
                 f.write_str("no ACTIVE PRIMARY version (ACTIVE: ")?;
                 write_list(f, active)?;

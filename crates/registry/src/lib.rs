@@ -33,8 +33,8 @@ mod planner;
 mod snapshot;
 mod status;
 
-pub use catalog::{Catalog, CatalogError, Constructor};
-pub use exclusion::{Exclusion, VersionRef};
+pub use catalog::{Catalog, CatalogError, Constructor, ParamsCheck, Resolved, Unresolved};
+pub use exclusion::{Exclusion, TypeMismatch, VersionRef};
 pub use graph::dependency_path;
 pub use plan::{DependencyCycle, Excluded, InputEdge, Plan, PlannedModel, PlannedVersion};
 pub use planner::{plan, versions_by_model};

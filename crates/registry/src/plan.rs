@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use model_api::{ModelId, ModelInstance, Role};
+use model_api::{ImplementationName, ModelId, ModelInstance, Role};
 
 use crate::Exclusion;
 
@@ -17,6 +17,9 @@ pub struct PlannedVersion {
     pub version: String,
     /// Its role.
     pub role: Role,
+    /// The implementation it runs (its model's default when the version
+    /// names none).
+    pub implementation: ImplementationName,
     /// Per-version timeout override (the executor's default otherwise).
     pub timeout: Option<Duration>,
     /// The instance built from the version's params.
@@ -107,9 +110,12 @@ impl Plan {
     /// (a whole model before its versions, versions by id). A model is
     /// listed once, with the first of these that applies: it is on a
     /// dependency cycle; it has no ACTIVE version, an invalid id, no code in
-    /// the catalog, not exactly one ACTIVE PRIMARY, a PRIMARY whose
-    /// params its constructor refuses, or two upstreams declared under one
-    /// input key; an upstream is unavailable.
+    /// the catalog (or not in the implementation its PRIMARY names), not
+    /// exactly one ACTIVE PRIMARY, a PRIMARY whose params its constructor
+    /// refuses, or two upstreams declared under one input key; its
+    /// PRIMARY's implementation declares an input no dependency provides,
+    /// or one whose upstream PRIMARY produces another artifact type; an
+    /// upstream is unavailable.
     pub fn excluded(&self) -> &[Excluded] {
         &self.excluded
     }

@@ -8,14 +8,17 @@ use std::time::Duration;
 use daggy::petgraph::algo::{tarjan_scc, toposort};
 use daggy::petgraph::graph::DiGraph;
 use daggy::{Dag, NodeIndex, Walker};
-use model_api::{ModelId, ModelInstance, Role};
+use model_api::{ArtifactType, ImplementationName, ModelId, ModelInstance, Role};
 
-use crate::catalog::{Refusal, build};
+use crate::catalog::{Refusal, Resolved, Unresolved, build};
 use crate::graph::Graph;
 use crate::{
-    ActiveVersion, Catalog, Constructor, DependencyCycle, Excluded, Exclusion, InputEdge, Plan,
-    PlannedModel, PlannedVersion, RegistrySnapshot, VersionRef,
+    ActiveVersion, Catalog, DependencyCycle, Excluded, Exclusion, InputEdge, Plan, PlannedModel,
+    PlannedVersion, RegistrySnapshot, TypeMismatch, VersionRef,
 };
+
+/// What a model's PRIMARY produces, for the type check of its dependents.
+type Produces<'c> = Option<(ArtifactType, &'c ImplementationName)>;
 
 /// Plans `snapshot` with the model kinds `catalog` knows.
 ///
@@ -41,7 +44,7 @@ pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
         }
     }
 
-    let mut primaries: Vec<Option<(ModelId, PlannedVersion)>> = vec![None; n];
+    let mut primaries: Vec<Option<(ModelId, PlannedVersion, Resolved<'_>)>> = vec![None; n];
     for node in 0..n {
         if out[node].is_some() {
             continue;
@@ -52,6 +55,30 @@ pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
                 Some(reason) => out[node] = Some(reason),
             },
             Err(reason) => out[node] = Some(reason),
+        }
+    }
+
+    // The DAG's types: every input a PRIMARY declares must be wired, and
+    // the upstream PRIMARY under it must produce the declared type. Checked
+    // against the upstreams whose PRIMARY could be built (the others leave
+    // their dependents out anyway, below).
+    let produces: Vec<Produces<'_>> = primaries
+        .iter()
+        .map(|p| p.as_ref().map(|(_, _, r)| (r.code.produces(), r.name)))
+        .collect();
+    for node in 0..n {
+        let Some((_, _, resolved)) = &primaries[node] else {
+            continue;
+        };
+        let Some(primary) = graph.versions[node]
+            .iter()
+            .find(|v| v.role == Role::Primary)
+        else {
+            continue;
+        };
+        if let Err(reason) = check_inputs(&graph, node, primary, resolved, &produces) {
+            primaries[node] = None;
+            out[node] = Some(reason);
         }
     }
 
@@ -119,10 +146,10 @@ pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
     for level in levels {
         let mut models = Vec::with_capacity(level.len());
         for node in level {
-            let Some((model_id, primary)) = primaries[node].take() else {
+            let Some((model_id, primary, _)) = primaries[node].take() else {
                 continue;
             };
-            let others = others(catalog, &model_id, &graph.versions[node], &mut excluded);
+            let others = others(catalog, &graph, node, &model_id, &produces, &mut excluded);
             let inputs = graph.inputs[node]
                 .iter()
                 .filter_map(|&(upstream, key)| {
@@ -283,21 +310,22 @@ fn levels(graph: &Graph<'_>, unavailable: &[bool]) -> Result<Vec<Vec<usize>>, Ve
     Ok(levels)
 }
 
-/// The model's one ACTIVE PRIMARY, instantiated, or why there is none.
-fn primary(
-    catalog: &Catalog,
+/// The model's one ACTIVE PRIMARY, instantiated, with the implementation
+/// it runs, or why there is none.
+fn primary<'c>(
+    catalog: &'c Catalog,
     name: &str,
     versions: &[&ActiveVersion],
-) -> Result<(ModelId, PlannedVersion), Exclusion> {
+) -> Result<(ModelId, PlannedVersion, Resolved<'c>), Exclusion> {
     if versions.is_empty() {
         return Err(Exclusion::NoActiveVersion);
     }
     let model_id = ModelId::new(name).map_err(Exclusion::InvalidModelId)?;
-    let Some(constructor) = catalog.get(name) else {
+    if !catalog.contains(name) {
         return Err(Exclusion::UnknownKind {
             model_id: name.to_owned(),
         });
-    };
+    }
     let primaries: Vec<&ActiveVersion> = versions
         .iter()
         .copied()
@@ -316,24 +344,31 @@ fn primary(
             });
         }
     };
-    let planned = instantiate(constructor, &model_id, primary)?;
-    Ok((model_id, planned))
+    let resolved = resolve(catalog, &model_id, primary)?;
+    let planned = instantiate(&resolved, &model_id, primary)?;
+    Ok((model_id, planned, resolved))
 }
 
-/// The model's SHADOW and CHALLENGER versions that instantiate; the others
-/// are recorded as excluded versions.
+/// The model's SHADOW and CHALLENGER versions that resolve, type-check and
+/// instantiate; the others are recorded as excluded versions.
 fn others(
     catalog: &Catalog,
+    graph: &Graph<'_>,
+    node: usize,
     model_id: &ModelId,
-    versions: &[&ActiveVersion],
+    produces: &[Produces<'_>],
     excluded: &mut Vec<Excluded>,
 ) -> Vec<PlannedVersion> {
-    let Some(constructor) = catalog.get(model_id.as_str()) else {
-        return Vec::new();
-    };
     let mut planned = Vec::new();
-    for v in versions.iter().filter(|v| v.role != Role::Primary) {
-        match instantiate(constructor, model_id, v) {
+    for v in graph.versions[node]
+        .iter()
+        .filter(|v| v.role != Role::Primary)
+    {
+        let built = resolve(catalog, model_id, v).and_then(|resolved| {
+            check_inputs(graph, node, v, &resolved, produces)?;
+            instantiate(&resolved, model_id, v)
+        });
+        match built {
             Ok(p) => planned.push(p),
             Err(reason) => excluded.push(Excluded {
                 model_id: model_id.to_string(),
@@ -346,14 +381,74 @@ fn others(
     planned
 }
 
+/// The implementation version `v` runs, or why this build has none.
+fn resolve<'c>(
+    catalog: &'c Catalog,
+    model_id: &ModelId,
+    v: &ActiveVersion,
+) -> Result<Resolved<'c>, Exclusion> {
+    catalog
+        .resolve(model_id.as_str(), v.implementation.as_deref())
+        .map_err(|unresolved| match unresolved {
+            Unresolved::UnknownModel => Exclusion::UnknownKind {
+                model_id: model_id.to_string(),
+            },
+            Unresolved::UnknownImplementation { known } => Exclusion::UnknownImplementation {
+                version: version_ref(v),
+                model_id: model_id.to_string(),
+                implementation: v.implementation.clone().unwrap_or_default(),
+                known,
+            },
+        })
+}
+
+/// Whether every input `resolved` declares for version `v` of `node` is
+/// wired, and fed by an upstream PRIMARY of the declared type (an upstream
+/// whose PRIMARY could not be built is not judged here).
+fn check_inputs(
+    graph: &Graph<'_>,
+    node: usize,
+    v: &ActiveVersion,
+    resolved: &Resolved<'_>,
+    produces: &[Produces<'_>],
+) -> Result<(), Exclusion> {
+    for input in resolved.code.reads() {
+        let wired = graph.inputs[node]
+            .iter()
+            .find(|&&(_, key)| key == input.key());
+        let Some(&(upstream, key)) = wired else {
+            return Err(Exclusion::InputNotWired {
+                version: version_ref(v),
+                implementation: resolved.name.clone(),
+                input_key: input.key().to_owned(),
+                expected: input.artifact(),
+            });
+        };
+        if let Some((found, upstream_implementation)) = produces[upstream]
+            && found != input.artifact()
+        {
+            return Err(Exclusion::InputTypeMismatch(Box::new(TypeMismatch {
+                version: version_ref(v),
+                implementation: resolved.name.clone(),
+                input_key: key.to_owned(),
+                upstream: graph.names[upstream].to_owned(),
+                upstream_implementation: upstream_implementation.clone(),
+                expected: input.artifact(),
+                found,
+            })));
+        }
+    }
+    Ok(())
+}
+
 /// Builds a version's instance, or the reason it cannot be built.
 fn instantiate(
-    constructor: &Constructor,
+    resolved: &Resolved<'_>,
     model_id: &ModelId,
     v: &ActiveVersion,
 ) -> Result<PlannedVersion, Exclusion> {
     let instance: Arc<dyn ModelInstance> =
-        build(constructor, model_id, &v.params).map_err(|refusal| match refusal {
+        build(resolved.code, model_id, &v.params).map_err(|refusal| match refusal {
             Refusal::Params(error) => Exclusion::BadParams {
                 version: version_ref(v),
                 error,
@@ -368,6 +463,7 @@ fn instantiate(
         version_id: v.id,
         version: v.version.clone(),
         role: v.role,
+        implementation: resolved.name.clone(),
         timeout: v.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
         instance,
     })

@@ -22,6 +22,10 @@ pub struct ActiveVersion {
     pub params: serde_json::Value,
     /// Per-version timeout override, in milliseconds.
     pub timeout_ms: Option<u32>,
+    /// The implementation of the model this version runs, as stored
+    /// (`detection_model_versions.implementation`); `None` runs the
+    /// model's default implementation.
+    pub implementation: Option<String>,
 }
 
 /// `model_id` consumes `depends_on`'s PRIMARY result under `input_key`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use model_api::{ModelId, ModelInstance, ParamsError, Role};
+use model_api::{ArtifactType, Implementation, ModelId, ModelInstance, ParamsError, Role};
 use registry::{Catalog, CatalogError, Excluded, Exclusion, VersionRef, plan};
 
 #[test]
@@ -337,9 +337,16 @@ fn a_panicking_constructor_is_a_reason_not_a_crash() {
     catalog
         .register(
             "boom",
-            |_id: ModelId, _p: &serde_json::Value| -> Result<Arc<dyn ModelInstance>, ParamsError> {
-                panic!("threshold table missing")
-            },
+            "v1",
+            Implementation::from_constructor(
+                ArtifactType::NONE,
+                &[],
+                |_id: ModelId,
+                 _p: &serde_json::Value|
+                 -> Result<Arc<dyn ModelInstance>, ParamsError> {
+                    panic!("threshold table missing")
+                },
+            ),
         )
         .unwrap();
     let snap = snapshot(vec![version(1, "boom", "1", Role::Primary, good())], vec![]);
@@ -392,12 +399,16 @@ fn a_disabled_consumer_is_not_listed_but_a_missing_upstream_is() {
 fn the_catalog_refuses_duplicates_and_invalid_ids() {
     let mut catalog = catalog(["a"]);
     assert!(matches!(
-        catalog.register("a", weighted),
-        Err(CatalogError::Duplicate(_))
+        catalog.register_model("a", "v1", Weighted),
+        Err(CatalogError::Duplicate { .. })
     ));
     assert!(matches!(
-        catalog.register(&"y".repeat(65), weighted),
+        catalog.register_model(&"y".repeat(65), "v1", Weighted),
         Err(CatalogError::InvalidId { .. })
+    ));
+    assert!(matches!(
+        catalog.register_model("a", "", Weighted),
+        Err(CatalogError::InvalidImplementation { .. })
     ));
     assert_eq!(catalog.model_ids().collect::<Vec<_>>(), vec!["a"]);
 }

@@ -609,3 +609,111 @@ async fn models_plan_prints_the_cycle_path_and_the_plan_of_the_rest() {
     );
     assert!(!text.contains("dependency cycles"), "{text}");
 }
+
+/// `versions add --implementation` and `--allow-unknown` on the command
+/// line: what each prints, the refusal and its hint, and where the listings
+/// and the plan show the implementation a version runs.
+#[tokio::test]
+async fn implementations_and_versions_without_code_on_the_command_line() {
+    let db = TestDb::new().await;
+    register_reference_models(&db);
+    let spoofing = defaults("spoofing_score");
+    let added = ok(
+        &db,
+        &[
+            "versions",
+            "add",
+            "spoofing_score",
+            "2.0.0",
+            "--role",
+            "SHADOW",
+            "--implementation",
+            "v2",
+            "--params",
+            &spoofing,
+            "--activate",
+        ],
+    );
+    assert!(
+        added.contains("as ACTIVE SHADOW, implementation v2 (id "),
+        "{added}"
+    );
+    let shadow = id_in(&added);
+    let listed = ok(&db, &["versions", "list", "--model", "spoofing_score"]);
+    assert!(listed.contains("IMPLEMENTATION"), "{listed}");
+    assert!(listed.contains("v1 (default)"), "{listed}");
+    let plan = ok(&db, &["models", "plan"]);
+    assert!(
+        plan.contains(&format!("SHADOW 2.0.0 (id {shadow}, v2)")),
+        "{plan}"
+    );
+    let list = ok(&db, &["models", "list", "--format", "json"]);
+    assert!(list.contains("\"implementation\": \"v2\""), "{list}");
+
+    // A model this build has no code for: DRAFT is fine, ACTIVE is refused
+    // with a hint, and allowed on request.
+    ok(&db, &["models", "add", "loitering"]);
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "versions",
+            "add",
+            "loitering",
+            "1.0.0",
+            "--role",
+            "PRIMARY",
+            "--params",
+            "{}",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let refused = fails_with_1(
+        &db,
+        &add(&["--activate"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        refused.contains(
+            "model loitering version 1.0.0 cannot be activated: this build has no code for model loitering"
+        ),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("hint:") && refused.contains("--allow-unknown"),
+        "{refused}"
+    );
+    let allowed = ok(
+        &db,
+        &add(&["--activate", "--allow-unknown"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(allowed.contains("implementation (default)"), "{allowed}");
+    let plan = ok(&db, &["models", "plan"]);
+    assert!(plan.contains("unknown model_id loitering"), "{plan}");
+
+    // An implementation this build lacks names the ones it has.
+    let refused = fails_with_1(
+        &db,
+        &[
+            "versions",
+            "add",
+            "spoofing_score",
+            "3.0.0",
+            "--role",
+            "SHADOW",
+            "--implementation",
+            "v9",
+            "--params",
+            &spoofing,
+            "--activate",
+        ],
+    );
+    assert!(
+        refused.contains("no implementation v9 of model spoofing_score (it has v1, v2)"),
+        "{refused}"
+    );
+}

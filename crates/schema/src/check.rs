@@ -58,6 +58,7 @@ const VARCHAR64: &[(&str, &str)] = &[
     ("detection_models", "model_id"),
     ("detection_model_versions", "model_id"),
     ("detection_model_versions", "version"),
+    ("detection_model_versions", "implementation"),
     ("detection_model_dependencies", "model_id"),
     ("detection_model_dependencies", "depends_on"),
     ("detection_model_dependencies", "input_key"),

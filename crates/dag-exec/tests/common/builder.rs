@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use model_api::{ModelId, ModelInstance, ParamsError, Role};
+use model_api::{ArtifactType, Implementation, ModelId, ModelInstance, ParamsError, Role};
 use registry::{ActiveVersion, Catalog, Dependency, Plan, RegistrySnapshot};
 
 /// What a version's constructor does.
@@ -50,6 +50,7 @@ impl PlanBuilder {
             role,
             params: serde_json::json!({ "slot": slots.len() }),
             timeout_ms: timeout.map(|t| u32::try_from(t.as_millis()).expect("a test timeout")),
+            implementation: None,
         });
         slots.push(slot);
     }
@@ -97,6 +98,7 @@ impl PlanBuilder {
             role: Role::Primary,
             params: serde_json::json!({}),
             timeout_ms: None,
+            implementation: None,
         });
         self
     }
@@ -112,28 +114,37 @@ impl PlanBuilder {
     }
 
     /// The plan. The catalog (and with it every instance not planned) is
-    /// dropped on return: the plan is what holds the instances.
+    /// dropped on return: the plan is what holds the instances. The
+    /// instances are hand-made, so they declare no inputs (nothing to
+    /// type-check) and an unknown artifact type.
     pub fn build(self) -> Plan {
         let mut catalog = Catalog::new();
         for (model, slots) in self.slots {
+            let constructor = move |id: ModelId, params: &serde_json::Value| {
+                let slot = params
+                    .get("slot")
+                    .and_then(serde_json::Value::as_u64)
+                    .and_then(|i| slots.get(usize::try_from(i).ok()?));
+                match slot {
+                    Some(Slot::Instance(instance)) => Ok(Arc::clone(instance)),
+                    Some(Slot::Refuse(message)) => Err(ParamsError {
+                        model: id,
+                        field: None,
+                        message: message.clone(),
+                    }),
+                    None => Err(ParamsError {
+                        model: id,
+                        field: Some("slot".to_owned()),
+                        message: "no such slot".to_owned(),
+                    }),
+                }
+            };
             catalog
-                .register(&model, move |id: ModelId, params: &serde_json::Value| {
-                    let slot = params
-                        .get("slot")
-                        .and_then(serde_json::Value::as_u64)
-                        .and_then(|i| slots.get(usize::try_from(i).ok()?));
-                    match slot {
-                        Some(Slot::Instance(instance)) => Ok(Arc::clone(instance)),
-                        Some(Slot::Refuse(message)) => Err(ParamsError {
-                            model: id,
-                            message: message.clone(),
-                        }),
-                        None => Err(ParamsError {
-                            model: id,
-                            message: "no such slot".to_owned(),
-                        }),
-                    }
-                })
+                .register(
+                    &model,
+                    "test",
+                    Implementation::from_constructor(ArtifactType::NONE, &[], constructor),
+                )
                 .expect("a valid test model id");
         }
         registry::plan(

@@ -204,8 +204,7 @@ pub fn deterministic(id: &str, seed: u64, recorder: &Recorder) -> Arc<dyn ModelI
         );
         out.metric("inputs", upstream.len() as f64);
         out.metric("digest_unit", unit(digest));
-        out.set_artifact(Digest(digest));
-        Ok(out)
+        Ok(out.with_artifact(Digest(digest)))
     })
 }
 

@@ -1,46 +1,20 @@
 //! The bundled real AIS sample as `Fix`es, and helpers to cut windows.
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::fs::File;
-use std::io::BufReader;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use detectors::{AisWindow, CleanStats, Fix, WindowBounds, clean};
 
-pub fn sample_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/ais-2022-01-03-sample.csv.gz")
-}
-
-fn to_fix(p: ingest::Position) -> Fix {
-    Fix {
-        mmsi: p.mmsi,
-        ts: p.ts,
-        lat: p.lat,
-        lon: p.lon,
-        sog: p.sog,
-        cog: p.cog,
-        heading: p.heading,
-        vessel_name: p.vessel_name,
-        vessel_type: p.vessel_type,
-    }
-}
-
-/// Every row of the sample, parsed by the ingest crate's parser, in file order.
+/// Every row of the sample, read by ingest's own rules (`ais-csv`), in file
+/// order.
 pub fn sample() -> &'static [Fix] {
     static SAMPLE: OnceLock<Vec<Fix>> = OnceLock::new();
     SAMPLE.get_or_init(|| {
-        let path = sample_path();
-        let file = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let gz = flate2::read::GzDecoder::new(BufReader::new(file));
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(gz);
-        let mut fixes = Vec::new();
-        for (i, rec) in reader.records().enumerate() {
-            let rec = rec.unwrap_or_else(|e| panic!("line {}: {e}", i + 2));
-            let p = ingest::Position::parse(&rec, i as u64 + 2).unwrap_or_else(|e| panic!("{e}"));
-            fixes.push(to_fix(p));
-        }
+        let path = ais_csv::bundled_sample_path();
+        let (fixes, bad) =
+            ais_csv::read_fixes(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(
             fixes.len(),
             74_731,

@@ -3,16 +3,13 @@
 //! whose params can be refused, shared by this crate's tests.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::sync::Arc;
-
-use model_api::{
-    Context, Model, ModelError, ModelId, ModelInstance, ModelOutput, ParamsError, instantiate,
-};
+use model_api::{Context, Model, ModelError, ModelId, ModelOutput, Output};
 use registry::Catalog;
 use serde::Deserialize;
 use tokio_postgres::Client;
 
 /// Scores nothing; its params need a `weight`.
+#[derive(Clone)]
 pub struct Weighted;
 
 /// The params of [`Weighted`].
@@ -24,23 +21,23 @@ pub struct WeightedParams {
 
 impl Model for Weighted {
     type Params = WeightedParams;
-    fn run(&self, ctx: &Context<'_, WeightedParams>) -> Result<ModelOutput, ModelError> {
+    type Artifact = ();
+    fn run(&self, ctx: &Context<'_, WeightedParams>) -> Result<Output<()>, ModelError> {
         let mut out = ModelOutput::new();
         out.metric("weight", ctx.params().weight);
-        Ok(out)
+        Ok(out.into())
     }
 }
 
-fn weighted(
-    id: ModelId,
-    params: &serde_json::Value,
-) -> Result<Arc<dyn ModelInstance>, ParamsError> {
-    instantiate(Weighted, id, params)
-}
-
-/// A catalog that knows `names`, all of kind [`Weighted`].
+/// A catalog that knows `names`, all of kind [`Weighted`] (implementation `v1`).
 pub fn catalog<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Catalog {
-    Catalog::from_entries(names.into_iter().map(|n| (n, weighted))).expect("valid catalog")
+    let mut catalog = Catalog::new();
+    for n in names {
+        catalog
+            .register_model(n.as_ref(), "v1", Weighted)
+            .expect("valid catalog");
+    }
+    catalog
 }
 
 pub fn id(s: &str) -> ModelId {

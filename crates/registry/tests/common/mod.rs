@@ -1,16 +1,13 @@
 //! A tiny model kind and snapshot builders shared by the registry tests.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::sync::Arc;
-
-use model_api::{
-    Context, Model, ModelError, ModelId, ModelInstance, ModelOutput, ParamsError, Role, instantiate,
-};
+use model_api::{Context, Model, ModelError, ModelOutput, Output, Role};
 use registry::{ActiveVersion, Dependency, RegistrySnapshot};
 use registry::{Catalog, Plan};
 use serde::Deserialize;
 
 /// Scores every entity with its weight.
+#[derive(Clone)]
 pub struct Weighted;
 
 /// The params of [`Weighted`].
@@ -22,23 +19,24 @@ pub struct WeightedParams {
 
 impl Model for Weighted {
     type Params = WeightedParams;
-    fn run(&self, ctx: &Context<'_, WeightedParams>) -> Result<ModelOutput, ModelError> {
+    type Artifact = ();
+    fn run(&self, ctx: &Context<'_, WeightedParams>) -> Result<Output<()>, ModelError> {
         let mut out = ModelOutput::new();
         out.metric("weight", ctx.params().weight);
-        Ok(out)
+        Ok(out.into())
     }
 }
 
-pub fn weighted(
-    id: ModelId,
-    params: &serde_json::Value,
-) -> Result<Arc<dyn ModelInstance>, ParamsError> {
-    instantiate(Weighted, id, params)
-}
-
-/// A catalog that knows `names`, all of kind [`Weighted`].
+/// A catalog that knows `names`, all of kind [`Weighted`] (implementation
+/// `v1`, their default).
 pub fn catalog<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Catalog {
-    Catalog::from_entries(names.into_iter().map(|n| (n, weighted))).expect("valid catalog")
+    let mut catalog = Catalog::new();
+    for n in names {
+        catalog
+            .register_model(n.as_ref(), "v1", Weighted)
+            .expect("valid catalog");
+    }
+    catalog
 }
 
 pub fn version(
@@ -55,6 +53,7 @@ pub fn version(
         role,
         params,
         timeout_ms: None,
+        implementation: None,
     }
 }
 

@@ -101,7 +101,12 @@ pub fn delta(d: Duration) -> Result<TimeDelta> {
     TimeDelta::from_std(d).context("duration out of range")
 }
 
-pub fn pipeline(opts: &CycleOpts, use_registry: bool, limits: Limits) -> Result<Pipeline> {
+pub fn pipeline(
+    opts: &CycleOpts,
+    use_registry: bool,
+    limits: Limits,
+    catalog: &registry::Catalog,
+) -> Result<Pipeline> {
     let mut exec = dag_exec::ExecConfig {
         default_timeout: opts.model_timeout,
         ..Default::default()
@@ -118,7 +123,7 @@ pub fn pipeline(opts: &CycleOpts, use_registry: bool, limits: Limits) -> Result<
         limits,
         ..PipelineConfig::default()
     };
-    Ok(Pipeline::new(config, crate::catalog::build()?))
+    Ok(Pipeline::new(config, catalog.clone()))
 }
 
 /// One line per cycle, for logs and for people.
@@ -173,8 +178,13 @@ fn run_by(run_by: RunBy) -> RunOptions {
     }
 }
 
-pub async fn cycle(url: &Url, args: CycleArgs, use_registry: bool) -> Result<ExitCode> {
-    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts))?;
+pub async fn cycle(
+    url: &Url,
+    args: CycleArgs,
+    use_registry: bool,
+    catalog: &registry::Catalog,
+) -> Result<ExitCode> {
+    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts), catalog)?;
     let pool = url.pool(args.opts.pool_size)?;
     let outcome = run_one(&pipeline, &pool, args.at, &run_by(RunBy::Cycle))
         .await
@@ -233,7 +243,12 @@ impl Stop {
     }
 }
 
-pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<ExitCode> {
+pub async fn replay(
+    url: &Url,
+    args: ReplayArgs,
+    use_registry: bool,
+    catalog: &registry::Catalog,
+) -> Result<ExitCode> {
     if args.to < args.from {
         bail!("--to {} is before --from {}", args.to, args.from);
     }
@@ -244,7 +259,7 @@ pub async fn replay(url: &Url, args: ReplayArgs, use_registry: bool) -> Result<E
         ticks.push(t);
         t += step;
     }
-    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts))?;
+    let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts), catalog)?;
     let pool = url.pool(args.opts.pool_size)?;
     let stop = Stop::install()?;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {

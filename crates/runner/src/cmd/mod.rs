@@ -20,6 +20,17 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
             "register it first with `runner models add {model}`"
         )),
         StoreError::UnknownVersion { .. } => Some("see `runner versions list`".to_owned()),
+        StoreError::NoCode { .. } | StoreError::UnknownImplementation { .. } => Some(
+            "this build's models and implementations show in `runner models list` and \
+             `runner models plan`; `runner versions add --activate --allow-unknown` registers \
+             a version for a build that has its code"
+                .to_owned(),
+        ),
+        StoreError::BreaksPlan(_) => Some(
+            "see `runner models plan`; promote a version whose implementation produces what \
+             its dependents read, or change the dependents first"
+                .to_owned(),
+        ),
         StoreError::SecondActivePrimary { .. } => Some(
             "add the new version without --activate, then `runner versions promote <its id>` \
              to replace the current one"

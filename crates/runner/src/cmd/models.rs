@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use model_api::{InputKey, ModelId};
+use registry::Catalog;
 use registry_store::Edge;
 use serde_json::{Value, json};
 
@@ -66,11 +67,13 @@ pub struct FormatArg {
     pub format: Format,
 }
 
-pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
+pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
     match args.command {
-        Command::List(f) => list(url, f.format).await,
-        Command::Plan(f) => plan(url, f.format).await,
-        Command::Add { model, description } => add(url, &model, description.as_deref()).await,
+        Command::List(f) => list(url, f.format, catalog).await,
+        Command::Plan(f) => plan(url, f.format, catalog).await,
+        Command::Add { model, description } => {
+            add(url, &model, description.as_deref(), catalog).await
+        }
         Command::AddReference => add_reference(url).await,
         Command::Depend {
             model,
@@ -94,7 +97,7 @@ async fn add_reference(url: &Url) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(url: &Url, format: Format) -> Result<ExitCode> {
+async fn list(url: &Url, format: Format, catalog: &Catalog) -> Result<ExitCode> {
     let client = url.connect().await?;
     let snapshot = registry_store::load(&client).await?;
     let by_model = registry::versions_by_model(&snapshot);
@@ -111,6 +114,11 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
                                 "version": v.version,
                                 "role": v.role.as_str(),
                                 "timeout_ms": v.timeout_ms,
+                                "implementation": v.implementation,
+                                "runs": catalog
+                                    .resolve(model, v.implementation.as_deref())
+                                    .ok()
+                                    .map(|r| r.name.as_str()),
                                 "params": v.params,
                             })
                         })
@@ -129,7 +137,13 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let mut rows = vec![header(&[
-                "MODEL", "ROLE", "VERSION", "ID", "TIMEOUT", "PARAMS",
+                "MODEL",
+                "ROLE",
+                "VERSION",
+                "ID",
+                "IMPLEMENTATION",
+                "TIMEOUT",
+                "PARAMS",
             ])];
             for (model, versions) in &by_model {
                 for v in versions {
@@ -138,6 +152,7 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
                         v.role.to_string(),
                         v.version.clone(),
                         v.id.to_string(),
+                        implementation(catalog, model, v.implementation.as_deref()),
                         v.timeout_ms
                             .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
                         summarise_params(&v.params),
@@ -150,11 +165,10 @@ async fn list(url: &Url, format: Format) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn plan(url: &Url, format: Format) -> Result<ExitCode> {
+async fn plan(url: &Url, format: Format, catalog: &Catalog) -> Result<ExitCode> {
     let client = url.connect().await?;
     let snapshot = registry_store::load(&client).await?;
-    let catalog = crate::catalog::build()?;
-    let plan = registry::plan(&catalog, &snapshot);
+    let plan = registry::plan(catalog, &snapshot);
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&plan_json(&plan))?),
         Format::Text => print!("{}", plan_text(&plan)),
@@ -162,11 +176,24 @@ async fn plan(url: &Url, format: Format) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The implementation a version runs, as `versions list` and `models list`
+/// show it: the stored name, or the default's (`v1 (default)`); one this
+/// build lacks says so.
+pub(crate) fn implementation(catalog: &Catalog, model: &str, stored: Option<&str>) -> String {
+    match (stored, catalog.resolve(model, stored)) {
+        (Some(name), Ok(_)) => name.to_owned(),
+        (Some(name), Err(_)) => format!("{name} (not in this build)"),
+        (None, Ok(resolved)) => format!("{} (default)", resolved.name),
+        (None, Err(_)) => "(default)".to_owned(),
+    }
+}
+
 fn version_json(v: &registry::PlannedVersion) -> Value {
     json!({
         "version_id": v.version_id,
         "version": v.version,
         "role": v.role.as_str(),
+        "implementation": v.implementation.as_str(),
         "timeout_ms": v.timeout.map(|t| t.as_millis() as u64),
     })
 }
@@ -229,7 +256,12 @@ fn plan_text(plan: &registry::Plan) -> String {
         for m in level {
             let versions: Vec<String> = std::iter::once(&m.primary)
                 .chain(&m.others)
-                .map(|v| format!("{} {} (id {})", v.role, v.version, v.version_id))
+                .map(|v| {
+                    format!(
+                        "{} {} (id {}, {})",
+                        v.role, v.version, v.version_id, v.implementation
+                    )
+                })
                 .collect();
             let inputs: Vec<String> = m
                 .inputs
@@ -300,11 +332,15 @@ fn display_id(model_id: &str) -> String {
     }
 }
 
-async fn add(url: &Url, model: &str, description: Option<&str>) -> Result<ExitCode> {
+async fn add(
+    url: &Url,
+    model: &str,
+    description: Option<&str>,
+    catalog: &Catalog,
+) -> Result<ExitCode> {
     let model_id = ModelId::new(model).with_context(|| format!("cannot add model {model:?}"))?;
     let client = url.connect().await?;
     registry_store::add_model(&client, &model_id, description).await?;
-    let catalog = crate::catalog::build()?;
     println!("added model {model_id}");
     if !catalog.contains(model_id.as_str()) {
         println!(

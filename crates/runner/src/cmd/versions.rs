@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use model_api::{ModelId, Role, VersionLabel};
+use model_api::{ImplementationName, ModelId, Role, VersionLabel};
+use registry::Catalog;
 use registry_store::{ArchiveOutcome, NewVersion, PromoteOutcome};
 use serde_json::{Map, Value, json};
 
-use super::models::{Format, header, summarise_params, table};
+use super::models::{Format, header, implementation, summarise_params, table};
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +51,15 @@ enum Command {
         /// otherwise).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
         timeout_ms: Option<u32>,
+        /// The implementation of the model this version runs (see `models
+        /// plan`); without it, the model's default implementation.
+        #[arg(long, value_name = "NAME")]
+        implementation: Option<String>,
+        /// With --activate: store it even though this build has no code for
+        /// the model or the implementation (for a build that will); it is
+        /// left out of the plan until then, and its params are not checked.
+        #[arg(long)]
+        allow_unknown: bool,
     },
     /// Make version ID the ACTIVE PRIMARY of its model, archiving the current
     /// one, in one transaction. A SHADOW or CHALLENGER becomes the PRIMARY.
@@ -64,9 +74,9 @@ enum Command {
     },
 }
 
-pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
+pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
     match args.command {
-        Command::List { model, format } => list(url, model.as_deref(), format).await,
+        Command::List { model, format } => list(url, model.as_deref(), format, catalog).await,
         Command::Add {
             model,
             version,
@@ -74,13 +84,30 @@ pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
             params,
             activate,
             timeout_ms,
-        } => add(url, &model, &version, role, &params, activate, timeout_ms).await,
-        Command::Promote { id } => promote(url, id).await,
+            implementation,
+            allow_unknown,
+        } => {
+            let code = Code {
+                implementation: implementation.as_deref(),
+                allow_unknown,
+                catalog,
+            };
+            add(
+                url, &model, &version, role, &params, activate, timeout_ms, code,
+            )
+            .await
+        }
+        Command::Promote { id } => promote(url, id, catalog).await,
         Command::Archive { id } => archive(url, id).await,
     }
 }
 
-async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode> {
+async fn list(
+    url: &Url,
+    model: Option<&str>,
+    format: Format,
+    catalog: &Catalog,
+) -> Result<ExitCode> {
     let model = model
         .map(ModelId::new)
         .transpose()
@@ -101,6 +128,7 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
                         "status": v.status.as_str(),
                         "params": v.params,
                         "timeout_ms": v.timeout_ms,
+                        "implementation": v.implementation,
                         "created_at": time(Some(v.created_at)),
                         "activated_at": time(v.activated_at),
                         "archived_at": time(v.archived_at),
@@ -123,6 +151,7 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
                 "VERSION",
                 "ROLE",
                 "STATUS",
+                "IMPLEMENTATION",
                 "TIMEOUT",
                 "ACTIVATED",
                 "PARAMS",
@@ -134,6 +163,7 @@ async fn list(url: &Url, model: Option<&str>, format: Format) -> Result<ExitCode
                     v.version.clone(),
                     v.role.to_string(),
                     v.status.to_string(),
+                    implementation(catalog, &v.model, v.implementation.as_deref()),
                     v.timeout_ms
                         .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
                     time(v.activated_at).unwrap_or_else(|| "-".to_owned()),
@@ -159,6 +189,13 @@ fn parse_params(model: &str, version: &str, raw: &str) -> Result<Map<String, Val
     }
 }
 
+/// Which code a new version runs, and what this build knows of it.
+struct Code<'a> {
+    implementation: Option<&'a str>,
+    allow_unknown: bool,
+    catalog: &'a Catalog,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn add(
     url: &Url,
@@ -168,6 +205,7 @@ async fn add(
     raw_params: &str,
     activate: bool,
     timeout_ms: Option<u32>,
+    code: Code<'_>,
 ) -> Result<ExitCode> {
     let cannot = || format!("cannot add version {version:?} of model {model:?}");
     let new = NewVersion {
@@ -177,21 +215,26 @@ async fn add(
         params: parse_params(model, version, raw_params)?,
         activate,
         timeout_ms,
+        implementation: code
+            .implementation
+            .map(ImplementationName::new)
+            .transpose()
+            .with_context(cannot)?,
+        allow_unknown: code.allow_unknown,
     };
-    let catalog = crate::catalog::build()?;
     let mut client = url.connect().await?;
-    let added = registry_store::add_version(&mut client, &catalog, &new).await?;
+    let added = registry_store::add_version(&mut client, code.catalog, &new).await?;
+    let runs = implementation(code.catalog, model, code.implementation);
     println!(
-        "added model {model} version {version} as {} {role} (id {})",
+        "added model {model} version {version} as {} {role}, implementation {runs} (id {})",
         added.status, added.id
     );
     Ok(ExitCode::SUCCESS)
 }
 
-async fn promote(url: &Url, id: i64) -> Result<ExitCode> {
-    let catalog = crate::catalog::build()?;
+async fn promote(url: &Url, id: i64, catalog: &Catalog) -> Result<ExitCode> {
     let mut client = url.connect().await?;
-    match registry_store::promote(&mut client, &catalog, id).await? {
+    match registry_store::promote(&mut client, catalog, id).await? {
         PromoteOutcome::AlreadyPrimary(v) => {
             println!("{v} is already the ACTIVE PRIMARY; nothing changed");
         }

@@ -91,7 +91,12 @@ impl Timing {
     }
 }
 
-pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<ExitCode> {
+pub async fn serve(
+    url: &Url,
+    args: ServeArgs,
+    use_registry: bool,
+    catalog: &registry::Catalog,
+) -> Result<ExitCode> {
     let every = delta(args.every)?;
     let timing = Timing::new(&args);
     let statement = args.opts.statement_timeout().unwrap_or(timing.statement);
@@ -99,7 +104,7 @@ pub async fn serve(url: &Url, args: ServeArgs, use_registry: bool) -> Result<Exi
     let limits = args
         .opts
         .limits(timing.statement, timing.lock, statement.min(timing.ttl));
-    let pipeline = Arc::new(pipeline(&args.opts, use_registry, limits)?);
+    let pipeline = Arc::new(pipeline(&args.opts, use_registry, limits, catalog)?);
     let stop = Stop::install()?;
     let pool = url.pool(args.opts.pool_size())?;
     let telemetry = Telemetry::new(args.every, env!("CARGO_PKG_VERSION"));

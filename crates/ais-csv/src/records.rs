@@ -22,8 +22,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{self, BufRead};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use partitions::{Day, Period};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::parse::{BadRow, HEADER, Position, column_name};
 
@@ -37,7 +36,7 @@ pub const MAX_RECORD_BYTES: usize = 16 * 1024;
 
 /// One item of the file: a row to store, or a bad row.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Item {
+pub enum Item {
     /// A valid row at `line` (its first line).
     Row(u64, Position),
     /// A row refused, with its line and why.
@@ -46,9 +45,9 @@ pub(crate) enum Item {
 
 /// What [`Records::scan_times`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TimeScan {
+pub struct TimeScan {
     /// Every UTC day named.
-    pub days: BTreeSet<Day>,
+    pub days: BTreeSet<NaiveDate>,
     /// The earliest `YYYY-MM-DDTHH:MM:SS` named (not necessarily a valid time).
     pub first: Option<[u8; 19]>,
     /// The latest.
@@ -71,17 +70,25 @@ impl TimeScan {
                 .map(|t| t.and_utc())
         };
         Some((
-            exact(self.first).unwrap_or_else(|| first.start()),
-            exact(self.last).unwrap_or_else(|| last.end()),
+            exact(self.first).unwrap_or_else(|| first.and_time(chrono::NaiveTime::MIN).and_utc()),
+            exact(self.last).unwrap_or_else(|| {
+                (*last + chrono::Days::new(1))
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc()
+            }),
         ))
     }
 }
 
 /// Reading failed: the underlying reader (file or decompressor) returned an
 /// error after `after_line` complete lines.
-#[derive(Debug)]
-pub(crate) struct ReadError {
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the CSV after line {after_line}")]
+pub struct ReadError {
+    /// Complete lines read before the error.
     pub after_line: u64,
+    /// The reader's error.
+    #[source]
     pub source: io::Error,
 }
 
@@ -114,8 +121,9 @@ enum Split {
     Broken(String),
 }
 
-/// Records of a CSV stream, header first (see [`Records::header`]).
-pub(crate) struct Records<R> {
+/// Records of a CSV stream, header first (see [`Records::header`]), by the
+/// rules of this module.
+pub struct Records<R> {
     inner: R,
     lines_read: u64,
     eof: bool,
@@ -127,6 +135,7 @@ pub(crate) struct Records<R> {
 }
 
 impl<R: BufRead> Records<R> {
+    /// Records of `inner` (plain CSV: decompress first).
     pub fn new(inner: R) -> Self {
         Records {
             inner,
@@ -188,8 +197,7 @@ impl<R: BufRead> Records<R> {
                 if ts[..10] != last_date[..] {
                     let day = std::str::from_utf8(&ts[..10])
                         .ok()
-                        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                        .and_then(Day::from_date);
+                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
                     if let Some(day) = day {
                         scan.days.insert(day);
                         last_date.copy_from_slice(&ts[..10]);

@@ -141,7 +141,7 @@ fn full_order(a: &Fix, b: &Fix) -> Ordering {
 ///
 /// ```
 /// use chrono::{TimeDelta, TimeZone, Utc};
-/// use detectors::{clean, Fix, WindowBounds};
+/// use ais_types::{clean, Fix, WindowBounds};
 /// let t = Utc.with_ymd_and_hms(2022, 1, 3, 0, 5, 0).unwrap();
 /// let fix = |lat: f64, sog: f32| Fix {
 ///     mmsi: 211002010, ts: t, lat, lon: -87.5, sog: Some(sog),

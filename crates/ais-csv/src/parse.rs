@@ -81,14 +81,14 @@ pub struct Position {
 
 /// The header's name for the field at `index` (0-based), or `field N`
 /// (1-based) beyond it.
-pub(crate) fn column_name(index: usize) -> String {
+pub fn column_name(index: usize) -> String {
     HEADER
         .get(index)
         .map_or_else(|| format!("field {}", index + 1), |h| (*h).to_owned())
 }
 
 /// True when `found` (trimmed, any case) is the MarineCadastre header.
-pub(crate) fn is_header(found: &[String]) -> bool {
+pub fn is_header(found: &[String]) -> bool {
     found.len() == HEADER.len()
         && found
             .iter()

@@ -67,7 +67,7 @@ impl WindowBounds {
     /// ```
     /// use chrono::{TimeDelta, TimeZone, Utc};
     /// let end = Utc.with_ymd_and_hms(2022, 1, 3, 0, 10, 0).unwrap();
-    /// let w = detectors::WindowBounds::ending_at(end, TimeDelta::minutes(10));
+    /// let w = ais_types::WindowBounds::ending_at(end, TimeDelta::minutes(10));
     /// assert!(!w.contains(Utc.with_ymd_and_hms(2022, 1, 3, 0, 0, 0).unwrap()));
     /// assert!(w.contains(end));
     /// ```
@@ -168,11 +168,15 @@ impl AisWindow {
         &self.carried[start..end]
     }
 
-    pub(crate) fn shared_fixes(&self) -> Arc<[Fix]> {
+    /// All fixes, shared (a cheap clone of [`fixes`](Self::fixes), for an
+    /// artifact that keeps them).
+    pub fn shared_fixes(&self) -> Arc<[Fix]> {
         Arc::clone(&self.fixes)
     }
 
-    pub(crate) fn spans(&self) -> &[VesselSpan] {
-        &self.vessels
+    /// Each vessel's MMSI and the range of its fixes in
+    /// [`fixes`](Self::fixes), by ascending MMSI.
+    pub fn vessel_ranges(&self) -> impl ExactSizeIterator<Item = (i64, Range<usize>)> + '_ {
+        self.vessels.iter().map(|v| (v.mmsi, v.fixes.clone()))
     }
 }
