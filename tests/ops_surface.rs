@@ -179,6 +179,38 @@ async fn html_report_and_metrics_of_a_real_replay() {
     // Models: the runs grid, the agreement lines, and a scatter for each of
     // the two candidates.
     assert_eq!(plots["models"].len(), 4, "{plots:?}");
+    // The candidate-vs-PRIMARY plots are the section's comparisons
+    // (snapshot::compare), cycle by cycle: a point per compared cycle, and
+    // per-cycle figures and score pairs that add up to each comparison's.
+    let comparisons = &report.models.comparisons;
+    assert_eq!(comparisons.len(), 2, "{comparisons:?}");
+    let compared: i64 = comparisons.iter().map(|c| c.cycles).sum();
+    assert!(compared > 0);
+    assert_eq!(plots["models"][1] as i64, compared);
+    let series = snapshot::series::load(&client, &report)
+        .await
+        .expect("series");
+    for (c, s) in comparisons.iter().zip(&series.comparisons) {
+        assert_eq!(
+            (s.candidate_id, s.baseline_id),
+            (c.candidate.version_id, c.baseline.version_id)
+        );
+        assert_eq!(s.cycles.len() as i64, c.cycles);
+        assert_eq!(s.cycles.iter().map(|p| p.entities).sum::<i64>(), c.entities);
+        assert_eq!(
+            s.cycles
+                .iter()
+                .map(|p| p.only_baseline + p.only_candidate)
+                .sum::<i64>(),
+            c.flags.only_baseline + c.flags.only_candidate
+        );
+        assert_eq!(
+            s.score_pairs.iter().map(|p| p.count).sum::<i64>(),
+            c.entities
+        );
+    }
+    assert_eq!(plots["models"][2], series.comparisons[0].score_pairs.len());
+    assert_eq!(plots["models"][3], series.comparisons[1].score_pairs.len());
     // The grid has a cell per run record.
     let runs: i64 = client
         .query_one(

@@ -66,7 +66,7 @@ pub fn run() -> Result<()> {
 fn report_in_browser(chromium: &std::path::Path, server: &str) -> Result<()> {
     let target = crate::util::target_dir()?;
     let runner = target.join("debug/runner");
-    let url = crate::demo::load(&runner, server, "kcg_browser_check")?;
+    let url = crate::demo::load(&runner, server, "kcg_browser_check")?.url;
     let dir = target.join("browser-check");
     std::fs::create_dir_all(&dir)?;
     let report = dir.join("report.html");

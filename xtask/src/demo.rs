@@ -2,10 +2,13 @@
 //!
 //! In a fresh database `kcg_demo` on the throwaway server (or on the server
 //! `DATABASE_URL` names; nothing else there is touched): migrate, check the
-//! schema, ingest the real AIS sample, register the reference models plus a
-//! SHADOW and a CHALLENGER, plan, replay 00:05 to 00:25 every 5 minutes with
-//! the model registry on, print the hourly snapshot of the last cycle and
-//! write it, as text and as the HTML report, under the target directory.
+//! schema, ingest the real AIS sample, register the reference models plus
+//! the SHADOW and the CHALLENGER of `data/demo-candidates.json`, plan,
+//! replay 00:05 to 00:25 every 5 minutes with the model registry on, print
+//! the hourly snapshot of the last cycle and the CHALLENGER's comparison
+//! with its PRIMARY (`runner versions compare`: the figures a promotion
+//! would be decided on), and end by writing the snapshot, as text and as
+//! the HTML report, under the target directory and printing their paths.
 //! `cargo xtask ci` loads the same data ([`load`]) for its browser check.
 
 use std::path::Path;
@@ -15,19 +18,14 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::pg;
-use crate::util::{cargo, describe, root, step};
+use crate::util::{cargo, describe, root, step, step_output};
 
 const SAMPLE: &str = "data/ais-2022-01-03-sample.csv.gz";
 const DEMO_DB: &str = "kcg_demo";
 
-/// A more sensitive spoofing_score: speed evidence from half the vessel's
-/// ceiling, complete at the ceiling (the PRIMARY: 1x and 2x). Every field is
-/// given: params are parsed strictly.
-const SHADOW_PARAMS: &str = r#"{"speed_floor_factor":0.5,"speed_full_factor":1.0,"min_reported_over_ceiling":2,"reported_min_agreement":0.5,"teleport_km":5.0,"speed_weight":0.6,"reported_speed_weight":0.3,"teleport_weight":0.8,"invalid_identity_weight":0.4}"#;
-
-/// identity_collision that flags an identity only once it has switched
-/// places twice (the PRIMARY: once).
-const CHALLENGER_PARAMS: &str = r#"{"min_distance_km":2.0,"min_switches":2,"medium_speed_factor":3.0,"high_switches":2,"critical_switches":3,"critical_speed_factor":10.0}"#;
+/// The demo's SHADOW and CHALLENGER (the tests replaying the demo read it
+/// too).
+const CANDIDATES: &str = "data/demo-candidates.json";
 
 pub fn run(args: &[&str]) -> Result<()> {
     let keep = args.contains(&"--keep");
@@ -65,32 +63,23 @@ pub const SNAPSHOT_AT: &str = "2022-01-03T00:25:01Z";
 fn demo(server: &str) -> Result<f64> {
     let start = Instant::now();
     let runner = crate::util::target_dir()?.join("release/runner");
-    let url = load(&runner, server, DEMO_DB)?;
+    let Loaded { url, challenger } = load(&runner, server, DEMO_DB)?;
     let r = runner_cmd(&runner, &url);
-    // The hour before 00:25:01 holds every cycle of the replay, the last included.
     let out_dir = crate::util::target_dir()?.join("demo");
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let text_file = out_dir.join("snapshot-hourly.txt");
     let html_file = out_dir.join("snapshot-hourly.html");
-    let mut text = r(&["snapshot", "hourly", "--at", SNAPSHOT_AT]);
-    eprintln!(
-        "\n==> hourly snapshot of the last cycle: {}",
-        describe(&text)
-    );
-    let out = text
-        .output()
-        .with_context(|| format!("cannot start {}", describe(&text)))?;
-    if !out.status.success() {
-        bail!(
-            "the hourly snapshot failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-    std::fs::write(&text_file, &out.stdout)
+    let text = step_output(
+        "hourly snapshot of the last cycle",
+        &mut r(&["snapshot", "hourly", "--at", SNAPSHOT_AT]),
+    )?;
+    std::fs::write(&text_file, text)
         .with_context(|| format!("cannot write {}", text_file.display()))?;
+    step(
+        "the CHALLENGER against its PRIMARY: the promotion decision",
+        &mut r(&["versions", "compare", &challenger.to_string()]),
+    )?;
     step(
         "the same snapshot as an HTML report",
         &mut r(&[
@@ -112,6 +101,14 @@ fn demo(server: &str) -> Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
+/// What [`load`] made.
+pub struct Loaded {
+    /// The database's URL.
+    pub url: String,
+    /// The CHALLENGER's version id.
+    pub challenger: i64,
+}
+
 /// A command of `runner` on the database `url`.
 pub fn runner_cmd<'a>(runner: &'a Path, url: &'a str) -> impl Fn(&[&str]) -> Command + 'a {
     move |args: &[&str]| {
@@ -126,9 +123,8 @@ pub fn runner_cmd<'a>(runner: &'a Path, url: &'a str) -> impl Fn(&[&str]) -> Com
 
 /// The demo's data in a fresh database `db` on `server`, through the
 /// `runner` binary: migrate, ingest, the reference models with a SHADOW
-/// and a CHALLENGER, the plan, the replay with the registry on. Returns
-/// the database's URL.
-pub fn load(runner: &Path, server: &str, db: &str) -> Result<String> {
+/// and a CHALLENGER, the plan, the replay with the registry on.
+pub fn load(runner: &Path, server: &str, db: &str) -> Result<Loaded> {
     fresh_named_database(server, db)?;
     let url = with_dbname(server, db);
     let r = runner_cmd(runner, &url);
@@ -142,34 +138,41 @@ pub fn load(runner: &Path, server: &str, db: &str) -> Result<String> {
         "register the reference models",
         &mut r(&["models", "add-reference"]),
     )?;
-    step(
-        "add a SHADOW of spoofing_score",
-        &mut r(&[
-            "versions",
-            "add",
-            "spoofing_score",
-            "1.1.0-sensitive",
-            "--role",
-            "SHADOW",
-            "--params",
-            SHADOW_PARAMS,
-            "--activate",
-        ]),
-    )?;
-    step(
-        "add a CHALLENGER of identity_collision",
-        &mut r(&[
-            "versions",
-            "add",
-            "identity_collision",
-            "2.0.0-two-switches",
-            "--role",
-            "CHALLENGER",
-            "--params",
-            CHALLENGER_PARAMS,
-            "--activate",
-        ]),
-    )?;
+    let path = root().join(CANDIDATES);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let candidates: Vec<serde_json::Value> =
+        serde_json::from_str(&text).with_context(|| format!("{CANDIDATES} is not a JSON list"))?;
+    let mut challenger = None;
+    for c in &candidates {
+        let field = |key: &str| {
+            c[key]
+                .as_str()
+                .with_context(|| format!("{CANDIDATES}: an entry without a string {key:?}"))
+        };
+        let (model, version, role) = (field("model")?, field("version")?, field("role")?);
+        let params = c["params"].to_string();
+        let out = step_output(
+            &format!("add a {role} of {model}"),
+            &mut r(&[
+                "versions",
+                "add",
+                model,
+                version,
+                "--role",
+                role,
+                "--params",
+                &params,
+                "--activate",
+                "--note",
+                "the demo's candidate",
+            ]),
+        )?;
+        if role == "CHALLENGER" {
+            challenger = Some(id_in(&out).with_context(|| format!("no version id in {out:?}"))?);
+        }
+    }
+    let challenger = challenger.with_context(|| format!("{CANDIDATES} has no CHALLENGER"))?;
     step("the plan", &mut r(&["models", "plan"]))?;
     step(
         "replay 00:05 to 00:25 every 5 minutes, registry on",
@@ -185,7 +188,14 @@ pub fn load(runner: &Path, server: &str, db: &str) -> Result<String> {
         .env("PREDICTION_USE_MODEL_REGISTRY", "on"),
     )?;
     drop(r);
-    Ok(url)
+    Ok(Loaded { url, challenger })
+}
+
+/// The id in the last `(id N)` of a command's output.
+fn id_in(out: &str) -> Option<i64> {
+    let start = out.rfind("(id ")? + 4;
+    let end = start + out[start..].find(')')?;
+    out[start..end].parse().ok()
 }
 
 /// Drops and creates database `name` on `server` with the server's own

@@ -64,6 +64,27 @@ pub fn step(step: &str, cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Like [`step`], and returns what `cmd` printed on stdout (echoed too).
+pub fn step_output(step: &str, cmd: &mut Command) -> Result<String> {
+    eprintln!("\n==> {step}: {}", describe(cmd));
+    let start = Instant::now();
+    let out = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot start {}", describe(cmd)))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    print!("{stdout}");
+    eprintln!(
+        "<== {step}: {} in {:.1}s",
+        out.status,
+        start.elapsed().as_secs_f64()
+    );
+    if !out.status.success() {
+        bail!("{step} failed ({})", out.status);
+    }
+    Ok(stdout)
+}
+
 /// `program arg arg ...` for messages.
 pub fn describe(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().into_owned();

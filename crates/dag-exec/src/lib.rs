@@ -19,6 +19,10 @@
 //!   bb8 pool, after the models ran, and persists on it.
 //! - [`Executor::run`] runs without persisting (tests, benchmarks, dry runs);
 //!   [`Executor::persist`] stores such a [`CycleRun`].
+//! - [`Executor::persist_backtest`] stores one version's lines of a run as a
+//!   backtest (`origin = 'BACKTEST'`), replacing only that version's rows of
+//!   the cycle; [`live_run_exists`] tells whether the cycle holds a live
+//!   record of it, which a backtest leaves alone.
 //!
 //! # Guarantees
 //!
@@ -54,7 +58,10 @@
 //!   the same transaction; a failure anywhere before `COMMIT` leaves the
 //!   previous state of that cycle untouched (nothing, the first time).
 //!   Output rows go in by binary COPY. Run records include a `SKIPPED` line
-//!   for each entry of the plan's `excluded`, with the registry's reason.
+//!   for each entry of the plan's `excluded`, with the registry's reason: a
+//!   whole model left out gets one line per ACTIVE version it had (with
+//!   `version_id` and `role`), so per-version statistics are true; only a
+//!   model without any version gets one line with neither.
 //!
 //! # What is stored when a model returns odd values
 //!
@@ -163,6 +170,25 @@ pub enum ExecError {
         /// What ran.
         report: Box<CycleReport>,
     },
+    /// A backtest asked to store a version the run has no line of.
+    #[error("cycle {cycle_ts} ran no version with id {version_id}; nothing was stored")]
+    NotInRun {
+        /// The cycle.
+        cycle_ts: CycleTs,
+        /// The version asked for.
+        version_id: i64,
+    },
+    /// Reading the stored runs of a cycle failed.
+    #[error("cannot read {table} for cycle {cycle_ts}")]
+    Read {
+        /// The cycle.
+        cycle_ts: CycleTs,
+        /// The table.
+        table: &'static str,
+        /// The database's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
 }
 
 impl ExecError {
@@ -170,8 +196,28 @@ impl ExecError {
     pub fn report(&self) -> Option<&CycleReport> {
         match self {
             ExecError::Checkout { report, .. } | ExecError::Persist { report, .. } => Some(report),
+            ExecError::NotInRun { .. } | ExecError::Read { .. } => None,
         }
     }
+}
+
+/// Whether version `version_id` has a run record of a live cycle at
+/// `cycle_ts` (`origin = 'LIVE'`, V051): what a backtest must leave alone.
+pub async fn live_run_exists(
+    client: &(impl GenericClient + Sync),
+    cycle_ts: CycleTs,
+    version_id: i64,
+) -> Result<bool, ExecError> {
+    let read = |source| ExecError::Read {
+        cycle_ts,
+        table: "kcg.detection_model_runs",
+        source,
+    };
+    let row = client
+        .query_one(persist::LIVE_RUN_EXISTS, &[&cycle_ts, &version_id])
+        .await
+        .map_err(read)?;
+    row.try_get("live").map_err(read)
 }
 
 /// A version's stored result.
@@ -391,9 +437,53 @@ impl Executor {
     where
         C: GenericClient + Send + Sync,
     {
+        self.persist_scoped(client, run, persist::Scope::Cycle)
+            .await
+    }
+
+    /// Stores the lines of version `version_id` of `run` as a backtest, in
+    /// one transaction (a savepoint when `client` is itself a transaction)
+    /// under the cycle's lock: that version's outputs, metrics and run
+    /// records of the cycle are replaced, its run record is marked
+    /// `origin = 'BACKTEST'`, and no other row of the cycle is touched.
+    ///
+    /// A backtest must not replace a live record: the caller checks
+    /// [`live_run_exists`] under the same lock first (the pipeline's
+    /// backtest does, in the transaction it persists in).
+    pub async fn persist_backtest<C>(
+        &self,
+        client: &mut C,
+        run: &CycleRun,
+        version_id: i64,
+    ) -> Result<PersistStats, ExecError>
+    where
+        C: GenericClient + Send + Sync,
+    {
+        if run.report.version(version_id).is_none() {
+            return Err(ExecError::NotInRun {
+                cycle_ts: run.report.cycle_ts,
+                version_id,
+            });
+        }
+        self.persist_scoped(client, run, persist::Scope::Backtest(version_id))
+            .await
+    }
+
+    async fn persist_scoped<C>(
+        &self,
+        client: &mut C,
+        run: &CycleRun,
+        scope: persist::Scope,
+    ) -> Result<PersistStats, ExecError>
+    where
+        C: GenericClient + Send + Sync,
+    {
         let cycle_ts = run.report.cycle_ts;
-        let span = tracing::info_span!("dag_exec_persist", cycle_ts = %cycle_ts);
-        let stats = persist::persist(client, run).instrument(span.clone()).await.map_err(|f| {
+        let span = tracing::info_span!("dag_exec_persist", cycle_ts = %cycle_ts, backtest = ?match scope {
+            persist::Scope::Cycle => None,
+            persist::Scope::Backtest(id) => Some(id),
+        });
+        let stats = persist::persist(client, run, scope).instrument(span.clone()).await.map_err(|f| {
             let outcome = if f.step == "COMMIT" {
                 "the connection failed during COMMIT, so whether this run was stored is unknown; rerunning the cycle replaces it either way"
             } else {
@@ -572,11 +662,11 @@ fn assemble(
         stored.push(kept);
     }
     for excluded in plan.excluded() {
-        versions.push(VersionReport {
+        let skipped = |version_id, version, role| VersionReport {
             model_id: excluded.model_id.clone(),
-            version_id: excluded.version_id,
-            version: None,
-            role: excluded.role,
+            version_id,
+            version,
+            role,
             status: RunStatus::Skipped,
             started_at: None,
             duration: Duration::ZERO,
@@ -584,8 +674,18 @@ fn assemble(
             dropped_metrics: 0,
             null_scores: 0,
             reason: Some(RunReason::Excluded(excluded.reason.clone())),
-        });
-        stored.push(None);
+        };
+        // A whole model left out is recorded once per version it had, so
+        // each version's statistics count the cycle; a model without any
+        // version (named by a dependency only) once, without one.
+        if excluded.versions.is_empty() {
+            versions.push(skipped(excluded.version_id, None, excluded.role));
+            stored.push(None);
+        }
+        for v in &excluded.versions {
+            versions.push(skipped(Some(v.id), Some(v.version.clone()), Some(v.role)));
+            stored.push(None);
+        }
     }
     CycleRun {
         report: CycleReport {

@@ -1,5 +1,8 @@
 //! Writing one cycle: outputs, metrics and run records in one transaction
-//! on the caller's connection, bulk rows by binary COPY.
+//! on the caller's connection, bulk rows by binary COPY. A live cycle
+//! replaces everything of its `cycle_ts`; a backtest ([`Scope::Backtest`])
+//! replaces only its one version's rows and marks its run record
+//! `origin = 'BACKTEST'` (V051).
 //!
 //! The statement order matters to nobody but the atomicity test, which
 //! blocks the run-record step to kill the connection after the outputs and
@@ -23,6 +26,17 @@ const DELETE_OUTPUTS: &str = "DELETE FROM kcg.detection_model_run_outputs WHERE 
 const DELETE_METRICS: &str = "DELETE FROM kcg.detection_model_metrics WHERE cycle_ts = $1";
 const DELETE_RUNS: &str = "DELETE FROM kcg.detection_model_runs WHERE cycle_ts = $1";
 
+const DELETE_VERSION_OUTPUTS: &str =
+    "DELETE FROM kcg.detection_model_run_outputs WHERE cycle_ts = $1 AND version_id = $2";
+const DELETE_VERSION_METRICS: &str =
+    "DELETE FROM kcg.detection_model_metrics WHERE cycle_ts = $1 AND version_id = $2";
+const DELETE_VERSION_RUNS: &str =
+    "DELETE FROM kcg.detection_model_runs WHERE cycle_ts = $1 AND version_id = $2";
+
+/// Whether version `$2` has a run record of a live cycle at `$1`.
+pub(crate) const LIVE_RUN_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM kcg.detection_model_runs \
+     WHERE cycle_ts = $1 AND version_id = $2 AND origin = 'LIVE') AS live";
+
 const COPY_OUTPUTS: &str = "COPY kcg.detection_model_run_outputs \
      (cycle_ts, model_id, version_id, role, entity_key, score, payload) FROM STDIN (FORMAT binary)";
 const OUTPUT_TYPES: &[Type] = &[
@@ -42,6 +56,11 @@ const METRIC_TYPES: &[Type] = &[Type::TIMESTAMPTZ, Type::INT8, Type::VARCHAR, Ty
 const COPY_RUNS: &str = "COPY kcg.detection_model_runs \
      (cycle_ts, model_id, version_id, role, status, error, started_at, duration_ms, output_count, dropped_metric_count) \
      FROM STDIN (FORMAT binary)";
+/// A backtest's run record names its origin; a live cycle's takes the
+/// column default (`LIVE`).
+const COPY_BACKTEST_RUNS: &str = "COPY kcg.detection_model_runs \
+     (cycle_ts, model_id, version_id, role, status, error, started_at, duration_ms, output_count, dropped_metric_count, origin) \
+     FROM STDIN (FORMAT binary)";
 const RUN_TYPES: &[Type] = &[
     Type::TIMESTAMPTZ,
     Type::VARCHAR,
@@ -53,7 +72,29 @@ const RUN_TYPES: &[Type] = &[
     Type::FLOAT8,
     Type::INT4,
     Type::INT4,
+    // origin: only a backtest's COPY names it.
+    Type::VARCHAR,
 ];
+/// The columns of [`COPY_RUNS`], without `origin`.
+const LIVE_RUN_COLUMNS: usize = 10;
+
+/// Which rows of the cycle a persist replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// A live cycle: every row of the cycle.
+    Cycle,
+    /// A backtest of this version: only its rows.
+    Backtest(i64),
+}
+
+impl Scope {
+    fn keeps(self, version_id: Option<i64>) -> bool {
+        match self {
+            Scope::Cycle => true,
+            Scope::Backtest(id) => version_id == Some(id),
+        }
+    }
+}
 
 /// Which step failed, and how.
 #[derive(Debug)]
@@ -66,10 +107,12 @@ fn at(step: &'static str) -> impl Fn(tokio_postgres::Error) -> PersistFailure {
     move |source| PersistFailure { step, source }
 }
 
-/// Replaces everything stored for `run`'s cycle with `run`, atomically.
+/// Replaces what `scope` covers of `run`'s cycle with `run`'s lines of it,
+/// atomically.
 pub(crate) async fn persist<C>(
     client: &mut C,
     run: &CycleRun,
+    scope: Scope,
 ) -> Result<PersistStats, PersistFailure>
 where
     C: GenericClient + Send + Sync,
@@ -86,12 +129,16 @@ where
     .await
     .map_err(at("advisory lock on the cycle"))?;
 
-    let mut replaced = tx
-        .execute(DELETE_OUTPUTS, &[&ts])
+    let delete = |cycle: &'static str, version: &'static str| match scope {
+        Scope::Cycle => (cycle, None),
+        Scope::Backtest(id) => (version, Some(id)),
+    };
+    let (sql, version) = delete(DELETE_OUTPUTS, DELETE_VERSION_OUTPUTS);
+    let mut replaced = execute(&tx, sql, ts, version)
         .await
         .map_err(at("DELETE FROM kcg.detection_model_run_outputs"))?;
-    replaced += tx
-        .execute(DELETE_METRICS, &[&ts])
+    let (sql, version) = delete(DELETE_METRICS, DELETE_VERSION_METRICS);
+    replaced += execute(&tx, sql, ts, version)
         .await
         .map_err(at("DELETE FROM kcg.detection_model_metrics"))?;
 
@@ -101,7 +148,10 @@ where
         OUTPUT_TYPES,
     );
     pin_mut!(writer);
-    for (line, stored) in run.stored_lines() {
+    for (line, stored) in run
+        .stored_lines()
+        .filter(|(l, _)| scope.keeps(l.version_id))
+    {
         let (Some(version_id), Some(role)) = (line.version_id, line.role) else {
             continue;
         };
@@ -128,7 +178,10 @@ where
         METRIC_TYPES,
     );
     pin_mut!(writer);
-    for (line, stored) in run.stored_lines() {
+    for (line, stored) in run
+        .stored_lines()
+        .filter(|(l, _)| scope.keeps(l.version_id))
+    {
         let Some(version_id) = line.version_id else {
             continue;
         };
@@ -142,14 +195,23 @@ where
     }
     let metric_rows = writer.as_mut().finish().await.map_err(at(step))?;
 
-    replaced += tx
-        .execute(DELETE_RUNS, &[&ts])
+    let (sql, version) = delete(DELETE_RUNS, DELETE_VERSION_RUNS);
+    replaced += execute(&tx, sql, ts, version)
         .await
         .map_err(at("DELETE FROM kcg.detection_model_runs"))?;
     let step = "COPY into kcg.detection_model_runs";
-    let writer = BinaryCopyInWriter::new(tx.copy_in(COPY_RUNS).await.map_err(at(step))?, RUN_TYPES);
+    let (copy, types, origin) = match scope {
+        Scope::Cycle => (COPY_RUNS, &RUN_TYPES[..LIVE_RUN_COLUMNS], None),
+        Scope::Backtest(_) => (COPY_BACKTEST_RUNS, RUN_TYPES, Some("BACKTEST")),
+    };
+    let writer = BinaryCopyInWriter::new(tx.copy_in(copy).await.map_err(at(step))?, types);
     pin_mut!(writer);
-    for line in &run.report.versions {
+    for line in run
+        .report
+        .versions
+        .iter()
+        .filter(|l| scope.keeps(l.version_id))
+    {
         let model_id = storable_id(&line.model_id);
         let role = line.role.map(model_api::Role::as_str);
         let error = line
@@ -159,7 +221,7 @@ where
         let duration_ms = line.duration.as_secs_f64() * 1000.0;
         let output_count = i32::try_from(line.output_count).unwrap_or(i32::MAX);
         let dropped = i32::try_from(line.dropped_metrics).unwrap_or(i32::MAX);
-        let values: [&(dyn ToSql + Sync); 10] = [
+        let values: [&(dyn ToSql + Sync); 11] = [
             &ts,
             &model_id,
             &line.version_id,
@@ -170,8 +232,14 @@ where
             &duration_ms,
             &output_count,
             &dropped,
+            &origin,
         ];
-        writer.as_mut().write(&values).await.map_err(at(step))?;
+        let values = if origin.is_some() {
+            &values[..]
+        } else {
+            &values[..LIVE_RUN_COLUMNS]
+        };
+        writer.as_mut().write(values).await.map_err(at(step))?;
     }
     let run_rows = writer.as_mut().finish().await.map_err(at(step))?;
 
@@ -183,6 +251,19 @@ where
         replaced_rows: replaced,
         duration: started.elapsed(),
     })
+}
+
+/// `sql` with the cycle and, for a backtest, the version bound.
+async fn execute(
+    tx: &tokio_postgres::Transaction<'_>,
+    sql: &str,
+    ts: model_api::CycleTs,
+    version: Option<i64>,
+) -> Result<u64, tokio_postgres::Error> {
+    match version {
+        None => tx.execute(sql, &[&ts]).await,
+        Some(id) => tx.execute(sql, &[&ts, &id]).await,
+    }
 }
 
 /// PostgreSQL text cannot hold NUL; error texts come from models.

@@ -47,8 +47,9 @@ pub struct VersionReport {
     /// The model. A `String` because the registry may leave out a model
     /// whose stored id is not a valid `ModelId`.
     pub model_id: String,
-    /// `detection_model_versions.id`; `None` for a whole model the registry
-    /// left out before any version was chosen.
+    /// `detection_model_versions.id`; `None` only for a model the registry
+    /// left out that has no ACTIVE version at all (a model left out with
+    /// versions gets a line per version).
     pub version_id: Option<i64>,
     /// The version label, when known.
     pub version: Option<String>,

@@ -244,10 +244,11 @@ async fn a_cycle_lands_whole_and_a_rerun_replaces_it() {
                 0,
                 false
             ),
+            // A whole model left out: one line per ACTIVE version it had.
             (
                 "ghost".into(),
-                None,
-                None,
+                Some(8),
+                s("PRIMARY"),
                 "SKIPPED".into(),
                 s("unknown model_id ghost: no model kind of that name in this build's catalog"),
                 0,
@@ -765,4 +766,109 @@ async fn a_shadow_entity_key_too_long_for_the_primary_key_index_fails_only_that_
     assert!(reason.contains("entity_key"), "{reason}");
     // The PRIMARY's rows, and the SHADOW's run record, are stored.
     assert_eq!(counts(&client, cycle(0)).await, (5, 1, 2));
+}
+
+/// Counts and an md5 of every stored row of `cycle_ts` except those of
+/// version `except`: what a backtest of `except` must leave as it was.
+async fn fingerprint_except(client: &Client, cycle_ts: model_api::CycleTs, except: i64) -> String {
+    client
+        .query_one(
+            "SELECT (SELECT count(*) || ':' || coalesce(md5(string_agg(o::text, '|' ORDER BY o.version_id, o.entity_key)), '') \
+                       FROM kcg.detection_model_run_outputs o WHERE cycle_ts = $1 AND version_id <> $2) || ' ' || \
+                    (SELECT count(*) || ':' || coalesce(md5(string_agg(m::text, '|' ORDER BY m.version_id, m.metric_key)), '') \
+                       FROM kcg.detection_model_metrics m WHERE cycle_ts = $1 AND version_id <> $2) || ' ' || \
+                    (SELECT count(*) || ':' || coalesce(md5(string_agg(r::text, '|' ORDER BY r.id)), '') \
+                       FROM kcg.detection_model_runs r WHERE cycle_ts = $1 AND version_id IS DISTINCT FROM $2)",
+            &[&cycle_ts, &except],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_backtest_stores_only_its_version_and_a_rerun_replaces_it() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    // Live: a PRIMARY and a SHADOW; the backtest adds a CHALLENGER.
+    let live = plan(vec![vec![planned(
+        "a",
+        version(1, Role::Primary, rows_model("a", 3, 1.0)),
+        vec![version(2, Role::Shadow, rows_model("a", 2, 2.0))],
+        &[],
+    )]]);
+    let backtest = plan(vec![vec![planned(
+        "a",
+        version(1, Role::Primary, rows_model("a", 3, 1.0)),
+        vec![version(3, Role::Challenger, rows_model("a", 4, 5.0))],
+        &[],
+    )]]);
+    register(&client, &live).await;
+    register(&client, &backtest).await;
+    let exec = Executor::default();
+    exec.execute(&mut client, cycle(0), &live, base(0))
+        .await
+        .unwrap();
+    let before = fingerprint_except(&client, cycle(0), 3).await;
+    assert!(before.starts_with("5:"), "{before}");
+
+    assert!(
+        dag_exec::live_run_exists(&client, cycle(0), 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !dag_exec::live_run_exists(&client, cycle(0), 3)
+            .await
+            .unwrap()
+    );
+    for scale in [0, 1] {
+        let run = exec.run(cycle(0), &backtest, base(scale)).await.unwrap();
+        let stats = exec.persist_backtest(&mut client, &run, 3).await.unwrap();
+        assert_eq!(
+            (stats.output_rows, stats.metric_rows, stats.run_rows),
+            (4, 1, 1)
+        );
+        // The second run replaces the first one's 4 outputs, 1 metric, 1 run.
+        assert_eq!(stats.replaced_rows, 6 * scale);
+    }
+    assert_eq!(fingerprint_except(&client, cycle(0), 3).await, before);
+    let rows: Vec<(String, String, i32)> = client
+        .query(
+            "SELECT status, origin, output_count FROM kcg.detection_model_runs \
+              WHERE cycle_ts = $1 AND version_id = 3",
+            &[&cycle(0)],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(rows, vec![("OK".into(), "BACKTEST".into(), 4)]);
+    // Its scores are the second run's (base 1, scale 5): 5, 10, 15, 20.
+    let sum: f64 = client
+        .query_one(
+            "SELECT sum(score) FROM kcg.detection_model_run_outputs WHERE cycle_ts = $1 AND version_id = 3",
+            &[&cycle(0)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sum, 50.0);
+    // A backtest record is not a live one; a version the run lacks is refused.
+    assert!(
+        !dag_exec::live_run_exists(&client, cycle(0), 3)
+            .await
+            .unwrap()
+    );
+    let run = exec.run(cycle(0), &backtest, base(0)).await.unwrap();
+    let refused = exec
+        .persist_backtest(&mut client, &run, 2)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ExecError::NotInRun { version_id: 2, .. }),
+        "{refused}"
+    );
+    assert_eq!(fingerprint_except(&client, cycle(0), 3).await, before);
 }

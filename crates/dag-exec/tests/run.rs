@@ -480,8 +480,12 @@ async fn excluded_entries_are_reported_as_skipped_with_the_registry_reason() {
     let run = executor(1).run(cycle(0), &plan, base(0)).await.unwrap();
     let r = run.report();
     assert_eq!(r.versions.len(), 3);
+    // The whole model left out is recorded under the version it had.
     let ghost = r.primary("ghost").unwrap();
-    assert_eq!((ghost.status, ghost.version_id), (RunStatus::Skipped, None));
+    assert_eq!(
+        (ghost.status, ghost.version_id, ghost.role),
+        (RunStatus::Skipped, Some(8), Some(Role::Primary))
+    );
     assert_eq!(
         ghost.reason.as_ref().map(ToString::to_string).as_deref(),
         Some(reasons[1].2.as_str())

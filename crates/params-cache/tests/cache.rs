@@ -14,7 +14,7 @@ use test_support::TestDb;
 use tokio_postgres::Client;
 
 /// Registers `id` through the library, as an operator would.
-async fn model(client: &Client, id: &str) {
+async fn model(client: &mut Client, id: &str) {
     registry_store::add_model(client, &ModelId::new(id).unwrap(), None)
         .await
         .unwrap();
@@ -66,7 +66,7 @@ async fn wait_for_lock_waiters(client: &Client, at_least: i64) {
 async fn many_callers_on_a_stale_cache_cause_one_query() {
     let db = TestDb::new().await;
     let mut setup = db.client().await;
-    model(&setup, "m").await;
+    model(&mut setup, "m").await;
     version(&mut setup, "m", "1", Role::Primary).await;
 
     // Hold the registry locked so the first load stays in flight while every
@@ -119,7 +119,7 @@ async fn many_callers_on_a_stale_cache_cause_one_query() {
 async fn a_fresh_snapshot_is_served_without_a_query_and_expires_after_the_ttl() {
     let db = TestDb::new().await;
     let mut c = db.client().await;
-    model(&c, "m").await;
+    model(&mut c, "m").await;
     version(&mut c, "m", "1", Role::Primary).await;
 
     let long = ParamsCache::default();
@@ -154,7 +154,7 @@ async fn a_fresh_snapshot_is_served_without_a_query_and_expires_after_the_ttl() 
 async fn invalidate_and_force_reload_make_changes_visible_at_once() {
     let db = TestDb::new().await;
     let mut c = db.client().await;
-    model(&c, "m").await;
+    model(&mut c, "m").await;
     version(&mut c, "m", "1", Role::Primary).await;
     let cache = ParamsCache::default();
     assert_eq!(cache.get(&c).await.unwrap().versions.len(), 1);
@@ -175,7 +175,7 @@ async fn invalidate_and_force_reload_make_changes_visible_at_once() {
 async fn an_invalidation_during_a_load_is_not_lost() {
     let db = TestDb::new().await;
     let mut setup = db.client().await;
-    model(&setup, "m").await;
+    model(&mut setup, "m").await;
     version(&mut setup, "m", "1", Role::Primary).await;
 
     let locker = db.client().await;
@@ -248,8 +248,8 @@ async fn every_registry_change_is_announced_on_the_notify_channel() {
         .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
         .await
         .unwrap();
-    let c = db.client().await;
-    model(&c, "m").await;
+    let mut c = db.client().await;
+    model(&mut c, "m").await;
     let (channel, payload) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
         .unwrap()

@@ -11,17 +11,21 @@
 //! `prediction_stage_timings`, every run in `prediction_cycles`
 //! ([`cycles`]). A cycle is stored whole or not at all: its rows, timings
 //! and OK row commit in one transaction; a failed stage rolls all of the
-//! run's rows back and records only the timings and the FAILED row. This
-//! crate never lets a failing stage crash the process (the stage is recorded
-//! FAILED, the later ones SKIPPED, and the cycle ends cleanly), never
-//! commits a part of a cycle, never commits for a leader whose lease is
-//! lost, and never uses more than the one connection its caller hands it
-//! for the cycle.
+//! run's rows back and records only the timings and the FAILED row.
+//! [`Pipeline::backtest`] runs one SHADOW or CHALLENGER over a stored cycle
+//! on the input that cycle built (the same functions build it) and stores
+//! only that version's rows. This crate never lets a failing stage crash
+//! the process (the stage is recorded FAILED, the later ones SKIPPED, and
+//! the cycle ends cleanly), never commits a part of a cycle, never commits
+//! for a leader whose lease is lost, and never uses more than the one
+//! connection its caller hands it for the cycle.
 
+mod backtest;
 mod cancel;
 pub mod cycles;
 mod failure;
 mod flag;
+mod input;
 mod legacy;
 mod limits;
 mod reference;
@@ -29,14 +33,14 @@ mod stage;
 mod state;
 mod window;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
-use detectors::{AisWindow, CleanStats, Identities, TrackFeatures, Typed, WindowBounds};
+use detectors::{AisWindow, CleanStats, Identities, TrackFeatures, Typed};
 use tokio_postgres::{Client, Transaction};
 use tracing::Instrument;
 
+pub use backtest::{Backtest, BacktestCycle};
 pub use cycles::{CycleStatus, RunBy, RunOptions};
 pub use failure::{StageFailure, error_chain};
 pub use flag::{FlagError, REGISTRY_FLAG, parse_registry_flag, registry_flag_from_env};
@@ -95,6 +99,14 @@ pub enum PipelineError {
     /// Registering models in the registry failed.
     #[error(transparent)]
     Store(#[from] registry_store::StoreError),
+    /// `version_id` cannot be backtested.
+    #[error("version {version_id} cannot be backtested: {why}")]
+    NotBacktestable {
+        /// The version.
+        version_id: i64,
+        /// Why, in the words of the registry where it left the version out.
+        why: String,
+    },
     /// A reference model's spec does not fit the registry (an id or key
     /// over 64 characters): a defect of this build.
     #[error("a reference model's spec does not fit the registry")]
@@ -547,9 +559,10 @@ impl Pipeline {
         let missing = |what: &'static str| PipelineError::Missing { what };
         match stage {
             Stage::LoadWindow => {
-                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
-                w.raw = window::load(&*client, bounds).await?;
-                w.carried = state::load(&*client, cycle_ts, self.config.state_lookback).await?;
+                let bounds = self.bounds(cycle_ts);
+                (w.raw, w.carried) = self.load_input(&*client, cycle_ts).await?;
+                // The snapshot reads the leading count (a PRIMARY that
+                // stores nothing while its cycles had positions alarms).
                 Ok(format!(
                     "{} positions in ({}, {}], {} carried from earlier cycles",
                     w.raw.len(),
@@ -559,9 +572,12 @@ impl Pipeline {
                 ))
             }
             Stage::Clean => {
-                let bounds = WindowBounds::ending_at(cycle_ts, self.config.window);
-                let (window, stats) = detectors::clean(bounds, std::mem::take(&mut w.raw));
-                w.window = Some(window.with_carried(std::mem::take(&mut w.carried)));
+                let (window, stats) = self.clean(
+                    cycle_ts,
+                    std::mem::take(&mut w.raw),
+                    std::mem::take(&mut w.carried),
+                );
+                w.window = Some(window);
                 w.clean = stats;
                 Ok(serde_json::to_string(&stats).unwrap_or_default())
             }
@@ -684,7 +700,7 @@ impl Pipeline {
         for cycle in plan.cycles() {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
         }
-        let base: Arc<dyn std::any::Any + Send + Sync> = Arc::new(window.clone());
+        let base = self.base_input(window);
         // The transaction is idle while the models run: allow their budget,
         // not more, then the cycle's own limit again for the persist.
         let limits = self.config.limits;

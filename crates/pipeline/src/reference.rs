@@ -4,7 +4,7 @@
 
 use model_api::{IdError, InputKey, ModelId, VersionLabel};
 use registry_store::{Edge, ReferenceModel};
-use tokio_postgres::Client;
+use tokio_postgres::GenericClient;
 
 use crate::PipelineError;
 
@@ -17,7 +17,9 @@ pub const REFERENCE_VERSION: &str = "1.0.0";
 /// edges, and an ACTIVE PRIMARY version [`REFERENCE_VERSION`] with the
 /// default (legacy) params, in one transaction. Idempotent: what exists is
 /// left alone, so an operator's promotions are never undone.
-pub async fn register_reference_models(client: &mut Client) -> Result<Registered, PipelineError> {
+pub async fn register_reference_models(
+    client: &mut (impl GenericClient + Send + Sync),
+) -> Result<Registered, PipelineError> {
     let (models, edges) = reference_models().map_err(PipelineError::ReferenceSpec)?;
     Ok(registry_store::register_reference(client, &models, &edges).await?)
 }

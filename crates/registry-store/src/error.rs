@@ -116,6 +116,29 @@ pub enum StoreError {
         #[source]
         source: Box<ParamsError>,
     },
+    /// A rollback of a model that has no ACTIVE PRIMARY to replace.
+    #[error(
+        "model {model} has no ACTIVE PRIMARY, so there is nothing to roll back; nothing was changed"
+    )]
+    NoPrimaryToRollBack {
+        /// The model.
+        model: String,
+    },
+    /// A rollback of a model whose ACTIVE PRIMARY did not replace another
+    /// one (it was added as the first PRIMARY, or its predecessor was
+    /// archived on its own before).
+    #[error(
+        "model {model}'s ACTIVE PRIMARY, version {version} (id {id}), did not replace a previous PRIMARY, \
+         so there is none to restore; nothing was changed"
+    )]
+    NothingToRollBack {
+        /// The model.
+        model: String,
+        /// The current ACTIVE PRIMARY's id.
+        id: i64,
+        /// Its label.
+        version: String,
+    },
     /// An ACTIVE version of a model the caller's catalog has no code for:
     /// it could not run in this build (allowed on request, for a version a
     /// newer build will run).

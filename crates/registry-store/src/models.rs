@@ -5,6 +5,7 @@ use registry::Dependency;
 use tokio_postgres::GenericClient;
 
 use crate::StoreError;
+use crate::audit::{self, Action};
 use crate::error::{Subject, begin, commit, db, write_error};
 
 /// `model` consumes `upstream`'s PRIMARY result under `input_key`.
@@ -60,11 +61,13 @@ const MODEL_EXISTS: &str = "SELECT 1 FROM kcg.detection_models WHERE model_id = 
 ///
 /// Refused with [`StoreError::ModelExists`] when it is registered already.
 pub async fn add_model(
-    client: &(impl GenericClient + Sync),
+    client: &mut (impl GenericClient + Send + Sync),
     model: &ModelId,
     description: Option<&str>,
 ) -> Result<(), StoreError> {
-    let inserted = client
+    let tx = begin(client).await?;
+    let tag = audit::tag(&tx, Action::AddModel).await?;
+    let inserted = tx
         .execute(INSERT_MODEL, &[&model.as_str(), &description])
         .await
         .map_err(|e| {
@@ -77,6 +80,8 @@ pub async fn add_model(
             model: model.to_string(),
         });
     }
+    audit::untag(&tx, tag).await?;
+    commit(tx, || format!("model {model}")).await?;
     tracing::info!(model_id = %model, "model added");
     Ok(())
 }
@@ -84,11 +89,18 @@ pub async fn add_model(
 /// Enables or disables `model`: a disabled model's versions are not loaded,
 /// so it and every model depending on it are left out of the plan.
 pub async fn set_enabled(
-    client: &(impl GenericClient + Sync),
+    client: &mut (impl GenericClient + Send + Sync),
     model: &ModelId,
     enabled: bool,
 ) -> Result<EnabledOutcome, StoreError> {
-    let changed = client
+    let tx = begin(client).await?;
+    let action = if enabled {
+        Action::Enable
+    } else {
+        Action::Disable
+    };
+    let tag = audit::tag(&tx, action).await?;
+    let changed = tx
         .execute(
             "UPDATE kcg.detection_models SET is_enabled = $2, updated_at = now() \
               WHERE model_id = $1 AND is_enabled IS DISTINCT FROM $2",
@@ -96,12 +108,14 @@ pub async fn set_enabled(
         )
         .await
         .map_err(db("update kcg.detection_models"))?;
-    if changed > 0 {
-        tracing::info!(model_id = %model, enabled, "model enabled flag changed");
-        return Ok(EnabledOutcome::Changed);
+    if changed == 0 {
+        ensure_model(&tx, model.as_str()).await?;
+        return Ok(EnabledOutcome::Unchanged);
     }
-    ensure_model(client, model.as_str()).await?;
-    Ok(EnabledOutcome::Unchanged)
+    audit::untag(&tx, tag).await?;
+    commit(tx, || format!("{action} model {model}")).await?;
+    tracing::info!(model_id = %model, enabled, "model enabled flag changed");
+    Ok(EnabledOutcome::Changed)
 }
 
 /// Records that `edge.model` reads `edge.upstream`'s PRIMARY result under
@@ -128,6 +142,7 @@ pub async fn depend(
         });
     }
     let tx = begin(client).await?;
+    let tag = audit::tag(&tx, Action::Depend).await?;
     // SHARE ROW EXCLUSIVE conflicts with itself: concurrent `depend`s take
     // turns, while the planner's reads go on.
     tx.batch_execute("LOCK TABLE kcg.detection_model_dependencies IN SHARE ROW EXCLUSIVE MODE")
@@ -182,6 +197,7 @@ pub async fn depend(
             input_key: key.to_owned(),
         });
     }
+    audit::untag(&tx, tag).await?;
     commit(tx, || format!("the dependency of {model} on {upstream}")).await?;
     tracing::info!(
         model_id = model,
@@ -195,7 +211,7 @@ pub async fn depend(
 /// Removes the edge `edge`; [`UndependOutcome::NotFound`] when there was no
 /// such edge. A removal never closes a cycle, so nothing else is checked.
 pub async fn undepend(
-    client: &(impl GenericClient + Sync),
+    client: &mut (impl GenericClient + Send + Sync),
     edge: &Edge,
 ) -> Result<UndependOutcome, StoreError> {
     let (model, upstream, key) = (
@@ -203,7 +219,9 @@ pub async fn undepend(
         edge.upstream.as_str(),
         edge.input_key.as_str(),
     );
-    let removed = client
+    let tx = begin(client).await?;
+    let tag = audit::tag(&tx, Action::Undepend).await?;
+    let removed = tx
         .execute(
             "DELETE FROM kcg.detection_model_dependencies \
               WHERE model_id = $1 AND depends_on = $2 AND input_key = $3",
@@ -211,19 +229,24 @@ pub async fn undepend(
         )
         .await
         .map_err(db("delete from kcg.detection_model_dependencies"))?;
-    if removed > 0 {
-        tracing::info!(
-            model_id = model,
-            upstream,
-            input_key = key,
-            "dependency removed"
-        );
-        return Ok(UndependOutcome::Removed);
+    if removed == 0 {
+        for m in [model, upstream] {
+            ensure_model(&tx, m).await?;
+        }
+        return Ok(UndependOutcome::NotFound);
     }
-    for m in [model, upstream] {
-        ensure_model(client, m).await?;
-    }
-    Ok(UndependOutcome::NotFound)
+    audit::untag(&tx, tag).await?;
+    commit(tx, || {
+        format!("removing the dependency of {model} on {upstream}")
+    })
+    .await?;
+    tracing::info!(
+        model_id = model,
+        upstream,
+        input_key = key,
+        "dependency removed"
+    );
+    Ok(UndependOutcome::Removed)
 }
 
 /// [`StoreError::UnknownModel`] unless `model` is registered.

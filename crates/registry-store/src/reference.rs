@@ -5,6 +5,7 @@ use model_api::{ModelId, VersionLabel};
 use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
+use crate::audit::{self, Action};
 use crate::error::{Subject, begin, commit, write_error};
 use crate::models::{INSERT_EDGE, INSERT_MODEL};
 use crate::{Edge, StoreError};
@@ -46,6 +47,7 @@ pub async fn register_reference(
     edges: &[Edge],
 ) -> Result<Registered, StoreError> {
     let tx = begin(client).await?;
+    let tag = audit::tag(&tx, Action::AddReference).await?;
     let mut done = Registered::default();
     for m in models {
         let model = m.model.as_str();
@@ -99,6 +101,7 @@ pub async fn register_reference(
                 })
             })?;
     }
+    audit::untag(&tx, tag).await?;
     commit(tx, || "the reference models".to_owned()).await?;
     tracing::info!(
         models = done.models,

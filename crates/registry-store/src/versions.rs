@@ -18,6 +18,7 @@ use registry::{Catalog, ParamsCheck, Unresolved, VersionStatus};
 use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
+use crate::audit::{self, Action};
 use crate::decode::VersionColumns;
 use crate::error::{Subject, begin, commit, db, write_error};
 use crate::{BrokenPlan, StoreError};
@@ -194,6 +195,7 @@ pub async fn add_version(
         .transpose()?;
 
     let tx = begin(client).await?;
+    let tag = audit::tag(&tx, Action::AddVersion).await?;
     let known = tx
         .query_opt(LOCK_MODEL, &[&model])
         .await
@@ -256,6 +258,7 @@ pub async fn add_version(
             })
         })?;
     let id: i64 = row.get(0);
+    audit::untag(&tx, tag).await?;
     commit(tx, || format!("version {version} of model {model}")).await?;
     tracing::info!(model_id = model, version, version_id = id, role = %new.role, %status, implementation, "version added");
     Ok(VersionSummary {
@@ -288,6 +291,7 @@ pub async fn promote(
     id: i64,
 ) -> Result<PromoteOutcome, StoreError> {
     let tx = begin(client).await?;
+    let tag = audit::tag(&tx, Action::Promote).await?;
     let (target, params, implementation) = lock_version(&tx, id).await?;
     let model = target.model.as_str();
     tx.execute(LOCK_MODEL, &[&model])
@@ -348,6 +352,7 @@ pub async fn promote(
         );
         return Err(StoreError::BreaksPlan(Box::new(broken)));
     }
+    audit::untag(&tx, tag).await?;
     commit(tx, || format!("the promotion of {target}")).await?;
     tracing::info!(
         model_id = model,
@@ -372,6 +377,7 @@ pub async fn archive(
     id: i64,
 ) -> Result<ArchiveOutcome, StoreError> {
     let tx = begin(client).await?;
+    let tag = audit::tag(&tx, Action::Archive).await?;
     let (target, _, _) = lock_version(&tx, id).await?;
     if target.status == VersionStatus::Archived {
         return Ok(ArchiveOutcome::AlreadyArchived(target));
@@ -386,6 +392,7 @@ pub async fn archive(
         operation: format!("archive {target}"),
         source: e,
     })?;
+    audit::untag(&tx, tag).await?;
     commit(tx, || format!("archiving {target}")).await?;
     tracing::info!(model_id = %target.model, version = %target.version, version_id = id, "version archived");
     Ok(ArchiveOutcome::Archived(target))
@@ -400,33 +407,50 @@ pub async fn list_versions(
     let model = model.map(ModelId::as_str);
     let rows = client
         .query(
-            "SELECT id, model_id::text, version::text, role::text, status::text, params, \
-                    timeout_ms, implementation::text, created_at, activated_at, archived_at \
-               FROM kcg.detection_model_versions \
-              WHERE $1::text IS NULL OR model_id = $1 \
-              ORDER BY model_id COLLATE \"C\", kcg.role_rank(role), id",
+            &format!(
+                "{STORED_VERSION} WHERE $1::text IS NULL OR model_id = $1 \
+                 ORDER BY model_id COLLATE \"C\", kcg.role_rank(role), id"
+            ),
             &[&model],
         )
         .await
         .map_err(db("read kcg.detection_model_versions"))?;
-    rows.iter()
-        .map(|row| {
-            let c = VersionColumns::new(row)?;
-            Ok(StoredVersion {
-                role: c.role()?,
-                status: c.status()?,
-                params: c.get("params")?,
-                timeout_ms: c.timeout_ms()?,
-                implementation: c.get("implementation")?,
-                created_at: c.get("created_at")?,
-                activated_at: c.get("activated_at")?,
-                archived_at: c.get("archived_at")?,
-                id: c.id,
-                model: c.model_id,
-                version: c.version,
-            })
-        })
-        .collect()
+    rows.iter().map(stored_version).collect()
+}
+
+/// Version `id`, any status.
+pub async fn version(
+    client: &(impl GenericClient + Sync),
+    id: i64,
+) -> Result<StoredVersion, StoreError> {
+    let row = client
+        .query_opt(&format!("{STORED_VERSION} WHERE id = $1"), &[&id])
+        .await
+        .map_err(db("read kcg.detection_model_versions"))?
+        .ok_or(StoreError::UnknownVersion { id })?;
+    stored_version(&row)
+}
+
+/// The columns of a [`StoredVersion`].
+const STORED_VERSION: &str = "SELECT id, model_id::text, version::text, role::text, status::text, \
+     params, timeout_ms, implementation::text, created_at, activated_at, archived_at \
+     FROM kcg.detection_model_versions";
+
+fn stored_version(row: &tokio_postgres::Row) -> Result<StoredVersion, StoreError> {
+    let c = VersionColumns::new(row)?;
+    Ok(StoredVersion {
+        role: c.role()?,
+        status: c.status()?,
+        params: c.get("params")?,
+        timeout_ms: c.timeout_ms()?,
+        implementation: c.get("implementation")?,
+        created_at: c.get("created_at")?,
+        activated_at: c.get("activated_at")?,
+        archived_at: c.get("archived_at")?,
+        id: c.id,
+        model: c.model_id,
+        version: c.version,
+    })
 }
 
 /// Whether version `version` of `model` (running `implementation`, or the

@@ -50,7 +50,7 @@ fn draft(model: &str, version: String) -> NewVersion {
 async fn concurrent_promotes_and_archives_leave_at_most_one_active_primary() {
     let db = TestDb::new().await;
     let mut setup = db.client().await;
-    add_model(&setup, &id("m"), None).await.unwrap();
+    add_model(&mut setup, &id("m"), None).await.unwrap();
     let catalog = Arc::new(catalog(["m"]));
     for round in 0..ROUNDS {
         let mut ids = Vec::new();
@@ -115,12 +115,12 @@ async fn concurrent_promotes_and_archives_leave_at_most_one_active_primary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_concurrent_activations_of_a_primary_exactly_one_wins() {
     let db = TestDb::new().await;
-    let setup = db.client().await;
+    let mut setup = db.client().await;
     // Code for every model: an ACTIVE version needs code in the build.
     let catalog = Arc::new(catalog((0..ROUNDS).map(|round| format!("m{round}"))));
     for round in 0..ROUNDS {
         let model = format!("m{round}");
-        add_model(&setup, &id(&model), None).await.unwrap();
+        add_model(&mut setup, &id(&model), None).await.unwrap();
         let barrier = Arc::new(Barrier::new(WRITERS + 1));
         let mut tasks = Vec::new();
         for w in 0..WRITERS {
@@ -156,13 +156,13 @@ async fn of_concurrent_activations_of_a_primary_exactly_one_wins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_depends_never_close_a_cycle() {
     let db = TestDb::new().await;
-    let setup = db.client().await;
+    let mut setup = db.client().await;
     for round in 0..ROUNDS {
         // A ring: any WRITERS - 1 of its edges are a chain, all of them a
         // cycle. Each writer adds one edge at the same moment.
         let name = |i: usize| format!("r{round}_{}", i % WRITERS);
         for i in 0..WRITERS {
-            add_model(&setup, &id(&name(i)), None).await.unwrap();
+            add_model(&mut setup, &id(&name(i)), None).await.unwrap();
         }
         let barrier = Arc::new(Barrier::new(WRITERS + 1));
         let mut tasks = Vec::new();

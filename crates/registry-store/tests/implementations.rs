@@ -137,7 +137,7 @@ async fn activating_a_version_this_build_has_no_code_for_needs_allow_unknown() {
     let mut c = db.client().await;
     reference(&mut c).await;
     let catalog = Catalog::from_entries(detectors::catalog()).unwrap();
-    add_model(&c, &id("loitering"), None).await.unwrap();
+    add_model(&mut c, &id("loitering"), None).await.unwrap();
 
     let mut v = version("loitering", "1.0.0", Role::Primary, None, true);
     let err = add_version(&mut c, &catalog, &v).await.unwrap_err();
@@ -292,7 +292,7 @@ async fn a_promotion_whose_artifact_type_breaks_a_dependent_is_refused_and_chang
 
     // With risk disabled nothing planned reads spoofing_score's artifact:
     // the same promotion goes through.
-    registry_store::set_enabled(&c, &id("risk"), false)
+    registry_store::set_enabled(&mut c, &id("risk"), false)
         .await
         .unwrap();
     assert!(

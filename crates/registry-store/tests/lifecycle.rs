@@ -347,7 +347,7 @@ async fn a_version_whose_params_the_code_refuses_is_not_promoted() {
     let db = TestDb::new().await;
     let mut c = db.client().await;
     let catalog = catalog(["m"]);
-    add_model(&c, &id("m"), None).await.unwrap();
+    add_model(&mut c, &id("m"), None).await.unwrap();
     let primary = add_version(
         &mut c,
         &catalog,
@@ -380,7 +380,7 @@ async fn a_version_whose_params_the_code_refuses_is_not_promoted() {
 async fn a_timeout_the_column_cannot_hold_is_refused_before_anything_is_written() {
     let db = TestDb::new().await;
     let mut c = db.client().await;
-    add_model(&c, &id("m"), None).await.unwrap();
+    add_model(&mut c, &id("m"), None).await.unwrap();
     let mut v = new_version("m", "1", Role::Shadow, good(), false);
     v.timeout_ms = Some(u32::MAX);
     let err = add_version(&mut c, &Catalog::new(), &v).await.unwrap_err();
@@ -401,7 +401,7 @@ async fn a_timeout_the_column_cannot_hold_is_refused_before_anything_is_written(
 async fn a_disabled_model_is_not_loaded_and_the_flag_reports_what_changed() {
     let db = TestDb::new().await;
     let mut c = db.client().await;
-    add_model(&c, &id("m"), None).await.unwrap();
+    add_model(&mut c, &id("m"), None).await.unwrap();
     add_version(
         &mut c,
         &catalog(["m"]),
@@ -411,25 +411,25 @@ async fn a_disabled_model_is_not_loaded_and_the_flag_reports_what_changed() {
     .unwrap();
     assert_eq!(load(&c).await.unwrap().versions.len(), 1);
     assert_eq!(
-        set_enabled(&c, &id("m"), true).await.unwrap(),
+        set_enabled(&mut c, &id("m"), true).await.unwrap(),
         EnabledOutcome::Unchanged
     );
     assert_eq!(
-        set_enabled(&c, &id("m"), false).await.unwrap(),
+        set_enabled(&mut c, &id("m"), false).await.unwrap(),
         EnabledOutcome::Changed
     );
     assert!(load(&c).await.unwrap().versions.is_empty());
     assert_eq!(
-        set_enabled(&c, &id("m"), false).await.unwrap(),
+        set_enabled(&mut c, &id("m"), false).await.unwrap(),
         EnabledOutcome::Unchanged
     );
     assert_eq!(
-        set_enabled(&c, &id("m"), true).await.unwrap(),
+        set_enabled(&mut c, &id("m"), true).await.unwrap(),
         EnabledOutcome::Changed
     );
     assert_eq!(load(&c).await.unwrap().versions.len(), 1);
     assert!(matches!(
-        set_enabled(&c, &id("ghost"), false).await,
+        set_enabled(&mut c, &id("ghost"), false).await,
         Err(StoreError::UnknownModel { model }) if model == "ghost"
     ));
 }
@@ -439,25 +439,25 @@ async fn an_edge_is_removed_once_and_then_reported_not_found() {
     let db = TestDb::new().await;
     let mut c = db.client().await;
     for m in ["a", "b"] {
-        add_model(&c, &id(m), None).await.unwrap();
+        add_model(&mut c, &id(m), None).await.unwrap();
     }
     depend(&mut c, &edge("a", "b", "in")).await.unwrap();
     assert_eq!(load(&c).await.unwrap().edges.len(), 1);
     assert_eq!(
-        undepend(&c, &edge("a", "b", "other")).await.unwrap(),
+        undepend(&mut c, &edge("a", "b", "other")).await.unwrap(),
         UndependOutcome::NotFound
     );
     assert_eq!(
-        undepend(&c, &edge("a", "b", "in")).await.unwrap(),
+        undepend(&mut c, &edge("a", "b", "in")).await.unwrap(),
         UndependOutcome::Removed
     );
     assert!(load(&c).await.unwrap().edges.is_empty());
     assert_eq!(
-        undepend(&c, &edge("a", "b", "in")).await.unwrap(),
+        undepend(&mut c, &edge("a", "b", "in")).await.unwrap(),
         UndependOutcome::NotFound
     );
     assert!(matches!(
-        undepend(&c, &edge("a", "zz", "in")).await,
+        undepend(&mut c, &edge("a", "zz", "in")).await,
         Err(StoreError::UnknownModel { model }) if model == "zz"
     ));
     // With the edge gone, the reverse edge no longer closes a cycle.
@@ -532,8 +532,8 @@ async fn operations_compose_inside_a_callers_transaction() {
     let db = TestDb::new().await;
     let mut c = db.client().await;
     let mut tx = c.transaction().await.unwrap();
-    add_model(&tx, &id("a"), None).await.unwrap();
-    add_model(&tx, &id("b"), None).await.unwrap();
+    add_model(&mut tx, &id("a"), None).await.unwrap();
+    add_model(&mut tx, &id("b"), None).await.unwrap();
     depend(&mut tx, &edge("a", "b", "in")).await.unwrap();
     let v = add_version(
         &mut tx,

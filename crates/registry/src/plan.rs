@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use model_api::{ImplementationName, ModelId, ModelInstance, Role};
 
-use crate::Exclusion;
+use crate::{Exclusion, VersionRef};
 
 /// One version ready to run.
 #[derive(Debug, Clone)]
@@ -63,6 +63,12 @@ pub struct Excluded {
     /// Why; its `Display` is the sentence operators read, e.g. `upstream
     /// spoofing_score unavailable`.
     pub reason: Exclusion,
+    /// For a whole model (`version_id` `None`): the ACTIVE versions it had
+    /// (PRIMARY, CHALLENGER, SHADOW, each by id), each of which the
+    /// executor records as SKIPPED with `reason`, so per-version
+    /// statistics count the cycle. Empty for a single version, and for a
+    /// model that only a dependency names (it has no ACTIVE version).
+    pub versions: Vec<VersionRef>,
 }
 
 /// A dependency cycle: each model depends on the next, and the last one on

@@ -119,6 +119,10 @@ pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
             version_id: None,
             role: None,
             reason,
+            versions: graph.versions[node]
+                .iter()
+                .map(|v| version_ref(v))
+                .collect(),
         });
     }
 
@@ -136,6 +140,10 @@ pub fn plan(catalog: &Catalog, snapshot: &RegistrySnapshot) -> Plan {
                     version_id: None,
                     role: None,
                     reason: Exclusion::CycleNotIsolated,
+                    versions: graph.versions[node]
+                        .iter()
+                        .map(|v| version_ref(v))
+                        .collect(),
                 });
             }
             Vec::new()
@@ -375,6 +383,7 @@ fn others(
                 version_id: Some(v.id),
                 role: Some(v.role),
                 reason,
+                versions: Vec::new(),
             }),
         }
     }

@@ -263,6 +263,7 @@ fn a_declared_input_without_a_dependency_is_a_reason() {
                 input_key: "in".into(),
                 expected: ArtifactType::of::<Apples>(),
             },
+            versions: vec![vref(3, Role::Primary)],
         }]
     );
     assert!(reason(&p, "down").contains("no dependency provides that key"));

@@ -366,6 +366,11 @@ fn a_panicking_constructor_is_a_reason_not_a_crash() {
                 model_id: "boom".into(),
                 message: "threshold table missing".into(),
             },
+            versions: vec![VersionRef {
+                id: 1,
+                version: "1".into(),
+                role: Role::Primary,
+            }],
         }]
     );
 }
@@ -417,4 +422,36 @@ fn the_catalog_refuses_duplicates_and_invalid_ids() {
 fn an_empty_registry_plans_nothing() {
     let p = plan(&Catalog::new(), &Default::default());
     assert!(p.levels().is_empty() && p.excluded().is_empty() && p.cycles().is_empty());
+}
+
+#[test]
+fn a_model_left_out_names_every_active_version_it_had() {
+    let catalog = catalog(["tracks", "spoofing"]);
+    let snap = snapshot(
+        vec![
+            version(1, "spoofing", "1", Role::Primary, good()),
+            version(2, "spoofing", "2", Role::Shadow, good()),
+            version(3, "spoofing", "3", Role::Challenger, good()),
+        ],
+        vec![
+            edge("spoofing", "tracks", "tracks"),
+            edge("spoofing", "ghost", "ghost"),
+        ],
+    );
+    let p = plan(&catalog, &snap);
+    let out = p.exclusion("spoofing").expect("spoofing is left out");
+    assert_eq!(
+        out.reason,
+        Exclusion::UpstreamUnavailable {
+            upstream: "ghost".into()
+        }
+    );
+    let versions: Vec<(i64, Role)> = out.versions.iter().map(|v| (v.id, v.role)).collect();
+    assert_eq!(
+        versions,
+        vec![(1, Role::Primary), (3, Role::Challenger), (2, Role::Shadow)]
+    );
+    // A model only an edge names has no version to name.
+    let ghost = p.exclusion("ghost").expect("ghost is left out");
+    assert!(ghost.versions.is_empty(), "{ghost:?}");
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// An RFC 3339 time with any offset, converted to UTC.
 pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, String> {
@@ -18,6 +18,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("must be longer than zero".into());
     }
     Ok(d)
+}
+
+/// The cycles from `from` to `to` (included when it falls on the step),
+/// `every` apart.
+pub fn ticks(from: DateTime<Utc>, to: DateTime<Utc>, every: TimeDelta) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t <= to && every > TimeDelta::zero() {
+        out.push(t);
+        t += every;
+    }
+    out
 }
 
 /// A duration such as `1h`, or `0s` for none.
@@ -41,5 +53,17 @@ mod tests {
             parse_ts("2026-01-31T23:30:00-01:00").unwrap().to_rfc3339(),
             "2026-02-01T00:30:00+00:00"
         );
+    }
+
+    #[test]
+    fn ticks_include_the_last_cycle_on_the_step() {
+        let t = |s: &str| parse_ts(s).unwrap();
+        let five = TimeDelta::minutes(5);
+        let on = ticks(t("2022-01-03T00:05:00Z"), t("2022-01-03T00:25:00Z"), five);
+        assert_eq!(on.len(), 5);
+        assert_eq!(on[4], t("2022-01-03T00:25:00Z"));
+        let off = ticks(t("2022-01-03T00:05:00Z"), t("2022-01-03T00:24:00Z"), five);
+        assert_eq!(off.len(), 4);
+        assert!(ticks(t("2022-01-03T00:05:00Z"), t("2022-01-03T00:00:00Z"), five).is_empty());
     }
 }

@@ -33,6 +33,7 @@
 mod args;
 mod cmd;
 mod db;
+mod progress;
 mod reference;
 
 use std::ffi::OsString;
@@ -83,10 +84,13 @@ enum Command {
     /// Load a MarineCadastre-format AIS CSV (plain or .gz) into kcg.ais_positions.
     Ingest(cmd::ingest::Args),
     /// The model registry: `list` ACTIVE versions, `plan` the next cycle,
-    /// `add` a model, `depend` one model on another.
+    /// `add` a model, `depend`/`undepend` one model on another,
+    /// `enable`/`disable` a model.
     Models(cmd::models::Args),
-    /// Model versions: `list`, `add`, `promote` (archives the old PRIMARY in
-    /// the same transaction), `archive`. Every change sends a NOTIFY.
+    /// Model versions: `list`, `add`, `compare`, `backtest`, `promote`
+    /// (archives the old PRIMARY in the same transaction; `--gate`),
+    /// `rollback`, `archive`, `history`. Every change sends a NOTIFY and is
+    /// recorded in the audit trail.
     Versions(cmd::versions::Args),
     /// Health reports: `hourly` ([at-1h, at)) or `diagnostic` ([at-24h, at),
     /// with raw rows); `--fail-on-alarm` exits 2 when a section is in alarm.

@@ -32,6 +32,12 @@ fn help_of_every_command() {
         &["models"],
         &["versions"],
         &["versions", "add"],
+        &["versions", "compare"],
+        &["versions", "backtest"],
+        &["versions", "promote"],
+        &["versions", "rollback"],
+        &["versions", "history"],
+        &["models", "disable"],
         &["partitions", "maintain"],
         &["snapshot", "hourly"],
     ] {

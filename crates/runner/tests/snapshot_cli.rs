@@ -97,7 +97,7 @@ async fn json_format_carries_schema_version_and_alarms() {
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON");
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["kind"], "hourly");
     // +01:00 is normalised to UTC.
     assert_eq!(v["window_end"], AT);

@@ -94,6 +94,8 @@ const CHECKS: &[(&str, &str, &[&str])] = &[
         "role",
         &["PRIMARY", "SHADOW", "CHALLENGER"],
     ),
+    // V051: a backtest's run records say so.
+    ("detection_model_runs", "origin", &["LIVE", "BACKTEST"]),
 ];
 
 const PARTITIONED: (&str, &str) = ("detection_model_run_outputs", "cycle_ts");

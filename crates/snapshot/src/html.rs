@@ -10,9 +10,11 @@
 //! 1. spoofing: the histogram of vessels by highest score, the 0.3, 0.5
 //!    and 0.7 bands shaded;
 //! 2. collisions: collisions by severity, OPEN and RESOLVED stacked;
-//! 3. models: runs by status per version and cycle (a grid), each SHADOW
-//!    and CHALLENGER's agreement with its PRIMARY per cycle, and per
-//!    candidate a scatter of its scores against the PRIMARY's;
+//! 3. models: runs by status per version and cycle (a grid), the
+//!    section's comparisons ([`crate::compare`]: each SHADOW and
+//!    CHALLENGER against each PRIMARY it ran beside) as a table, their
+//!    agreement per compared cycle, and per comparison a scatter of the
+//!    candidate's scores against the PRIMARY's;
 //! 4. timing: stage durations per cycle, stacked, with the budget;
 //! 5. drift: new episodes per hour and category in `prediction_events`,
 //!    with `prediction_stats_hourly`'s count marked on each bar (red where
@@ -25,7 +27,8 @@ use charts::{escape, palette};
 use chrono::{DateTime, Utc};
 use model_api::Role;
 
-use crate::series::Series;
+use crate::compare::Comparison;
+use crate::series::{ComparisonSeries, Series};
 use crate::{Report, Verdict, text};
 
 const OK: &str = "#2e7d32";
@@ -533,75 +536,103 @@ fn models(h: &mut String, r: &Report, series: &Series) {
     h.push_str("</section>\n");
 }
 
-/// A candidate the section compares, as the plots name it.
-struct Candidate {
-    model_id: String,
-    id: i64,
-    label: String,
-}
-
-/// The SHADOW and CHALLENGER versions the section compares, in its order.
-fn candidates(r: &Report) -> Vec<Candidate> {
+/// The section's comparisons with their series, as the plots name them.
+fn compared<'a>(
+    r: &'a Report,
+    series: &'a Series,
+) -> Vec<(&'a Comparison, Option<&'a ComparisonSeries>, String)> {
     r.models
         .comparisons
         .iter()
-        .map(|c| Candidate {
-            model_id: c.model_id.clone(),
-            id: c.version_id,
-            label: version_label(
-                &c.model_id,
-                c.version.as_deref(),
-                Some(c.role),
-                c.version_id,
-            ),
+        .map(|c| {
+            let s = series.comparisons.iter().find(|s| {
+                s.candidate_id == c.candidate.version_id && s.baseline_id == c.baseline.version_id
+            });
+            let label = format!(
+                "{} {} vs PRIMARY {}",
+                version_label(
+                    &c.model_id,
+                    Some(&c.candidate.version),
+                    Some(c.candidate.role),
+                    c.candidate.version_id
+                ),
+                c.baseline.version,
+                c.baseline.version_id
+            );
+            (c, s, label)
         })
         .collect()
 }
 
 fn comparisons(h: &mut String, r: &Report, series: &Series) {
-    let candidates = candidates(r);
-    if candidates.is_empty() {
-        h.push_str("<p class=\"note\">no SHADOW or CHALLENGER ran in the window</p>\n");
+    let compared = compared(r, series);
+    if compared.is_empty() {
+        h.push_str(
+            "<p class=\"note\">no SHADOW or CHALLENGER ran beside a PRIMARY in the window</p>\n",
+        );
         return;
     }
-    let cycles: Vec<DateTime<Utc>> = series
-        .agreement
+    let rows: Vec<Vec<String>> = compared
         .iter()
-        .map(|p| p.cycle_ts)
+        .map(|(c, _, label)| {
+            vec![
+                label.clone(),
+                c.cycles.to_string(),
+                c.entities.to_string(),
+                c.flags.both.to_string(),
+                c.flags.only_baseline.to_string(),
+                c.flags.only_candidate.to_string(),
+                c.flags.neither.to_string(),
+                text::opt(c.agreement.map(|a| a.to_string()).as_deref()),
+                text::opt(c.mean_abs_diff.map(|d| d.to_string()).as_deref()),
+            ]
+        })
+        .collect();
+    table(
+        h,
+        &[
+            "candidate vs PRIMARY",
+            "cycles",
+            "entities",
+            "both flag",
+            "only PRIMARY",
+            "only candidate",
+            "neither",
+            "agreement",
+            "mean |diff|",
+        ],
+        &rows,
+    );
+    let threshold = compared[0].0.threshold;
+    let cycles: Vec<DateTime<Utc>> = compared
+        .iter()
+        .filter_map(|(_, s, _)| *s)
+        .flat_map(|s| s.cycles.iter().map(|p| p.cycle_ts))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let column: BTreeMap<DateTime<Utc>, usize> =
         cycles.iter().enumerate().map(|(i, c)| (*c, i)).collect();
-    // One line per (candidate, PRIMARY) pair.
-    let mut lines = Vec::new();
-    for cand in &candidates {
-        let baselines: BTreeSet<i64> = series
-            .agreement
-            .iter()
-            .filter(|p| p.candidate_id == cand.id)
-            .map(|p| p.baseline_id)
-            .collect();
-        for b in baselines {
+    // One line per comparison, a gap where a cycle was not compared.
+    let lines = compared
+        .iter()
+        .enumerate()
+        .map(|(i, (_, s, label))| {
             let mut values = vec![None; cycles.len()];
-            for p in series
-                .agreement
-                .iter()
-                .filter(|p| p.candidate_id == cand.id && p.baseline_id == b)
-            {
+            for p in s.iter().flat_map(|s| &s.cycles) {
                 if let Some(&c) = column.get(&p.cycle_ts) {
                     values[c] = Some(p.agreement);
                 }
             }
-            lines.push(charts::Line {
-                name: format!("{} vs PRIMARY ({b})", cand.label),
-                colour: palette(lines.len()).to_owned(),
+            charts::Line {
+                name: label.clone(),
+                colour: palette(i).to_owned(),
                 values,
-            });
-        }
-    }
+            }
+        })
+        .collect();
     let chart = charts::Lines {
-        title: "SHADOW/CHALLENGER agreement with PRIMARY at 0.5, per cycle".into(),
+        title: format!("SHADOW/CHALLENGER agreement with PRIMARY at {threshold}, per cycle"),
         y_label: "agreement".into(),
         x_label: "cycle".into(),
         categories: cycle_labels(&cycles),
@@ -611,13 +642,14 @@ fn comparisons(h: &mut String, r: &Report, series: &Series) {
     figure(
         h,
         &chart.render(),
-        "fraction of the entities either version scored non-zero that both put on the same side of 0.5 (a missing score is 0; 1 when there is none)",
+        &format!(
+            "the comparison of the table above, one compared cycle (both ran OK) at a time: the fraction of the entities either version scored non-zero that both put on the same side of {threshold} (a missing score is 0; 1 when there is none)"
+        ),
     );
-    for (i, cand) in candidates.iter().enumerate() {
-        let points: Vec<charts::Point> = series
-            .score_pairs
+    for (i, (c, s, label)) in compared.iter().enumerate() {
+        let pairs = s.map_or(&[][..], |s| &s.score_pairs[..]);
+        let points: Vec<charts::Point> = pairs
             .iter()
-            .filter(|p| p.candidate_id == cand.id && p.model_id == cand.model_id)
             .map(|p| charts::Point {
                 x: p.baseline_score,
                 y: p.candidate_score,
@@ -628,19 +660,19 @@ fn comparisons(h: &mut String, r: &Report, series: &Series) {
                 ),
             })
             .collect();
-        let n: i64 = series
-            .score_pairs
-            .iter()
-            .filter(|p| p.candidate_id == cand.id)
-            .map(|p| p.count)
-            .sum();
+        let shown: i64 = pairs.iter().map(|p| p.count).sum();
+        let name = if shown == c.entities {
+            format!("{} entity-cycles", c.entities)
+        } else {
+            format!("{shown} of {} entity-cycles", c.entities)
+        };
         let chart = charts::Scatter {
-            title: format!("{}: scores against PRIMARY", cand.label),
+            title: format!("{label}: scores"),
             x_label: "PRIMARY score".into(),
             y_label: "candidate score".into(),
             range: (0.0, 1.0),
             groups: vec![charts::Points {
-                name: format!("{n} entity-cycles"),
+                name,
                 colour: palette(i).to_owned(),
                 points,
             }],
@@ -649,7 +681,10 @@ fn comparisons(h: &mut String, r: &Report, series: &Series) {
         figure(
             h,
             &chart.render(),
-            "entities either version scored non-zero on the cycles both ran OK; scores rounded to 0.01, a larger circle for more entity-cycles; on the diagonal they agree",
+            &format!(
+                "the comparison's entities (either version scored non-zero, a missing score is 0) on the {} cycles both ran OK; scores rounded to 0.01, a larger circle for more entity-cycles; on the diagonal they agree",
+                c.cycles
+            ),
         );
     }
 }

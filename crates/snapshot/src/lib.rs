@@ -1,5 +1,8 @@
 //! Hourly and diagnostic health reports over the live `kcg` tables, the
-//! on-call analyst's view of whether the detectors work. Each of the five
+//! on-call analyst's view of whether the detectors work, and [`compare`],
+//! the one comparison of a candidate version with its PRIMARY (the
+//! reports' models section, `runner versions compare` and the promotion
+//! gate use it). Each of the five
 //! sections is a typed struct computed by SQL over a time window; a report
 //! renders as aligned text ([`Report::render_text`]), as JSON with a
 //! stable, versioned schema ([`Report::render_json`]) or as one
@@ -32,7 +35,7 @@
 //! |---|--------------|---------------|---------------|
 //! | 1 | `spoofing`   | `vessel_analysis` | verdict is `SILENT_FAULT` |
 //! | 2 | `collisions` | `gear_identity_collisions` | a CRITICAL collision is OPEN |
-//! | 3 | `models`     | `detection_model_versions`, `_runs`, `_run_outputs`, `_metrics` | a PRIMARY run is `FAILED` or `TIMEOUT` (a failing SHADOW/CHALLENGER is reported, not alarmed) |
+//! | 3 | `models`     | `detection_model_versions`, `_runs`, `_run_outputs`, `_metrics`, stage 1 of `prediction_stage_timings` | a PRIMARY run is `FAILED`, `TIMEOUT` or `SKIPPED`, or a PRIMARY's `OK` runs stored nothing while their cycles had positions (a failing SHADOW/CHALLENGER is reported, not alarmed) |
 //! | 4 | `timing`     | `prediction_stage_timings` | a cycle's summed stage durations exceed the budget (60 000 ms default), or a stage `FAILED` |
 //! | 5 | `drift`      | `prediction_stats_hourly`, `prediction_events` | any `(hour, category)` mismatch |
 //!
@@ -41,17 +44,18 @@
 //! [`spoofing`], [`collisions`], [`models`], [`timing`], [`drift`].
 //! `NO_INPUT` and empty tables are not alarms.
 //!
-//! # JSON schema (`schema_version` 1)
+//! # JSON schema (`schema_version` 2)
 //!
 //! One object; timestamps are RFC 3339 UTC strings (`"2022-01-03T01:00:00Z"`),
 //! durations are milliseconds as numbers rounded to 3 decimals, ratios and
-//! means are rounded to 6 decimals (ratios lie in `[0, 1]`), counts are
+//! means are rounded to 6 decimals (ratios lie in `[0, 1]`) except a
+//! comparison's, which keep 6 significant digits, counts are
 //! integers, and absent values are `null`. Keys are always present; fields marked
 //! *diag* are `null` in the hourly report and a list in the diagnostic one.
 //! New fields may be added within a version; renaming or removing one
 //! bumps `schema_version`.
 //!
-//! - top level: `schema_version` (1), `kind` (`"hourly"`|`"diagnostic"`),
+//! - top level: `schema_version` (2), `kind` (`"hourly"`|`"diagnostic"`),
 //!   `window_start`, `window_end`, `spoofing`, `collisions`, `models`,
 //!   `timing`, `drift`, `alarms` (list of strings, each prefixed with the
 //!   section key, e.g. `"spoofing: SILENT_FAULT: ..."`; empty when healthy).
@@ -67,16 +71,24 @@
 //!   *diag* `critical_open_rows [{id, mmsi, first_seen, last_seen, severity,
 //!   status, max_distance_km, occurrences, details}]`.
 //! - `models`: `active_versions [{model_id, role, version, version_id,
-//!   enabled}]`, `runs {total, ok, failed, timeout, skipped}`,
+//!   enabled}]`, `runs {total, ok, failed, timeout, skipped, backtest}`,
 //!   `failure_rate`, `p50_ms`, `p95_ms`, `outputs_per_run`,
 //!   `dropped_metrics`, `versions [{model_id, version_id, version, role,
-//!   runs {..}, failure_rate, p50_ms, p95_ms, outputs_per_run,
-//!   dropped_metrics, metrics_stored}]`, `skipped [{model_id, version, role,
-//!   reason, runs, last_cycle_ts}]`, `comparisons [{model_id, version_id,
-//!   version, role, cycles, primary_entities, candidate_entities,
-//!   shared_entities, overlap, mean_abs_score_diff, agreement_at_0_5}]`,
+//!   runs {..}, failure_rate, p50_ms, p95_ms, outputs_per_run, outputs,
+//!   positions, dropped_metrics, metrics_stored}]`, `skipped [{model_id,
+//!   version, role, reason, runs, last_cycle_ts}]`, `comparisons`: one
+//!   [`compare::Comparison`] object per candidate and PRIMARY (see
+//!   [`compare`] for its shape; `top_divergent` holds at most 5),
 //!   *diag* `failed_runs [{cycle_ts, model_id, version, role, status, error,
 //!   duration_ms}]`.
+//!
+//! Version 2 (issue 15) replaced the comparison objects of version 1
+//! (`version_id, version, role, cycles, primary_entities,
+//! candidate_entities, shared_entities, overlap, mean_abs_score_diff,
+//! agreement_at_0_5`, computed over the entities both versions stored) by
+//! the one comparison of [`compare`] (missing scores counted as 0, a
+//! confusion table of flags, the most divergent entities), and added
+//! `backtest` to the run counts and `outputs`, `positions` to `versions`.
 //! - `timing`: `budget_ms`, `cycles`, `stages [{stage_no, stage_name, runs,
 //!   ok, failed, skipped, p50_ms, p95_ms, max_ms}]`, `slowest_stage`,
 //!   `cycle_total {p50_ms, p95_ms, max_ms}` (null without cycles),
@@ -108,6 +120,7 @@
 #![deny(missing_docs)]
 
 pub mod collisions;
+pub mod compare;
 pub mod drift;
 mod html;
 pub mod models;
@@ -132,7 +145,7 @@ pub use timing::Timing;
 pub use window::{Kind, Window};
 
 /// The JSON schema version; see the crate docs.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The default cycle budget: 60 s.
 pub const DEFAULT_BUDGET_MS: u64 = 60_000;
@@ -185,6 +198,49 @@ pub enum SnapshotError {
     TimeOutOfRange {
         /// The requested time.
         at: DateTime<Utc>,
+    },
+    /// A comparison names a version that does not exist.
+    #[error("no model version with id {id}")]
+    UnknownVersion {
+        /// `detection_model_versions.id`.
+        id: i64,
+    },
+    /// A comparison has no baseline to compare the candidate with.
+    #[error("version {candidate} has nothing to compare with: {why}")]
+    NoBaseline {
+        /// The candidate's id.
+        candidate: i64,
+        /// Why, and what to do.
+        why: String,
+    },
+    /// A comparison of versions of two models.
+    #[error(
+        "version {candidate} (model {candidate_model}) and version {baseline} (model {baseline_model}) \
+         belong to different models; only versions of one model compare"
+    )]
+    DifferentModels {
+        /// The candidate's id.
+        candidate: i64,
+        /// Its model.
+        candidate_model: String,
+        /// The baseline's id.
+        baseline: i64,
+        /// Its model.
+        baseline_model: String,
+    },
+    /// A comparison threshold that would flag unscored entities.
+    #[error("the comparison threshold must be a finite number above 0, not {threshold}")]
+    BadThreshold {
+        /// The threshold given.
+        threshold: f64,
+    },
+    /// A query that always returns a row returned none.
+    #[error("snapshot section {section}: a query on {table} returned no row")]
+    NoRow {
+        /// Section key.
+        section: &'static str,
+        /// The main table of the query.
+        table: &'static str,
     },
     /// The report could not be serialised (not expected to happen).
     #[error("cannot serialise the snapshot report as JSON")]
@@ -350,8 +406,8 @@ impl Report {
 
     /// The report as one self-contained HTML page (inline CSS and SVG, no
     /// script, no external reference; well-formed XML too), its plots drawn
-    /// from `series`, which must be [`series::load`]ed for this report's
-    /// window. See [`html_report`] for both in one call.
+    /// from `series`, which must be [`series::load`]ed for this report.
+    /// See [`html_report`] for both in one call.
     pub fn render_html(&self, series: &series::Series) -> String {
         html::render(self, series)
     }
@@ -376,7 +432,7 @@ pub async fn html_report(
     options: &Options,
 ) -> Result<(Report, String), SnapshotError> {
     let report = report(client, kind, at, options).await?;
-    let series = series::load(client, &report.window()).await?;
+    let series = series::load(client, &report).await?;
     let html = report.render_html(&series);
     Ok((report, html))
 }

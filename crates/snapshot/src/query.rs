@@ -146,3 +146,26 @@ pub(crate) fn round(v: f64, places: i32) -> f64 {
     let scale = 10f64.powi(places);
     (v * scale).round() / scale
 }
+
+/// Rounds to `digits` significant digits (0 stays 0): a mean of 0.0001
+/// keeps its digits where rounding to decimals would make it 0.
+pub(crate) fn round_significant(v: f64, digits: i32) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    round(v, digits - 1 - magnitude)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn significant_digits_survive_small_values() {
+        assert_eq!(round_significant(0.000_100_726_854_836, 6), 0.000_100_727);
+        assert_eq!(round_significant(0.383_333_333, 6), 0.383_333);
+        assert_eq!(round_significant(36_598.4, 6), 36_598.4);
+        assert_eq!(round_significant(0.0, 6), 0.0);
+    }
+}

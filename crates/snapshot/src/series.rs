@@ -10,30 +10,25 @@
 //!   (the section counts them).
 //! - *stages*: every `prediction_stage_timings` row, by cycle then stage.
 //! - *runs*: every `detection_model_runs` row with a version, by cycle.
-//! - *agreement*: per cycle, each SHADOW or CHALLENGER that ran `OK`
-//!   against each PRIMARY of its model that ran `OK` in the same cycle. A
-//!   version that stored no row for an entity scored it 0 (as did a `NULL`
-//!   score); the *entities* are those at least one of the two scored
-//!   non-zero; *agreement* is the fraction of them both put on the same
-//!   side of 0.5 (1 when there is none), *mean absolute difference* their
-//!   mean `|candidate - primary|` (0 then).
-//! - *score pairs*: the same entities over all the window's compared
-//!   cycles, as `(primary, candidate)` scores rounded to 0.01 with how many
-//!   entity-cycles share them, at most [`SCORE_PAIR_LIMIT`] per pair of
-//!   versions (the most frequent first).
+//! - *comparisons*: for each comparison of the report's models section
+//!   (each SHADOW or CHALLENGER against each PRIMARY it ran beside), its
+//!   figures per compared cycle ([`compare::per_cycle`]) and its score
+//!   pairs ([`compare::score_pairs`], at most [`SCORE_PAIR_LIMIT`]): the one
+//!   comparison of [`compare`], one cycle at a time, so the plots and the
+//!   section's figures cannot disagree.
 
 use chrono::{DateTime, Utc};
 use model_api::Role;
 use tokio_postgres::GenericClient;
 
+use crate::compare::{self, CycleFigures, ScorePair};
 use crate::query::{self, Cols};
-use crate::{SnapshotError, Window};
+use crate::{Report, SnapshotError};
 
 const S: &str = "series";
 const ANALYSIS: &str = "kcg.vessel_analysis";
 const TIMINGS: &str = "kcg.prediction_stage_timings";
 const RUNS: &str = "kcg.detection_model_runs";
-const OUTPUTS: &str = "kcg.detection_model_run_outputs";
 
 /// Bins of the score histogram.
 pub const SCORE_BINS: i32 = 20;
@@ -84,40 +79,19 @@ pub struct RunPoint {
     pub status: String,
 }
 
-/// A candidate against a PRIMARY in one cycle.
+/// One comparison of the models section, cycle by cycle.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AgreementPoint {
-    /// The cycle.
-    pub cycle_ts: DateTime<Utc>,
+pub struct ComparisonSeries {
     /// Model.
     pub model_id: String,
     /// The SHADOW's or CHALLENGER's version id.
     pub candidate_id: i64,
     /// The PRIMARY's version id.
     pub baseline_id: i64,
-    /// Entities either scored non-zero.
-    pub entities: i64,
-    /// Fraction of them on the same side of 0.5.
-    pub agreement: f64,
-    /// Mean `|candidate - primary|` over them.
-    pub mean_abs_diff: f64,
-}
-
-/// How many entity-cycles had this pair of (rounded) scores.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScorePair {
-    /// Model.
-    pub model_id: String,
-    /// The SHADOW's or CHALLENGER's version id.
-    pub candidate_id: i64,
-    /// The PRIMARY's version id.
-    pub baseline_id: i64,
-    /// The PRIMARY's score, rounded to 0.01.
-    pub baseline_score: f64,
-    /// The candidate's score, rounded to 0.01.
-    pub candidate_score: f64,
-    /// Entity-cycles with these scores.
-    pub count: i64,
+    /// The comparison's figures on each compared cycle, oldest first.
+    pub cycles: Vec<CycleFigures>,
+    /// Its entities' score pairs, the most frequent first.
+    pub score_pairs: Vec<ScorePair>,
 }
 
 /// Everything the plots draw beyond the sections.
@@ -129,10 +103,8 @@ pub struct Series {
     pub stages: Vec<StagePoint>,
     /// Runs, by cycle, model, role, version.
     pub runs: Vec<RunPoint>,
-    /// Agreement per cycle, by model, candidate, PRIMARY, cycle.
-    pub agreement: Vec<AgreementPoint>,
-    /// Score pairs, by model, candidate, PRIMARY, then most frequent.
-    pub score_pairs: Vec<ScorePair>,
+    /// In the order of the section's comparisons.
+    pub comparisons: Vec<ComparisonSeries>,
 }
 
 const SCORE_BINS_SQL: &str = "
@@ -163,77 +135,11 @@ LEFT JOIN kcg.detection_model_versions v ON v.id = r.version_id
 WHERE r.cycle_ts >= $1 AND r.cycle_ts < $2 AND r.version_id IS NOT NULL
 ORDER BY r.cycle_ts, r.model_id, kcg.role_rank(r.role), r.version_id";
 
-/// The compared pairs of one cycle, shared by both comparison queries.
-const PAIRS_CTE: &str = "
-WITH ok AS (
-    SELECT cycle_ts, model_id, version_id, role
-    FROM kcg.detection_model_runs
-    WHERE cycle_ts >= $1 AND cycle_ts < $2 AND version_id IS NOT NULL AND status = 'OK'
-),
-pairs AS (
-    SELECT c.cycle_ts, c.model_id, c.version_id AS candidate_id, p.version_id AS baseline_id
-    FROM ok c
-    JOIN ok p ON p.cycle_ts = c.cycle_ts AND p.model_id = c.model_id AND p.role = 'PRIMARY'
-    WHERE c.role IN ('SHADOW', 'CHALLENGER')
-),
-entities AS (
-    SELECT pr.cycle_ts, pr.model_id, pr.candidate_id, pr.baseline_id,
-           coalesce(j.c_score, 0) AS candidate_score, coalesce(j.b_score, 0) AS baseline_score
-    FROM pairs pr
-    CROSS JOIN LATERAL (
-        SELECT c.score AS c_score, b.score AS b_score
-        FROM (SELECT entity_key, score FROM kcg.detection_model_run_outputs
-               WHERE cycle_ts = pr.cycle_ts AND version_id = pr.candidate_id) c
-        FULL JOIN (SELECT entity_key, score FROM kcg.detection_model_run_outputs
-                    WHERE cycle_ts = pr.cycle_ts AND version_id = pr.baseline_id) b
-               ON b.entity_key = c.entity_key
-    ) j
-    WHERE coalesce(j.c_score, 0) <> 0 OR coalesce(j.b_score, 0) <> 0
-)";
-
-fn agreement_sql() -> String {
-    format!(
-        "{PAIRS_CTE}
-SELECT pr.cycle_ts, pr.model_id, pr.candidate_id, pr.baseline_id,
-       count(e.cycle_ts) AS entities,
-       CASE WHEN count(e.cycle_ts) = 0 THEN 1.0::float8
-            ELSE (count(*) FILTER (WHERE (e.candidate_score >= 0.5) = (e.baseline_score >= 0.5)))::float8
-                 / count(e.cycle_ts) END AS agreement,
-       coalesce(avg(abs(e.candidate_score - e.baseline_score)), 0)::float8 AS mean_abs_diff
-FROM pairs pr
-LEFT JOIN entities e ON e.cycle_ts = pr.cycle_ts AND e.candidate_id = pr.candidate_id
-                    AND e.baseline_id = pr.baseline_id
-GROUP BY pr.cycle_ts, pr.model_id, pr.candidate_id, pr.baseline_id
-ORDER BY pr.model_id, pr.candidate_id, pr.baseline_id, pr.cycle_ts"
-    )
-}
-
-fn score_pairs_sql() -> String {
-    format!(
-        "{PAIRS_CTE},
-rounded AS (
-    SELECT model_id, candidate_id, baseline_id,
-           round(baseline_score::numeric, 2)::float8 AS baseline_score,
-           round(candidate_score::numeric, 2)::float8 AS candidate_score,
-           count(*) AS n
-    FROM entities
-    GROUP BY 1, 2, 3, 4, 5
-),
-ranked AS (
-    SELECT *, row_number() OVER (PARTITION BY candidate_id, baseline_id
-                                 ORDER BY n DESC, baseline_score, candidate_score) AS k
-    FROM rounded
-)
-SELECT model_id, candidate_id, baseline_id, baseline_score, candidate_score, n
-FROM ranked
-WHERE k <= $3
-ORDER BY model_id, candidate_id, baseline_id, n DESC, baseline_score, candidate_score"
-    )
-}
-
-/// The series of `window`, one query per kind on `client` (pass the
-/// report's `REPEATABLE READ` transaction for the same view).
-pub async fn load(client: &impl GenericClient, window: &Window) -> Result<Series, SnapshotError> {
+/// The series of `report`'s window and comparisons, one query per kind and
+/// comparison on `client` (pass the report's `REPEATABLE READ` transaction
+/// for the same view).
+pub async fn load(client: &impl GenericClient, report: &Report) -> Result<Series, SnapshotError> {
+    let window = report.window();
     let w: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&window.start, &window.end];
 
     let mut score_bins = Vec::new();
@@ -281,39 +187,21 @@ pub async fn load(client: &impl GenericClient, window: &Window) -> Result<Series
         });
     }
 
-    let mut agreement = Vec::new();
-    for r in &query::all(client, S, OUTPUTS, &agreement_sql(), &w).await? {
-        let r = Cols::new(r, S, OUTPUTS);
-        agreement.push(AgreementPoint {
-            cycle_ts: r.get("cycle_ts")?,
-            model_id: r.get("model_id")?,
-            candidate_id: r.get("candidate_id")?,
-            baseline_id: r.get("baseline_id")?,
-            entities: r.get("entities")?,
-            agreement: r.ratio("agreement")?.unwrap_or(1.0),
-            mean_abs_diff: r.ratio("mean_abs_diff")?.unwrap_or(0.0),
-        });
-    }
-
-    let mut score_pairs = Vec::new();
-    let limit = SCORE_PAIR_LIMIT;
-    for r in &query::all(
-        client,
-        S,
-        OUTPUTS,
-        &score_pairs_sql(),
-        &[&window.start, &window.end, &limit],
-    )
-    .await?
-    {
-        let r = Cols::new(r, S, OUTPUTS);
-        score_pairs.push(ScorePair {
-            model_id: r.get("model_id")?,
-            candidate_id: r.get("candidate_id")?,
-            baseline_id: r.get("baseline_id")?,
-            baseline_score: r.get("baseline_score")?,
-            candidate_score: r.get("candidate_score")?,
-            count: r.get("n")?,
+    let mut comparisons = Vec::new();
+    for c in &report.models.comparisons {
+        comparisons.push(ComparisonSeries {
+            model_id: c.model_id.clone(),
+            candidate_id: c.candidate.version_id,
+            baseline_id: c.baseline.version_id,
+            cycles: compare::per_cycle(client, c, window.start, window.end).await?,
+            score_pairs: compare::score_pairs(
+                client,
+                c,
+                window.start,
+                window.end,
+                SCORE_PAIR_LIMIT,
+            )
+            .await?,
         });
     }
 
@@ -321,7 +209,6 @@ pub async fn load(client: &impl GenericClient, window: &Window) -> Result<Series
         score_bins,
         stages,
         runs,
-        agreement,
-        score_pairs,
+        comparisons,
     })
 }

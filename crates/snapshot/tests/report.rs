@@ -2,6 +2,7 @@
 //! pinned with insta snapshots of the text and JSON renderings.
 
 use chrono::{DateTime, Utc};
+use snapshot::compare::Flags;
 use snapshot::{Kind, Options, Report, Verdict};
 use test_support::TestDb;
 use tokio_postgres::Client;
@@ -339,39 +340,90 @@ async fn failing_shadow_is_reported_but_not_an_alarm() {
         .expect("shadow row");
     assert_eq!(shadow.failure_rate.map(|r| (r * 3.0).round()), Some(2.0));
 
-    // SHADOW: one shared cycle, the same 3 entities, two of three on the
-    // same side of 0.5, differences 0.1, 0.1, 0.2.
+    // SHADOW: one cycle where both ran OK, the same 3 entities, two of
+    // three on the same side of 0.5, differences 0.1, 0.1, 0.2.
     let shadow = m
         .comparisons
         .iter()
-        .find(|c| c.version_id == 2)
+        .find(|c| c.candidate.version_id == 2)
         .expect("shadow comparison");
-    assert_eq!((shadow.cycles, shadow.shared_entities), (1, 3));
-    assert_eq!(shadow.overlap, Some(1.0));
-    assert!(
-        (shadow.mean_abs_score_diff.expect("mad") - 0.4 / 3.0).abs() < 1e-6,
-        "rounded to 6 decimals"
+    assert_eq!(shadow.baseline.version_id, 1);
+    assert_eq!(
+        (
+            shadow.cycles,
+            shadow.rows.shared,
+            shadow.entities,
+            shadow.population
+        ),
+        (1, 3, 3, 3)
+    );
+    assert_eq!(
+        shadow.flags,
+        Flags {
+            both: 1,
+            only_baseline: 1,
+            only_candidate: 0,
+            neither: 1
+        }
     );
     assert!(
-        (shadow.agreement_at_0_5.expect("agreement") - 2.0 / 3.0).abs() < 1e-6,
-        "rounded to 6 decimals"
+        (shadow.mean_abs_diff.expect("mad") - 0.4 / 3.0).abs() < 1e-6,
+        "rounded to 6 significant digits"
     );
-    // CHALLENGER: 9 primary and 8 candidate entities, 7 shared, union 10.
+    assert!(
+        (shadow.agreement.expect("agreement") - 2.0 / 3.0).abs() < 1e-6,
+        "rounded to 6 significant digits"
+    );
+    // CHALLENGER: 9 PRIMARY and 8 candidate rows, 7 shared, 10 entities
+    // (a missing score is 0: mmsi:3 at 00:05 and mmsi:4 are flags of one
+    // version only), 2 of them on different sides of 0.5.
     let challenger = m
         .comparisons
         .iter()
-        .find(|c| c.version_id == 3)
+        .find(|c| c.candidate.version_id == 3)
         .expect("challenger comparison");
     assert_eq!(
         (
             challenger.cycles,
-            challenger.primary_entities,
-            challenger.candidate_entities,
-            challenger.shared_entities
+            challenger.rows.baseline,
+            challenger.rows.candidate,
+            challenger.rows.shared,
+            challenger.entities,
         ),
-        (3, 9, 8, 7)
+        (3, 9, 8, 7, 10)
     );
-    assert_eq!(challenger.overlap, Some(0.7));
+    assert_eq!(
+        challenger.flags,
+        Flags {
+            both: 5,
+            only_baseline: 1,
+            only_candidate: 1,
+            neither: 3
+        }
+    );
+    assert_eq!(challenger.agreement, Some(0.8));
+    assert_eq!(challenger.mean_abs_diff, Some(0.3));
+    let top: Vec<(&str, f64, f64, i64)> = challenger
+        .top_divergent
+        .iter()
+        .map(|d| {
+            (
+                d.entity_key.as_str(),
+                d.baseline_score,
+                d.candidate_score,
+                d.diverging_cycles,
+            )
+        })
+        .collect();
+    assert_eq!(
+        top,
+        vec![
+            ("mmsi:4", 0.0, 0.7, 1),
+            ("mmsi:3", 0.6, 0.0, 3),
+            ("mmsi:2", 0.2, 0.0, 3),
+            ("mmsi:1", 0.9, 1.0, 3),
+        ]
+    );
 
     insta::assert_snapshot!("failing_shadow_hourly_text", report.render_text());
     insta::assert_snapshot!("failing_shadow_hourly_json", json(&report));
@@ -401,11 +453,74 @@ async fn failing_primary_is_an_alarm() {
     assert_eq!(
         report.alarms,
         vec![
-            "models: PRIMARY speed_anomaly version 1.0.0: 0 FAILED and 1 TIMEOUT of 4 runs"
+            "models: PRIMARY speed_anomaly version 1.0.0: 0 FAILED, 1 TIMEOUT and 0 SKIPPED of 4 runs"
                 .to_owned()
         ]
     );
     insta::assert_snapshot!("failing_primary_hourly_text", report.render_text());
+}
+
+/// A PRIMARY skipped once (with one run record per version, as the
+/// executor writes a model left out) and one that runs OK but stores
+/// nothing while stage 1 loaded positions: both alarms, naming the model.
+#[tokio::test]
+async fn a_skipped_or_blind_primary_is_an_alarm() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO kcg.detection_models (model_id) VALUES ('risk'), ('quiet'), ('blind');
+             INSERT INTO kcg.detection_model_versions (id, model_id, version, role, status) VALUES
+                 (11, 'risk', '1.0.0', 'PRIMARY', 'ACTIVE'),
+                 (12, 'risk', '1.1.0', 'SHADOW', 'ACTIVE'),
+                 (13, 'quiet', '1.0.0', 'PRIMARY', 'ACTIVE'),
+                 (14, 'blind', '1.0.0', 'PRIMARY', 'ACTIVE');
+             INSERT INTO kcg.detection_model_runs
+                 (cycle_ts, model_id, version_id, role, status, error, duration_ms, output_count)
+             VALUES
+                 ('2022-01-03T00:05:00Z', 'risk', 11, 'PRIMARY', 'OK', NULL, 5, 2),
+                 ('2022-01-03T00:05:00Z', 'risk', 12, 'SHADOW', 'OK', NULL, 5, 2),
+                 ('2022-01-03T00:10:00Z', 'risk', 11, 'PRIMARY', 'SKIPPED', 'upstream spoofing_score unavailable', 0, 0),
+                 ('2022-01-03T00:10:00Z', 'risk', 12, 'SHADOW', 'SKIPPED', 'upstream spoofing_score unavailable', 0, 0),
+                 -- quiet: nothing stored, but no positions either (a quiet sea)
+                 ('2022-01-03T00:20:00Z', 'quiet', 13, 'PRIMARY', 'OK', NULL, 5, 0),
+                 ('2022-01-03T00:05:00Z', 'blind', 14, 'PRIMARY', 'OK', NULL, 5, 0),
+                 ('2022-01-03T00:10:00Z', 'blind', 14, 'PRIMARY', 'OK', NULL, 5, 0);
+             INSERT INTO kcg.prediction_stage_timings (cycle_ts, stage_no, stage_name, status, duration_ms, detail) VALUES
+                 ('2022-01-03T00:05:00Z', 1, 'load_window', 'OK', 3,
+                  '18438 positions in (2022-01-02 23:55:00 UTC, 2022-01-03 00:05:00 UTC]'),
+                 ('2022-01-03T00:10:00Z', 1, 'load_window', 'OK', 3,
+                  '35327 positions in (2022-01-03 00:00:00 UTC, 2022-01-03 00:10:00 UTC]'),
+                 ('2022-01-03T00:20:00Z', 1, 'load_window', 'OK', 3,
+                  '0 positions in (2022-01-03 00:10:00 UTC, 2022-01-03 00:20:00 UTC]');",
+        )
+        .await
+        .expect("fixture");
+
+    let report = hourly(&client).await;
+    assert_eq!(
+        report.alarms,
+        vec![
+            "models: PRIMARY blind version 1.0.0: no output in 2 OK runs while those cycles loaded 53765 positions"
+                .to_owned(),
+            "models: PRIMARY risk version 1.0.0: 0 FAILED, 0 TIMEOUT and 1 SKIPPED of 2 runs".to_owned(),
+        ]
+    );
+    // The SHADOW skipped with it is reported, not alarmed.
+    let shadow = report
+        .models
+        .versions
+        .iter()
+        .find(|v| v.version_id == 12)
+        .expect("shadow runs");
+    assert_eq!((shadow.runs.total, shadow.runs.skipped), (2, 1));
+    let blind = report
+        .models
+        .versions
+        .iter()
+        .find(|v| v.version_id == 14)
+        .expect("blind runs");
+    assert_eq!((blind.outputs, blind.positions), (0, 53765));
 }
 
 const STAGES: [&str; 10] = [

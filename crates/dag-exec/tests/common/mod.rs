@@ -397,6 +397,9 @@ pub async fn register(client: &tokio_postgres::Client, plan: &Plan) {
         if let (Some(id), Some(role)) = (e.version_id, e.role) {
             versions.push((e.model_id.clone(), id, role));
         }
+        for v in &e.versions {
+            versions.push((e.model_id.clone(), v.id, v.role));
+        }
     }
     for (model_id, id, role) in versions {
         client

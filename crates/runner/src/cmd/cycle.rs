@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pipeline::{CycleOutcome, Limits, Pipeline, PipelineConfig, RunBy, RunOptions};
 
 use crate::args::{parse_duration, parse_ts};
@@ -252,27 +251,11 @@ pub async fn replay(
     if args.to < args.from {
         bail!("--to {} is before --from {}", args.to, args.from);
     }
-    let step = delta(args.every)?;
-    let mut ticks = Vec::new();
-    let mut t = args.from;
-    while t <= args.to {
-        ticks.push(t);
-        t += step;
-    }
+    let ticks = crate::args::ticks(args.from, args.to, delta(args.every)?);
     let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts), catalog)?;
     let pool = url.pool(args.opts.pool_size)?;
     let stop = Stop::install()?;
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let bar =
-            ProgressBar::with_draw_target(Some(ticks.len() as u64), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{pos}/{len} cycles {wide_bar} {eta} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::progress::cycles(ticks.len());
     let mut failed = 0usize;
     let mut done = 0usize;
     for at in &ticks {

@@ -1,6 +1,9 @@
 //! One module per command family.
 
+pub mod backtest;
+pub mod compare;
 pub mod cycle;
+pub mod history;
 pub mod ingest;
 pub mod migrate;
 pub mod models;
@@ -36,6 +39,11 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
              to replace the current one"
                 .to_owned(),
         ),
+        StoreError::NoPrimaryToRollBack { model } | StoreError::NothingToRollBack { model, .. } => {
+            Some(format!(
+                "promote the version you want instead (`runner versions history {model}` shows what it had)"
+            ))
+        }
         _ => None,
     }
 }

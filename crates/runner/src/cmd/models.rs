@@ -1,5 +1,6 @@
-//! `models list|plan|add|add-reference|depend`: arguments and output; the
-//! rules are `registry-store`'s.
+//! `models list|plan|add|add-reference|depend|undepend|enable|disable`:
+//! arguments and output; the rules (and the audit trail of every change)
+//! are `registry-store`'s.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -7,9 +8,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use model_api::{InputKey, ModelId};
 use registry::Catalog;
-use registry_store::Edge;
+use registry_store::{Edge, EnabledOutcome, UndependOutcome};
 use serde_json::{Value, json};
 
+use super::history::{NoteArg, commit};
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -32,23 +34,58 @@ enum Command {
         /// One line saying what the model does.
         #[arg(long)]
         description: Option<String>,
+        #[command(flatten)]
+        note: NoteArg,
     },
     /// Register the reference detectors built into this runner (track_features,
     /// identity, spoofing_score, identity_collision, risk): each model, its
     /// dependencies, and an ACTIVE PRIMARY version 1.0.0 with the default
     /// params. Idempotent; never replaces a model's existing ACTIVE PRIMARY.
-    AddReference,
+    AddReference(NoteArg),
     /// Declare that MODEL consumes UPSTREAM's PRIMARY result under KEY.
-    Depend {
-        /// The consuming model.
+    Depend(EdgeArgs),
+    /// Remove the declaration that MODEL consumes UPSTREAM's result under KEY.
+    Undepend(EdgeArgs),
+    /// Enable MODEL: its ACTIVE versions run from the next cycle.
+    Enable {
+        /// The model.
         model: String,
-        /// The upstream model.
-        #[arg(long = "on", value_name = "UPSTREAM")]
-        upstream: String,
-        /// The input key under which MODEL reads the upstream result.
-        #[arg(long = "as", value_name = "KEY")]
-        input_key: String,
+        #[command(flatten)]
+        note: NoteArg,
     },
+    /// Disable MODEL: it and every model depending on it are left out of the
+    /// plan from the next cycle (their versions are recorded SKIPPED).
+    Disable {
+        /// The model.
+        model: String,
+        #[command(flatten)]
+        note: NoteArg,
+    },
+}
+
+/// An edge: MODEL reads UPSTREAM's PRIMARY result under KEY.
+#[derive(Debug, clap::Args)]
+pub struct EdgeArgs {
+    /// The consuming model.
+    model: String,
+    /// The upstream model.
+    #[arg(long = "on", value_name = "UPSTREAM")]
+    upstream: String,
+    /// The input key under which MODEL reads the upstream result.
+    #[arg(long = "as", value_name = "KEY")]
+    input_key: String,
+    #[command(flatten)]
+    note: NoteArg,
+}
+
+impl EdgeArgs {
+    fn edge(&self) -> Result<Edge> {
+        Ok(Edge {
+            model: ModelId::new(&self.model).context("cannot read the model")?,
+            upstream: ModelId::new(&self.upstream).context("cannot read the upstream model")?,
+            input_key: InputKey::new(&self.input_key).context("cannot read the input key")?,
+        })
+    }
 }
 
 /// Output format of the read-only commands.
@@ -71,21 +108,24 @@ pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
     match args.command {
         Command::List(f) => list(url, f.format, catalog).await,
         Command::Plan(f) => plan(url, f.format, catalog).await,
-        Command::Add { model, description } => {
-            add(url, &model, description.as_deref(), catalog).await
-        }
-        Command::AddReference => add_reference(url).await,
-        Command::Depend {
+        Command::Add {
             model,
-            upstream,
-            input_key,
-        } => depend(url, &model, &upstream, &input_key).await,
+            description,
+            note,
+        } => add(url, &model, description.as_deref(), &note, catalog).await,
+        Command::AddReference(note) => add_reference(url, &note).await,
+        Command::Depend(edge) => depend(url, &edge).await,
+        Command::Undepend(edge) => undepend(url, &edge).await,
+        Command::Enable { model, note } => set_enabled(url, &model, true, &note).await,
+        Command::Disable { model, note } => set_enabled(url, &model, false, &note).await,
     }
 }
 
-async fn add_reference(url: &Url) -> Result<ExitCode> {
+async fn add_reference(url: &Url, note: &NoteArg) -> Result<ExitCode> {
     let mut client = url.connect().await?;
-    let done = pipeline::register_reference_models(&mut client).await?;
+    let mut tx = note.begin(&mut client).await?;
+    let done = pipeline::register_reference_models(&mut tx).await?;
+    commit(tx).await?;
     println!(
         "reference models: {} models, {} dependencies, {} PRIMARY versions {} added \
          (what already existed was left alone)",
@@ -235,6 +275,12 @@ fn plan_json(plan: &registry::Plan) -> Value {
                 "version_id": e.version_id,
                 "role": e.role.map(|r| r.as_str()),
                 "reason": e.reason.to_string(),
+                // A whole model: the versions recorded SKIPPED with it.
+                "versions": e.versions.iter().map(|v| json!({
+                    "version_id": v.id,
+                    "version": v.version,
+                    "role": v.role.as_str(),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -336,11 +382,14 @@ async fn add(
     url: &Url,
     model: &str,
     description: Option<&str>,
+    note: &NoteArg,
     catalog: &Catalog,
 ) -> Result<ExitCode> {
     let model_id = ModelId::new(model).with_context(|| format!("cannot add model {model:?}"))?;
-    let client = url.connect().await?;
-    registry_store::add_model(&client, &model_id, description).await?;
+    let mut client = url.connect().await?;
+    let mut tx = note.begin(&mut client).await?;
+    registry_store::add_model(&mut tx, &model_id, description).await?;
+    commit(tx).await?;
     println!("added model {model_id}");
     if !catalog.contains(model_id.as_str()) {
         println!(
@@ -350,15 +399,59 @@ async fn add(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn depend(url: &Url, model: &str, upstream: &str, input_key: &str) -> Result<ExitCode> {
-    let edge = Edge {
-        model: ModelId::new(model).context("cannot read the model")?,
-        upstream: ModelId::new(upstream).context("cannot read the upstream model")?,
-        input_key: InputKey::new(input_key).context("cannot read the input key")?,
-    };
+async fn depend(url: &Url, args: &EdgeArgs) -> Result<ExitCode> {
+    let edge = args.edge()?;
     let mut client = url.connect().await?;
-    registry_store::depend(&mut client, &edge).await?;
-    println!("{model} now reads {upstream}'s PRIMARY result as {input_key}");
+    let mut tx = args.note.begin(&mut client).await?;
+    registry_store::depend(&mut tx, &edge).await?;
+    commit(tx).await?;
+    println!(
+        "{} now reads {}'s PRIMARY result as {}",
+        edge.model, edge.upstream, edge.input_key
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn undepend(url: &Url, args: &EdgeArgs) -> Result<ExitCode> {
+    let edge = args.edge()?;
+    let mut client = url.connect().await?;
+    let mut tx = args.note.begin(&mut client).await?;
+    let outcome = registry_store::undepend(&mut tx, &edge).await?;
+    commit(tx).await?;
+    match outcome {
+        UndependOutcome::Removed => println!(
+            "{} no longer reads {}'s result as {}",
+            edge.model, edge.upstream, edge.input_key
+        ),
+        UndependOutcome::NotFound => println!(
+            "{} did not read {}'s result as {}; nothing changed",
+            edge.model, edge.upstream, edge.input_key
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn set_enabled(url: &Url, model: &str, enabled: bool, note: &NoteArg) -> Result<ExitCode> {
+    let model = ModelId::new(model).context("cannot read the model")?;
+    let mut client = url.connect().await?;
+    let mut tx = note.begin(&mut client).await?;
+    let outcome = registry_store::set_enabled(&mut tx, &model, enabled).await?;
+    commit(tx).await?;
+    match (outcome, enabled) {
+        (EnabledOutcome::Changed, true) => {
+            println!("enabled model {model}: its ACTIVE versions run from the next cycle");
+        }
+        (EnabledOutcome::Changed, false) => println!(
+            "disabled model {model}: it and every model depending on it are left out of the plan \
+             from the next cycle"
+        ),
+        (EnabledOutcome::Unchanged, true) => {
+            println!("model {model} is already enabled; nothing changed");
+        }
+        (EnabledOutcome::Unchanged, false) => {
+            println!("model {model} is already disabled; nothing changed");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,16 +1,22 @@
-//! `versions list|add|promote|archive`: arguments and output; the rules
-//! (and the one transaction per change, whose commit NOTIFYs a running
-//! `serve`) are `registry-store`'s.
+//! `versions list|add|promote|archive|rollback|compare|backtest|history`:
+//! arguments and output; the rules (and the one transaction per change,
+//! whose commit NOTIFYs a running `serve` and writes the audit trail) are
+//! `registry-store`'s, the comparison and the gate `snapshot::compare`'s,
+//! the backtest `pipeline`'s.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use model_api::{ImplementationName, ModelId, Role, VersionLabel};
-use registry::Catalog;
+use registry::{Catalog, VersionStatus};
 use registry_store::{ArchiveOutcome, NewVersion, PromoteOutcome};
 use serde_json::{Map, Value, json};
+use snapshot::compare::{Gate, Request};
 
+use super::backtest::BacktestArgs;
+use super::compare::{CompareArgs, WindowArgs};
+use super::history::{HistoryArgs, NoteArg, commit};
 use super::models::{Format, header, implementation, summarise_params, table};
 use crate::db::Url;
 
@@ -60,18 +66,72 @@ enum Command {
         /// left out of the plan until then, and its params are not checked.
         #[arg(long)]
         allow_unknown: bool,
+        #[command(flatten)]
+        note: NoteArg,
     },
     /// Make version ID the ACTIVE PRIMARY of its model, archiving the current
     /// one, in one transaction. A SHADOW or CHALLENGER becomes the PRIMARY.
-    Promote {
-        /// `detection_model_versions.id`.
-        id: i64,
-    },
+    /// Prints its comparison with the current PRIMARY first; with --gate,
+    /// refuses (exit 1, nothing changed) unless the figures pass.
+    Promote(PromoteArgs),
     /// Archive version ID (it stops running from the next cycle).
     Archive {
         /// `detection_model_versions.id`.
         id: i64,
+        #[command(flatten)]
+        note: NoteArg,
     },
+    /// Make the PRIMARY that MODEL's current PRIMARY replaced the ACTIVE
+    /// PRIMARY again, archiving the current one, in one transaction (a
+    /// second rollback undoes the first).
+    Rollback {
+        /// The model.
+        model: String,
+        #[command(flatten)]
+        note: NoteArg,
+    },
+    /// Compare version ID with its model's PRIMARY (or --against) over the
+    /// cycles both ran OK: flags at the threshold (both, only one, neither),
+    /// agreement, mean absolute difference, the most divergent entities.
+    Compare(CompareArgs),
+    /// Run version ID (a SHADOW or CHALLENGER) over stored cycles on the
+    /// inputs its PRIMARY saw, storing only its own rows as backtest runs.
+    Backtest(BacktestArgs),
+    /// The audit trail: every change of the registry (also by hand in
+    /// psql), with its time, database user and note.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PromoteArgs {
+    /// `detection_model_versions.id`.
+    id: i64,
+    /// Refuse unless the version has at least --min-cycles cycles compared
+    /// with the current PRIMARY, agreement at least --min-agreement over
+    /// them, and no FAILED or TIMEOUT run in the window.
+    #[arg(long)]
+    gate: bool,
+    /// Compared cycles the gate requires.
+    #[arg(long, value_name = "N", default_value_t = Gate::default().min_cycles,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    min_cycles: i64,
+    /// Agreement the gate requires (0 to 1).
+    #[arg(long, value_name = "X", default_value_t = Gate::default().min_agreement,
+          value_parser = fraction)]
+    min_agreement: f64,
+    #[command(flatten)]
+    window: WindowArgs,
+    #[command(flatten)]
+    note: NoteArg,
+}
+
+/// A number from 0 to 1.
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("{v} is not between 0 and 1")),
+        Err(e) => Err(format!("{s:?} is not a number: {e}")),
+    }
 }
 
 pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
@@ -86,6 +146,7 @@ pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
             timeout_ms,
             implementation,
             allow_unknown,
+            note,
         } => {
             let code = Code {
                 implementation: implementation.as_deref(),
@@ -93,12 +154,16 @@ pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
                 catalog,
             };
             add(
-                url, &model, &version, role, &params, activate, timeout_ms, code,
+                url, &model, &version, role, &params, activate, timeout_ms, code, &note,
             )
             .await
         }
-        Command::Promote { id } => promote(url, id, catalog).await,
-        Command::Archive { id } => archive(url, id).await,
+        Command::Promote(args) => promote(url, args, catalog).await,
+        Command::Archive { id, note } => archive(url, id, &note).await,
+        Command::Rollback { model, note } => rollback(url, &model, &note, catalog).await,
+        Command::Compare(args) => super::compare::run(url, args).await,
+        Command::Backtest(args) => super::backtest::run(url, args, catalog).await,
+        Command::History(args) => super::history::run(url, args).await,
     }
 }
 
@@ -206,6 +271,7 @@ async fn add(
     activate: bool,
     timeout_ms: Option<u32>,
     code: Code<'_>,
+    note: &NoteArg,
 ) -> Result<ExitCode> {
     let cannot = || format!("cannot add version {version:?} of model {model:?}");
     let new = NewVersion {
@@ -223,7 +289,9 @@ async fn add(
         allow_unknown: code.allow_unknown,
     };
     let mut client = url.connect().await?;
-    let added = registry_store::add_version(&mut client, code.catalog, &new).await?;
+    let mut tx = note.begin(&mut client).await?;
+    let added = registry_store::add_version(&mut tx, code.catalog, &new).await?;
+    commit(tx).await?;
     let runs = implementation(code.catalog, model, code.implementation);
     println!(
         "added model {model} version {version} as {} {role}, implementation {runs} (id {})",
@@ -232,9 +300,52 @@ async fn add(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn promote(url: &Url, id: i64, catalog: &Catalog) -> Result<ExitCode> {
+async fn promote(url: &Url, args: PromoteArgs, catalog: &Catalog) -> Result<ExitCode> {
+    let id = args.id;
     let mut client = url.connect().await?;
-    match registry_store::promote(&mut client, catalog, id).await? {
+    let mut tx = args.note.begin(&mut client).await?;
+    let target = registry_store::version(&tx, id).await?;
+    let already = target.role == Role::Primary && target.status == VersionStatus::Active;
+    if !already {
+        let gate = Gate {
+            min_cycles: args.min_cycles,
+            min_agreement: args.min_agreement,
+        };
+        let request = Request {
+            threshold: args.window.threshold,
+            top: 5,
+            ..Request::new(id)
+        };
+        let verdict = match super::compare::figures(&tx, &request, &args.window).await {
+            Ok(report) => {
+                print!("{}", report.render_text());
+                let verdict = gate.judge(&report.comparison);
+                if !args.gate {
+                    println!("(without --gate the figures are shown, not enforced)");
+                }
+                print!("{}", verdict.render_text());
+                verdict.failures()
+            }
+            // Nothing to compare with (the model has no ACTIVE PRIMARY):
+            // no figures, and a gate cannot pass.
+            Err(e) => match e.downcast_ref::<snapshot::SnapshotError>() {
+                Some(none @ snapshot::SnapshotError::NoBaseline { .. }) => {
+                    println!("no comparison: {none}");
+                    vec![format!("a comparison with the current PRIMARY ({none})")]
+                }
+                _ => return Err(e),
+            },
+        };
+        if args.gate && !verdict.is_empty() {
+            bail!(
+                "the promotion gate refused version {id}: {}; nothing was changed",
+                verdict.join("; ")
+            );
+        }
+    }
+    let outcome = registry_store::promote(&mut tx, catalog, id).await?;
+    commit(tx).await?;
+    match outcome {
         PromoteOutcome::AlreadyPrimary(v) => {
             println!("{v} is already the ACTIVE PRIMARY; nothing changed");
         }
@@ -254,9 +365,11 @@ async fn promote(url: &Url, id: i64, catalog: &Catalog) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn archive(url: &Url, id: i64) -> Result<ExitCode> {
+async fn archive(url: &Url, id: i64, note: &NoteArg) -> Result<ExitCode> {
     let mut client = url.connect().await?;
-    let outcome = registry_store::archive(&mut client, id).await?;
+    let mut tx = note.begin(&mut client).await?;
+    let outcome = registry_store::archive(&mut tx, id).await?;
+    commit(tx).await?;
     match &outcome {
         ArchiveOutcome::AlreadyArchived(v) => {
             println!("{v} is already archived; nothing changed");
@@ -277,5 +390,18 @@ async fn archive(url: &Url, id: i64) -> Result<ExitCode> {
              the plan until a version is promoted"
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn rollback(url: &Url, model: &str, note: &NoteArg, catalog: &Catalog) -> Result<ExitCode> {
+    let model = ModelId::new(model).context("cannot read the model")?;
+    let mut client = url.connect().await?;
+    let mut tx = note.begin(&mut client).await?;
+    let done = registry_store::rollback(&mut tx, catalog, &model).await?;
+    commit(tx).await?;
+    println!(
+        "rolled back model {}: version {} (id {}) is the ACTIVE PRIMARY again; version {} (id {}) is archived",
+        done.model, done.restored.1, done.restored.0, done.archived.1, done.archived.0
+    );
     Ok(ExitCode::SUCCESS)
 }

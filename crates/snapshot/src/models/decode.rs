@@ -3,7 +3,7 @@
 use crate::SnapshotError;
 use crate::query::Cols;
 
-use super::{ActiveVersion, Comparison, FailedRun, RunCounts, Skipped, VersionRuns};
+use super::{ActiveVersion, FailedRun, RunCounts, Skipped, VersionRuns};
 
 pub(super) fn active_version(r: Cols<'_>) -> Result<ActiveVersion, SnapshotError> {
     Ok(ActiveVersion {
@@ -15,14 +15,15 @@ pub(super) fn active_version(r: Cols<'_>) -> Result<ActiveVersion, SnapshotError
     })
 }
 
-/// The counts of a totals or per-version row.
-pub(super) fn run_counts(r: Cols<'_>) -> Result<RunCounts, SnapshotError> {
+/// The counts of a totals, per-version or comparison row.
+pub(crate) fn run_counts(r: Cols<'_>) -> Result<RunCounts, SnapshotError> {
     Ok(RunCounts {
         total: r.get("total")?,
         ok: r.get("ok")?,
         failed: r.get("failed")?,
         timeout: r.get("timeout")?,
         skipped: r.get("skipped")?,
+        backtest: r.get("backtest")?,
     })
 }
 
@@ -38,6 +39,8 @@ pub(super) fn version_runs(r: Cols<'_>) -> Result<VersionRuns, SnapshotError> {
         p50_ms: r.ms("p50")?,
         p95_ms: r.ms("p95")?,
         outputs_per_run: r.ratio("outputs")?,
+        outputs: r.get("output_rows")?,
+        positions: r.get("positions")?,
         dropped_metrics: r.get("dropped")?,
         metrics_stored: r.get("metrics")?,
     })
@@ -51,22 +54,6 @@ pub(super) fn skipped(r: Cols<'_>) -> Result<Skipped, SnapshotError> {
         reason: r.get("reason")?,
         runs: r.get("runs")?,
         last_cycle_ts: r.get("last_cycle_ts")?,
-    })
-}
-
-pub(super) fn comparison(r: Cols<'_>) -> Result<Comparison, SnapshotError> {
-    Ok(Comparison {
-        model_id: r.get("model_id")?,
-        version_id: r.get("version_id")?,
-        version: r.get("version")?,
-        role: r.role("role")?,
-        cycles: r.get("cycles")?,
-        primary_entities: r.get("primary_entities")?,
-        candidate_entities: r.get("candidate_entities")?,
-        shared_entities: r.get("shared_entities")?,
-        overlap: r.ratio("overlap")?,
-        mean_abs_score_diff: r.ratio("mean_abs_score_diff")?,
-        agreement_at_0_5: r.ratio("agreement_at_0_5")?,
     })
 }
 

@@ -6,20 +6,28 @@
 //! - *failure rate* = (`FAILED` + `TIMEOUT`) / executed runs, null when
 //!   nothing executed;
 //! - *outputs per run* = mean `output_count` of `OK` runs;
+//! - run counts include backtest records (`backtest` says how many);
 //! - ACTIVE versions are the registry's current state, not windowed;
-//! - a SHADOW or CHALLENGER is compared with its model's PRIMARY on the
-//!   cycles of the window where both have an `OK` run. Over those cycles,
-//!   entities are `(cycle_ts, entity_key)` pairs: *overlap* = shared /
-//!   union (Jaccard; 1 means both flagged exactly the same entities), *mean
-//!   absolute score difference* and *agreement at 0.5* (the fraction where
-//!   both scores are `>= 0.5` or both `< 0.5`) are over shared entities
-//!   where both scores are non-null.
+//! - a model the registry left out is recorded once per ACTIVE version it
+//!   had, so a version's `skipped` counts the cycles it missed;
+//! - every SHADOW or CHALLENGER with runs in the window is compared with
+//!   each PRIMARY version that has a run of the same model in one of its
+//!   cycles, by [`crate::compare`] (the definitions of cycles, entities,
+//!   flags, population, agreement and mean absolute difference are there);
+//!   a candidate whose cycles have no PRIMARY run is named in a note.
 //!
-//! Alarm: any `FAILED` or `TIMEOUT` run of a PRIMARY in the window, because
-//! a PRIMARY's failure reaches every dependent. A failing SHADOW or
+//! Alarms, each naming the model and version: a PRIMARY run `FAILED`,
+//! `TIMEOUT` or `SKIPPED` in the window (a PRIMARY that does not deliver
+//! starves every dependent), and a PRIMARY whose `OK` runs stored no row at
+//! all while stage 1 of those cycles loaded positions (running, but blind:
+//! the models' silent fault). The position count is the leading number of
+//! stage 1's `prediction_stage_timings.detail`. A failing SHADOW or
 //! CHALLENGER is reported (its runs, failure rate and, in the diagnostic,
 //! its failed runs) but is not an alarm: by design nothing depends on it.
-//! `SKIPPED` runs are reported with their reasons, not alarmed.
+//! The zero-output rule is over the whole window, not per cycle: a model
+//! that stores rows only for what it flags (`identity_collision`) is quiet
+//! in many cycles; an hour in which it flagged nothing at all while vessels
+//! moved is worth a look.
 
 mod alarms;
 mod decode;
@@ -29,8 +37,10 @@ mod types;
 
 use tokio_postgres::GenericClient;
 
-pub use types::{ActiveVersion, Comparison, FailedRun, Models, RunCounts, Skipped, VersionRuns};
+pub(crate) use decode::run_counts;
+pub use types::{ActiveVersion, FailedRun, Models, RunCounts, Skipped, VersionRuns};
 
+use crate::compare;
 use crate::query::{self, Cols};
 use crate::{RAW_ROW_LIMIT, SnapshotError, Window};
 
@@ -38,6 +48,9 @@ const VERSIONS: &str = "kcg.detection_model_versions";
 const RUNS: &str = "kcg.detection_model_runs";
 const OUTPUTS: &str = "kcg.detection_model_run_outputs";
 const METRICS: &str = "kcg.detection_model_metrics";
+
+/// Divergent entities listed per comparison.
+const TOP_DIVERGENT: i64 = 5;
 
 impl Models {
     pub(crate) async fn load(
@@ -54,7 +67,7 @@ impl Models {
 
         let totals = query::one(client, S, RUNS, sql::TOTALS, &window).await?;
         let t = Cols::new(&totals, S, RUNS);
-        let runs = decode::run_counts(t)?;
+        let runs = run_counts(t)?;
 
         let mut versions = Vec::new();
         for r in &query::all(client, S, RUNS, sql::PER_VERSION, &window).await? {
@@ -66,12 +79,34 @@ impl Models {
             skipped.push(decode::skipped(Cols::new(r, S, RUNS))?);
         }
 
+        let mut notes = Vec::new();
         let mut comparisons = Vec::new();
-        for r in &query::all(client, S, OUTPUTS, sql::COMPARISONS, &window).await? {
-            comparisons.push(decode::comparison(Cols::new(r, S, OUTPUTS))?);
+        let pairs = query::all(client, S, RUNS, sql::PAIRS, &window).await?;
+        let pairs: Vec<(String, i64, Option<i64>)> = pairs
+            .iter()
+            .map(|r| {
+                let c = Cols::new(r, S, RUNS);
+                Ok((c.get("model_id")?, c.get("candidate")?, c.get("baseline")?))
+            })
+            .collect::<Result<_, SnapshotError>>()?;
+        for (model, candidate, baseline) in &pairs {
+            let paired = pairs.iter().any(|(_, c, b)| c == candidate && b.is_some());
+            match baseline {
+                Some(baseline) => {
+                    let request = compare::Request {
+                        baseline: Some(*baseline),
+                        top: TOP_DIVERGENT,
+                        ..compare::Request::new(*candidate)
+                    };
+                    comparisons.push(compare::compare(client, &request, w.start, w.end).await?);
+                }
+                None if !paired => notes.push(format!(
+                    "version id {candidate} of model {model} has runs but no PRIMARY run in the same cycles: nothing to compare"
+                )),
+                None => {}
+            }
         }
 
-        let mut notes = Vec::new();
         if active_versions.is_empty() {
             notes.push(format!("no ACTIVE rows in {VERSIONS}"));
         }
@@ -153,6 +188,7 @@ mod tests {
             failed: 1,
             timeout: 1,
             skipped: 2,
+            backtest: 0,
         };
         assert_eq!(c.failure_rate(), Some(0.25));
         let none = RunCounts {

@@ -2,6 +2,7 @@
 
 use model_api::Role;
 
+use crate::compare::render::opt_number;
 use crate::text;
 
 use super::Models;
@@ -71,6 +72,7 @@ impl Models {
                 ("outputs/run", true),
                 ("metrics", true),
                 ("dropped", true),
+                ("backtest", true),
             ]);
             for v in &self.versions {
                 t.row(vec![
@@ -88,6 +90,7 @@ impl Models {
                     text::ms(v.outputs_per_run),
                     v.metrics_stored.to_string(),
                     v.dropped_metrics.to_string(),
+                    v.runs.backtest.to_string(),
                 ]);
             }
             t.write(out);
@@ -117,34 +120,49 @@ impl Models {
         }
 
         if !self.comparisons.is_empty() {
-            text::line(out, "candidates against PRIMARY (same cycles):");
+            let threshold = self.comparisons[0].threshold;
+            text::line(
+                out,
+                &format!(
+                    "candidates against PRIMARY (cycles both ran OK; a missing score is 0; flags at {threshold}):"
+                ),
+            );
             let mut t = text::table(&[
                 ("model", false),
                 ("version", false),
                 ("role", false),
+                ("vs", false),
                 ("cycles", true),
-                ("primary", true),
-                ("candidate", true),
-                ("shared", true),
-                ("overlap", true),
+                ("entities", true),
+                ("both", true),
+                ("only_primary", true),
+                ("only_candidate", true),
+                ("neither", true),
+                ("agree", true),
                 ("mean_abs_diff", true),
-                ("agree@0.5", true),
             ]);
             for c in &self.comparisons {
                 t.row(vec![
                     c.model_id.clone(),
-                    text::opt(c.version.as_deref()),
-                    c.role.as_str().to_owned(),
+                    c.candidate.version.clone(),
+                    c.candidate.role.as_str().to_owned(),
+                    c.baseline.version.clone(),
                     c.cycles.to_string(),
-                    c.primary_entities.to_string(),
-                    c.candidate_entities.to_string(),
-                    c.shared_entities.to_string(),
-                    text::ratio(c.overlap),
-                    text::ratio(c.mean_abs_score_diff),
-                    text::ratio(c.agreement_at_0_5),
+                    c.entities.to_string(),
+                    c.flags.both.to_string(),
+                    c.flags.only_baseline.to_string(),
+                    c.flags.only_candidate.to_string(),
+                    c.flags.neither.to_string(),
+                    opt_number(c.agreement),
+                    opt_number(c.mean_abs_diff),
                 ]);
             }
             t.write(out);
+            if self.failed_runs.is_some() {
+                for c in &self.comparisons {
+                    c.write_top(out, &format!("most divergent entities, {}:", c.title()));
+                }
+            }
         }
 
         if let Some(failed) = &self.failed_runs {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use model_api::Role;
 use serde::{Serialize, Serializer};
 
+use crate::compare::Comparison;
 use crate::query;
 
 // `serialize_with` hands over `&Role`/`&Option<Role>`.
@@ -50,6 +51,9 @@ pub struct RunCounts {
     pub timeout: i64,
     /// `SKIPPED`.
     pub skipped: i64,
+    /// Of all these, how many are backtest records (V051 `origin`), not
+    /// live cycles.
+    pub backtest: i64,
 }
 
 impl RunCounts {
@@ -87,6 +91,11 @@ pub struct VersionRuns {
     pub p95_ms: Option<f64>,
     /// Mean `output_count` of `OK` runs.
     pub outputs_per_run: Option<f64>,
+    /// Sum of `output_count` of `OK` runs.
+    pub outputs: i64,
+    /// Positions stage 1 loaded in the cycles of its `OK` runs (0 where
+    /// the cycle has no stage record).
+    pub positions: i64,
     /// Sum of `dropped_metric_count`.
     pub dropped_metrics: i64,
     /// Rows in `kcg.detection_model_metrics` for this version in the window.
@@ -109,34 +118,6 @@ pub struct Skipped {
     pub runs: i64,
     /// The last cycle skipped for this reason.
     pub last_cycle_ts: DateTime<Utc>,
-}
-
-/// A SHADOW or CHALLENGER against its PRIMARY.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Comparison {
-    /// Model.
-    pub model_id: String,
-    /// The candidate's `detection_model_versions.id`.
-    pub version_id: i64,
-    /// The candidate's label.
-    pub version: Option<String>,
-    /// `SHADOW` or `CHALLENGER`.
-    #[serde(serialize_with = "role")]
-    pub role: Role,
-    /// Cycles where both the candidate and a PRIMARY ran `OK`.
-    pub cycles: i64,
-    /// PRIMARY entities on those cycles.
-    pub primary_entities: i64,
-    /// Candidate entities on those cycles.
-    pub candidate_entities: i64,
-    /// Entities both produced.
-    pub shared_entities: i64,
-    /// shared / union; null when neither produced anything.
-    pub overlap: Option<f64>,
-    /// Mean |candidate - primary| over shared scored entities.
-    pub mean_abs_score_diff: Option<f64>,
-    /// Fraction of shared scored entities on the same side of 0.5.
-    pub agreement_at_0_5: Option<f64>,
 }
 
 /// A `FAILED` or `TIMEOUT` run (diagnostic).
@@ -162,7 +143,8 @@ pub struct FailedRun {
 /// Section 3.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Models {
-    /// True when a PRIMARY run FAILED or timed out.
+    /// True when a PRIMARY run was not `OK`, or a PRIMARY stored nothing
+    /// while its cycles had positions.
     pub alarm: bool,
     /// ACTIVE versions by model, then role (PRIMARY, CHALLENGER, SHADOW).
     pub active_versions: Vec<ActiveVersion>,
@@ -182,7 +164,8 @@ pub struct Models {
     pub versions: Vec<VersionRuns>,
     /// Skipped runs with their reasons.
     pub skipped: Vec<Skipped>,
-    /// One per SHADOW/CHALLENGER version with runs in the window.
+    /// Each SHADOW/CHALLENGER version with runs in the window against
+    /// each PRIMARY version that ran in one of its cycles (usually one).
     pub comparisons: Vec<Comparison>,
     /// E.g. "no rows in kcg.detection_model_runs in window".
     pub notes: Vec<String>,

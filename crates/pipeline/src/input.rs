@@ -1,0 +1,54 @@
+//! What a cycle's models are given, built in one place: stage 1's
+//! positions and the state earlier cycles carried to this one, stage 2's
+//! clean window with that state, and stage 10's base input from it.
+//!
+//! The cycle's stages call these, and so does [`Pipeline::backtest`], which
+//! rebuilds a past cycle's input the way that cycle built it. Anything a
+//! cycle adds to what its models see (state carried from earlier cycles,
+//! say) belongs here too, or a backtest would judge a version on other
+//! inputs than the live cycles gave its PRIMARY.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use detectors::{AisWindow, CarriedFix, CleanStats, Fix, WindowBounds};
+use tokio_postgres::GenericClient;
+
+use crate::{CycleTs, Pipeline, PipelineError, state, window};
+
+impl Pipeline {
+    /// The window of positions of the cycle at `cycle_ts`.
+    pub(crate) fn bounds(&self, cycle_ts: CycleTs) -> WindowBounds {
+        WindowBounds::ending_at(cycle_ts, self.config.window)
+    }
+
+    /// Stage 1: the positions of the cycle's window, as reported, and the
+    /// state earlier cycles carried to it (see `state`).
+    pub(crate) async fn load_input(
+        &self,
+        client: &impl GenericClient,
+        cycle_ts: CycleTs,
+    ) -> Result<(Vec<Fix>, Vec<CarriedFix>), PipelineError> {
+        let raw = window::load(client, self.bounds(cycle_ts)).await?;
+        let carried = state::load(client, cycle_ts, self.config.state_lookback).await?;
+        Ok((raw, carried))
+    }
+
+    /// Stage 2: the window cleaned of impossible fixes, with the carried
+    /// state, and what was dropped.
+    pub(crate) fn clean(
+        &self,
+        cycle_ts: CycleTs,
+        raw: Vec<Fix>,
+        carried: Vec<CarriedFix>,
+    ) -> (AisWindow, CleanStats) {
+        let (window, stats) = detectors::clean(self.bounds(cycle_ts), raw);
+        (window.with_carried(carried), stats)
+    }
+
+    /// Stage 10: the base input the registry's models read
+    /// (`Context::base`), from the clean window.
+    pub(crate) fn base_input(&self, window: &AisWindow) -> Arc<dyn Any + Send + Sync> {
+        Arc::new(window.clone())
+    }
+}
