@@ -549,13 +549,14 @@ fn compared<'a>(
                 s.candidate_id == c.candidate.version_id && s.baseline_id == c.baseline.version_id
             });
             let label = format!(
-                "{} {} vs PRIMARY {}",
+                "{} vs {} {} ({})",
                 version_label(
                     &c.model_id,
                     Some(&c.candidate.version),
                     Some(c.candidate.role),
                     c.candidate.version_id
                 ),
+                c.baseline_name(),
                 c.baseline.version,
                 c.baseline.version_id
             );
