@@ -6,26 +6,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::EvalError;
 
-/// The MarineCadastre columns, in order (the header row).
-pub const COLUMNS: [&str; 17] = [
-    "MMSI",
-    "BaseDateTime",
-    "LAT",
-    "LON",
-    "SOG",
-    "COG",
-    "Heading",
-    "VesselName",
-    "IMO",
-    "CallSign",
-    "VesselType",
-    "Status",
-    "Length",
-    "Width",
-    "Draft",
-    "Cargo",
-    "TransceiverClass",
-];
+/// The MarineCadastre columns, in order (the header row): the one list
+/// the versioned reader `ais_csv` checks files against.
+pub use ais_csv::HEADER as COLUMNS;
 
 /// The header row as written.
 pub const HEADER: &str = "MMSI,BaseDateTime,LAT,LON,SOG,COG,Heading,VesselName,IMO,CallSign,VesselType,Status,Length,Width,Draft,Cargo,TransceiverClass";

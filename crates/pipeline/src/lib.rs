@@ -310,6 +310,12 @@ impl Pipeline {
         &self.cache
     }
 
+    /// Threads of timed-out models that have not returned yet (for
+    /// telemetry).
+    pub fn abandoned_threads(&self) -> usize {
+        self.executor.abandoned_threads()
+    }
+
     /// Runs one cycle on `client`, the one connection the cycle uses, as
     /// `runner cycle` does ([`RunOptions::default`]); see
     /// [`run_cycle_with`](Self::run_cycle_with).
