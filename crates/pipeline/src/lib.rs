@@ -78,6 +78,20 @@ pub enum PipelineError {
     /// A detector failed on the cycle's window.
     #[error(transparent)]
     Detector(#[from] detectors::DetectorError),
+    /// The configured window cannot end at this cycle's time.
+    #[error(transparent)]
+    Window(#[from] detectors::WindowOutOfRange),
+    /// A configured duration cannot be added to or taken from this
+    /// cycle's time (a value beyond any calendar).
+    #[error("{what} of {by} cannot be taken from or added to the cycle's time {cycle_ts}")]
+    TimeOutOfRange {
+        /// Which setting, e.g. `collision_resolve_after`.
+        what: &'static str,
+        /// Its value.
+        by: TimeDelta,
+        /// The cycle.
+        cycle_ts: CycleTs,
+    },
     /// Partition maintenance failed.
     #[error(transparent)]
     Partitions(#[from] partitions::PartitionError),
@@ -151,6 +165,28 @@ impl PipelineError {
     pub fn is_lease_lost(&self) -> bool {
         matches!(self, PipelineError::Lease(lease::LeaseError::Lost { .. }))
     }
+}
+
+/// `cycle_ts - by`, or [`PipelineError::TimeOutOfRange`] naming `what`.
+pub(crate) fn checked_sub(
+    cycle_ts: CycleTs,
+    by: TimeDelta,
+    what: &'static str,
+) -> Result<CycleTs, PipelineError> {
+    cycle_ts
+        .checked_sub_signed(by)
+        .ok_or(PipelineError::TimeOutOfRange { what, by, cycle_ts })
+}
+
+/// `cycle_ts + by`, or [`PipelineError::TimeOutOfRange`] naming `what`.
+pub(crate) fn checked_add(
+    cycle_ts: CycleTs,
+    by: TimeDelta,
+    what: &'static str,
+) -> Result<CycleTs, PipelineError> {
+    cycle_ts
+        .checked_add_signed(by)
+        .ok_or(PipelineError::TimeOutOfRange { what, by, cycle_ts })
 }
 
 /// How cycles run.
@@ -227,6 +263,9 @@ pub struct Pipeline {
     catalog: registry::Catalog,
     cache: params_cache::ParamsCache,
     executor: dag_exec::Executor,
+    /// Stage 10's schema pre-check, compared again only when the catalog
+    /// changed (issue 17).
+    schema: schema::SchemaGuard,
 }
 
 /// What the stages hand each other.
@@ -257,6 +296,7 @@ impl Pipeline {
             catalog,
             cache,
             executor,
+            schema: schema::SchemaGuard::new(),
         }
     }
 
@@ -559,7 +599,7 @@ impl Pipeline {
         let missing = |what: &'static str| PipelineError::Missing { what };
         match stage {
             Stage::LoadWindow => {
-                let bounds = self.bounds(cycle_ts);
+                let bounds = self.bounds(cycle_ts)?;
                 (w.raw, w.carried) = self.load_input(&*client, cycle_ts).await?;
                 // The snapshot reads the leading count (a PRIMARY that
                 // stores nothing while its cycles had positions alarms).
@@ -576,7 +616,7 @@ impl Pipeline {
                     cycle_ts,
                     std::mem::take(&mut w.raw),
                     std::mem::take(&mut w.carried),
-                );
+                )?;
                 w.window = Some(window);
                 w.clean = stats;
                 Ok(serde_json::to_string(&stats).unwrap_or_default())
@@ -688,9 +728,20 @@ impl Pipeline {
         cycle_ts: CycleTs,
         window: &AisWindow,
     ) -> Result<dag_exec::CycleReport, PipelineError> {
-        schema::check_schema(client.client())
+        // The whole comparison on the first cycle and after any change of
+        // the catalog (a migration, an ALTER in psql); otherwise one cheap
+        // fingerprint query.
+        let started = Instant::now();
+        let guarded = self
+            .schema
+            .check(client.client())
             .await
             .map_err(PipelineError::Schema)?;
+        tracing::debug!(
+            schema_check_ms = started.elapsed().as_secs_f64() * 1e3,
+            compared = matches!(guarded, schema::Guarded::Checked(_)),
+            "schema pre-check passed"
+        );
         let snapshot = self
             .cache
             .get(client.client())

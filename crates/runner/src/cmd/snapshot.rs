@@ -30,8 +30,8 @@ enum KindArg {
 
 #[derive(Debug, clap::Args)]
 struct Opts {
-    /// End of the window (exclusive), RFC 3339, e.g. 2022-01-03T01:00:00Z.
-    /// Defaults to now.
+    /// End of the window (exclusive), RFC 3339, e.g. 2022-01-03T01:00:00Z,
+    /// 1970 to 2199. Defaults to now.
     #[arg(long, value_name = "TS", value_parser = parse_ts)]
     at: Option<DateTime<Utc>>,
 

@@ -25,7 +25,7 @@ use pipeline::{CycleTs, Pipeline, PipelineError, RunBy, RunOptions};
 use telemetry::{Telemetry, Tick};
 use tokio::sync::{Notify, watch};
 
-use crate::args::{parse_duration, parse_duration_or_zero};
+use crate::args::{parse_catch_up, parse_every, parse_give_up_after, parse_lease_ttl};
 use crate::cmd::cycle::{CycleOpts, Stop, delta, pipeline, rfc3339, run_one, summary};
 use crate::db::{Backoff, Pool, Url, is_misconfigured};
 
@@ -40,21 +40,22 @@ const MAX_ATTEMPTS: i32 = 3;
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Cycle period; ticks are aligned to wall-clock multiples of it (5m
-    /// runs at :00, :05, :10, ...).
-    #[arg(long, value_parser = parse_duration)]
+    /// runs at :00, :05, :10, ...); 1s to 1d.
+    #[arg(long, value_parser = parse_every)]
     every: Duration,
     /// How long the leader's lease lasts unrenewed (renewed every third of
-    /// it); a follower takes over once it expired (default: --every, at
-    /// most 30s).
-    #[arg(long, value_parser = parse_duration)]
+    /// it), 1s to 10m; a follower takes over once it expired (default:
+    /// --every, up to 30s).
+    #[arg(long, value_parser = parse_lease_ttl)]
     lease_ttl: Option<Duration>,
     /// Ticks missed in this last stretch (an outage, a hung leader) are run
-    /// late, oldest first; older ones are reported, not run. 0s runs none.
-    #[arg(long, default_value = "1h", value_parser = parse_duration_or_zero)]
+    /// late, oldest first; older ones are reported, not run. 0s runs none;
+    /// at most 1d.
+    #[arg(long, default_value = "1h", value_parser = parse_catch_up)]
     catch_up: Duration,
     /// Exit (status 1) once the database has been unreachable this long
-    /// (default: retry until SIGTERM).
-    #[arg(long, value_parser = parse_duration)]
+    /// (default: retry until SIGTERM); 1s to 30d.
+    #[arg(long, value_parser = parse_give_up_after)]
     give_up_after: Option<Duration>,
     /// Serve /metrics (Prometheus), /healthz and /report (the diagnostic
     /// snapshot as HTML) on this address, e.g. 127.0.0.1:9187. Off unless
