@@ -205,8 +205,18 @@ async fn handle(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>>
         }
         "/report" => {
             let kind = match req.uri().query() {
+                None | Some("") | Some("kind=diagnostic") => snapshot::Kind::Diagnostic,
                 Some("kind=hourly") => snapshot::Kind::Hourly,
-                _ => snapshot::Kind::Diagnostic,
+                Some(other) => {
+                    return response(
+                        StatusCode::BAD_REQUEST,
+                        TEXT,
+                        format!(
+                            "unknown report query {:?}: use /report (diagnostic), /report?kind=diagnostic or /report?kind=hourly\n",
+                            other.escape_debug().to_string()
+                        ),
+                    );
+                }
             };
             match report(state, kind).await {
                 Ok(html) => response(StatusCode::OK, "text/html; charset=utf-8", html),
@@ -223,7 +233,7 @@ async fn handle(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>>
         "/" => response(
             StatusCode::OK,
             TEXT,
-            "kcg runner serve\n/metrics  Prometheus metrics (OpenMetrics text)\n/healthz  health (JSON; 503 when unhealthy)\n/report   the diagnostic snapshot as HTML (?kind=hourly for the hourly one)\n"
+            "kcg runner serve\n/metrics  Prometheus metrics (OpenMetrics text)\n/healthz  health (JSON; 503 when unhealthy)\n/report   the diagnostic snapshot as HTML (?kind=hourly for the hourly one; another kind is refused with 400)\n"
                 .to_owned(),
         ),
         _ => response(StatusCode::NOT_FOUND, TEXT, format!("no such page: {path}\n")),

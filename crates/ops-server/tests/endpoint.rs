@@ -58,6 +58,14 @@ async fn metrics_report_and_errors() {
     let Response { status, body, .. } = get(addr, "/report?kind=hourly").await;
     assert_eq!(status, 200);
     assert!(body.contains("kcg snapshot: hourly"), "{body}");
+    let Response { status, body, .. } = get(addr, "/report?kind=diagnostic").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("kcg snapshot: diagnostic"), "{body}");
+    // A kind it does not know is refused, not answered with another report.
+    let Response { status, body, .. } = get(addr, "/report?kind=weekly").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"kind=weekly\""), "{body}");
+    assert!(body.contains("kind=hourly"), "{body}");
 
     let status = get(addr, "/nothing").await.status;
     assert_eq!(status, 404);
