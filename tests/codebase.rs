@@ -308,6 +308,9 @@ impl Graph {
 ///   downstream team's model crate looks exactly like `detectors`.
 /// - `registry` depends on no crate of ours beyond `model-api`, and pulls no
 ///   `tokio-postgres` and no `tokio`, transitively: planning is pure.
+/// - `charts` depends on nothing at all (plain numbers in, SVG out).
+/// - Only `ops-server` (and `runner`, through it) pulls `hyper`: the
+///   snapshot, telemetry and pipeline know nothing of HTTP.
 /// - No crate depends on `runner` (of any kind: it is the edge).
 /// - Only `runner` and `xtask` have binary targets.
 fn layering_violations(m: &Value) -> Vec<String> {
@@ -331,6 +334,9 @@ fn layering_violations(m: &Value) -> Vec<String> {
         ("ais-csv", &["tokio-postgres", "tokio"]),
         ("detectors", &["tokio-postgres"]),
         ("registry", &["tokio-postgres", "tokio"]),
+        ("snapshot", &["hyper"]),
+        ("telemetry", &["hyper"]),
+        ("pipeline", &["hyper"]),
     ] {
         let pulled = g.pulls(package);
         for f in forbidden {
@@ -338,6 +344,9 @@ fn layering_violations(m: &Value) -> Vec<String> {
                 out.push(format!("{package} pulls {f}"));
             }
         }
+    }
+    for d in g.normal("charts") {
+        out.push(format!("charts depends on {d}"));
     }
     for (package, deps) in &g.deps {
         if deps.iter().any(|(d, _)| d == "runner") {
@@ -373,7 +382,8 @@ fn the_crates_keep_their_documented_layers() {
 /// The check fails when a forbidden edge is added: the real metadata with
 /// a database driver under `model-api` (so also under `detectors` and
 /// `registry`), a crate of ours under `detectors`, `runner` under
-/// `pipeline`, and a binary in `registry`.
+/// `pipeline` (which brings `hyper` under `pipeline` and `telemetry`),
+/// anything under `charts`, and a binary in `registry`.
 #[test]
 fn a_forbidden_dependency_is_reported() {
     let mut m = metadata().clone();
@@ -408,6 +418,7 @@ fn a_forbidden_dependency_is_reported() {
     add_edge(&mut m, "model-api", "tokio-postgres");
     add_edge(&mut m, "detectors", "params-cache");
     add_edge(&mut m, "pipeline", "runner");
+    add_edge(&mut m, "charts", "model-api");
     let registry = id_of(&m, "registry");
     m["packages"]
         .as_array_mut()
@@ -426,6 +437,9 @@ fn a_forbidden_dependency_is_reported() {
         "registry pulls tokio-postgres",
         "registry pulls tokio",
         "pipeline depends on runner",
+        "pipeline pulls hyper",
+        "telemetry pulls hyper",
+        "charts depends on model-api",
         "registry has binary targets [\"registry-cli\"]",
     ]
     .into_iter()
@@ -547,5 +561,80 @@ fn the_template_locks_the_workspaces_versions() {
     assert!(
         differ.is_empty(),
         "the template locks versions this workspace does not: {differ:?}"
+    );
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The variants of `text` whose `#[error("...")]` message prints the cause
+/// it also hands on as its `source()` (`{source}`, `{0}` with `#[from]` or
+/// `#[source]`): a chain rendered link by link would say it twice (the
+/// "db error: db error" of issue 13).
+fn messages_repeating_their_cause(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let starts: Vec<usize> = text.match_indices("#[error(").map(|(i, _)| i).collect();
+    for (n, &start) in starts.iter().enumerate() {
+        let rest = &text[start..];
+        // The variant runs to the next message, or to the end of its enum.
+        let end = starts.get(n + 1).map_or_else(
+            || rest.find("\n}").unwrap_or(rest.len()),
+            |next| next - start,
+        );
+        let variant = &rest[..end];
+        let message = variant.lines().next().unwrap_or("");
+        if message.contains("transparent") {
+            continue;
+        }
+        let has_source = variant.contains("#[source]") || variant.contains("#[from]");
+        let prints_cause = ["{source}", "{source:", "{0}", "{0:"]
+            .iter()
+            .any(|p| message.contains(p));
+        let tuple_source = variant.contains("(#[from]") || variant.contains("(#[source]");
+        if has_source && (message.contains("{source") || (prints_cause && tuple_source)) {
+            out.push(message.trim().to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn no_error_message_repeats_its_cause() {
+    let mut files = Vec::new();
+    for dir in crates() {
+        rust_files(&dir.join("src"), &mut files);
+    }
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for m in messages_repeating_their_cause(&text) {
+            found.push(format!("{}: {m}", f.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "these messages print their own source (say the layer, let source() carry the cause):\n{}",
+        found.join("\n")
+    );
+    // The check itself catches both forms.
+    let bad = "enum E {\n    #[error(\"model {model}: {source}\")]\n    Run { model: String, #[source] source: X },\n    #[error(\"db: {0}\")]\n    Db(#[from] Y),\n    #[error(\"fine\")]\n    Fine(#[source] Z),\n}\n";
+    assert_eq!(
+        messages_repeating_their_cause(bad),
+        [
+            "#[error(\"model {model}: {source}\")]",
+            "#[error(\"db: {0}\")]"
+        ]
     );
 }

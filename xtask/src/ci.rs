@@ -27,12 +27,21 @@ pub fn run() -> Result<()> {
     let tests = (|| {
         // The partitions crate is tested beside pg_partman; a clean machine lacks it.
         crate::partman::ensure_installed()?;
+        // Installed before the tests, so a slow apt-get never splits them
+        // from the check that needs their binary.
+        let chromium = crate::browser::ensure_installed();
         step(
             "test",
             cargo()
                 .args(["test", "--workspace", "--locked"])
                 .env("DATABASE_URL", &target.url),
         )?;
+        match chromium {
+            Some(chromium) => report_in_browser(&chromium, &target.url)?,
+            None => eprintln!(
+                "\n!!! browser check of the HTML report: SKIPPED (no chromium; see above)."
+            ),
+        }
         // The downstream deploy of examples/own-models, against the same
         // server: built, tested, and one cycle of its own binary.
         crate::template::run(&target.url)
@@ -46,6 +55,38 @@ pub fn run() -> Result<()> {
     deny()?;
     eprintln!(
         "\nxtask ci: all green in {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The demo's data replayed with the debug `runner` the tests built, its
+/// diagnostic report written as HTML and checked in chromium
+/// ([`crate::browser::check`]).
+fn report_in_browser(chromium: &std::path::Path, server: &str) -> Result<()> {
+    let target = crate::util::target_dir()?;
+    let runner = target.join("debug/runner");
+    let url = crate::demo::load(&runner, server, "kcg_browser_check")?.url;
+    let dir = target.join("browser-check");
+    std::fs::create_dir_all(&dir)?;
+    let report = dir.join("report.html");
+    step(
+        "the diagnostic report as HTML",
+        &mut crate::demo::runner_cmd(&runner, &url)(&[
+            "snapshot",
+            "diagnostic",
+            "--at",
+            crate::demo::SNAPSHOT_AT,
+            "--format",
+            "html",
+            "--output",
+            &report.to_string_lossy(),
+        ]),
+    )?;
+    let start = Instant::now();
+    crate::browser::check(chromium, &report, &dir)?;
+    eprintln!(
+        "<== browser check: ok in {:.1}s",
         start.elapsed().as_secs_f64()
     );
     Ok(())

@@ -5,10 +5,13 @@
 //! schema, ingest the real AIS sample, register the reference models plus
 //! the SHADOW and the CHALLENGER of `data/demo-candidates.json`, plan,
 //! replay 00:05 to 00:25 every 5 minutes with the model registry on, print
-//! the hourly snapshot of the last cycle, and end with the CHALLENGER's
-//! comparison with its PRIMARY (`runner versions compare`): the figures a
-//! promotion would be decided on.
+//! the hourly snapshot of the last cycle and the CHALLENGER's comparison
+//! with its PRIMARY (`runner versions compare`: the figures a promotion
+//! would be decided on), and end by writing the snapshot, as text and as
+//! the HTML report, under the target directory and printing their paths.
+//! `cargo xtask ci` loads the same data ([`load`]) for its browser check.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -53,19 +56,78 @@ pub fn run(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The end of the hour that holds every cycle of the replay, the last
+/// included: the `--at` of the demo's snapshots.
+pub const SNAPSHOT_AT: &str = "2022-01-03T00:25:01Z";
+
 fn demo(server: &str) -> Result<f64> {
     let start = Instant::now();
-    fresh_database(server)?;
-    let url = with_dbname(server, DEMO_DB);
     let runner = crate::util::target_dir()?.join("release/runner");
-    let r = |args: &[&str]| {
-        let mut cmd = Command::new(&runner);
+    let Loaded { url, challenger } = load(&runner, server, DEMO_DB)?;
+    let r = runner_cmd(&runner, &url);
+    let out_dir = crate::util::target_dir()?.join("demo");
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let text_file = out_dir.join("snapshot-hourly.txt");
+    let html_file = out_dir.join("snapshot-hourly.html");
+    let text = step_output(
+        "hourly snapshot of the last cycle",
+        &mut r(&["snapshot", "hourly", "--at", SNAPSHOT_AT]),
+    )?;
+    std::fs::write(&text_file, text)
+        .with_context(|| format!("cannot write {}", text_file.display()))?;
+    step(
+        "the CHALLENGER against its PRIMARY: the promotion decision",
+        &mut r(&["versions", "compare", &challenger.to_string()]),
+    )?;
+    step(
+        "the same snapshot as an HTML report",
+        &mut r(&[
+            "snapshot",
+            "hourly",
+            "--at",
+            SNAPSHOT_AT,
+            "--format",
+            "html",
+            "--output",
+            &html_file.to_string_lossy(),
+        ]),
+    )?;
+    println!("\nsnapshot (text): {}", text_file.display());
+    println!(
+        "snapshot (HTML report, open it in a browser): {}",
+        html_file.display()
+    );
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// What [`load`] made.
+pub struct Loaded {
+    /// The database's URL.
+    pub url: String,
+    /// The CHALLENGER's version id.
+    pub challenger: i64,
+}
+
+/// A command of `runner` on the database `url`.
+pub fn runner_cmd<'a>(runner: &'a Path, url: &'a str) -> impl Fn(&[&str]) -> Command + 'a {
+    move |args: &[&str]| {
+        let mut cmd = Command::new(runner);
         cmd.args(args)
-            .env("DATABASE_URL", &url)
+            .env("DATABASE_URL", url)
             .env("RUST_LOG", "warn")
             .current_dir(root());
         cmd
-    };
+    }
+}
+
+/// The demo's data in a fresh database `db` on `server`, through the
+/// `runner` binary: migrate, ingest, the reference models with a SHADOW
+/// and a CHALLENGER, the plan, the replay with the registry on.
+pub fn load(runner: &Path, server: &str, db: &str) -> Result<Loaded> {
+    fresh_named_database(server, db)?;
+    let url = with_dbname(server, db);
+    let r = runner_cmd(runner, &url);
     step("migrate", &mut r(&["migrate"]))?;
     step("check schema", &mut r(&["check-schema"]))?;
     step(
@@ -125,16 +187,8 @@ fn demo(server: &str) -> Result<f64> {
         ])
         .env("PREDICTION_USE_MODEL_REGISTRY", "on"),
     )?;
-    // The hour before 00:25:01 holds every cycle of the replay, the last included.
-    step(
-        "hourly snapshot of the last cycle",
-        &mut r(&["snapshot", "hourly", "--at", "2022-01-03T00:25:01Z"]),
-    )?;
-    step(
-        "the CHALLENGER against its PRIMARY: the promotion decision",
-        &mut r(&["versions", "compare", &challenger.to_string()]),
-    )?;
-    Ok(start.elapsed().as_secs_f64())
+    drop(r);
+    Ok(Loaded { url, challenger })
 }
 
 /// The id in the last `(id N)` of a command's output.
@@ -144,13 +198,8 @@ fn id_in(out: &str) -> Option<i64> {
     out[start..end].parse().ok()
 }
 
-/// Drops and creates `kcg_demo` with the server's own client programs
-/// (installed beside initdb).
-fn fresh_database(server: &str) -> Result<()> {
-    fresh_named_database(server, DEMO_DB)
-}
-
-/// Drops and creates database `name` on `server`.
+/// Drops and creates database `name` on `server` with the server's own
+/// client programs (installed beside initdb).
 pub fn fresh_named_database(server: &str, name: &str) -> Result<()> {
     let bin = pg::client_bin_dir();
     let tool = |name: &str| bin.as_ref().map_or_else(|| name.into(), |b| b.join(name));

@@ -5,6 +5,7 @@
 //! needs nothing else. No shell scripts, no Makefile.
 
 mod bench;
+mod browser;
 mod ci;
 mod demo;
 mod eval;
@@ -20,15 +21,18 @@ cargo xtask <command>
 
 Commands:
   ci                 fmt --check, clippy -D warnings, every test against a real
-                     PostgreSQL, the template of examples/own-models (its
-                     fmt, clippy, tests, and one cycle of its binary), cargo
-                     deny check. Starts (and stops) a throwaway server unless
+                     PostgreSQL, the HTML report of a real replay rendered in
+                     headless chromium (screenshot not blank, no console
+                     message), the template of examples/own-models (its fmt,
+                     clippy, tests, and one cycle of its binary), cargo deny
+                     check. Starts (and stops) a throwaway server unless
                      DATABASE_URL is set.
   template           the template of examples/own-models alone: fmt, clippy,
                      tests, and one cycle of its binary on the bundled data
                      (a throwaway server unless DATABASE_URL is set)
   demo [--keep]      migrate, ingest the bundled AIS sample, replay cycles with
-                     the model registry on, print the hourly snapshot. Uses a
+                     the model registry on, print the hourly snapshot and
+                     write it as text and HTML under target/demo/. Uses a
                      throwaway server (stopped at the end unless --keep) or
                      DATABASE_URL.
   eval [--seed N] [--sweep]
@@ -39,6 +43,7 @@ Commands:
                      figures of neighbouring params instead.
   bench [FILTER]     benchmarks, one `name: value` line per figure (medians),
                      each beside a baseline measured in the same run.
+  browser FILE       the browser check ci runs, on an HTML file of your own
   pg start           start the throwaway server under target/ (reuses a
                      running one) and print its URL
   pg stop            stop it and remove its data directory
@@ -76,6 +81,12 @@ fn dispatch() -> Result<()> {
             let server = pg::Server::start()?;
             println!("{}", server.url());
             Ok(())
+        }
+        ["browser", file] => {
+            let chromium = browser::ensure_installed()
+                .ok_or_else(|| anyhow::anyhow!("no chromium to check {file} with"))?;
+            let dir = util::target_dir()?.join("browser-check");
+            browser::check(&chromium, std::path::Path::new(file), &dir)
         }
         ["pg", "stop"] => pg::Server::stop(),
         ["pg", "status"] => pg::status(),

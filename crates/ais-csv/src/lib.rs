@@ -12,7 +12,7 @@
 //! let sample = ais_csv::Sample::bundled()?;
 //! assert_eq!(sample.fixes().len(), 74_731);
 //! let at = Utc.with_ymd_and_hms(2022, 1, 3, 0, 10, 0).unwrap();
-//! let (window, stats) = sample.window(at, chrono::TimeDelta::minutes(10));
+//! let (window, stats) = sample.window(at, chrono::TimeDelta::minutes(10))?;
 //! assert!(window.vessel_count() > 5_000);
 //! assert_eq!(stats.input, stats.kept + stats.dropped());
 //! # Ok::<(), ais_csv::CsvError>(())

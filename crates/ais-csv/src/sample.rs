@@ -39,6 +39,9 @@ pub enum CsvError {
         /// The header found.
         found: String,
     },
+    /// No window of that length can end at that time.
+    #[error(transparent)]
+    Window(#[from] ais_types::WindowOutOfRange),
 }
 
 /// The bundled real sample, `data/ais-2022-01-03-sample.csv.gz` of this
@@ -132,9 +135,14 @@ impl Sample {
 
     /// The cleaned window of the cycle at `cycle_ts`: the fixes in
     /// `(cycle_ts - length, cycle_ts]`, cleaned by [`clean`], and what
-    /// cleaning dropped.
-    pub fn window(&self, cycle_ts: DateTime<Utc>, length: TimeDelta) -> (AisWindow, CleanStats) {
-        self.window_of(WindowBounds::ending_at(cycle_ts, length))
+    /// cleaning dropped; [`CsvError::Window`] when no window of `length`
+    /// can end at `cycle_ts` (a negative or extreme length).
+    pub fn window(
+        &self,
+        cycle_ts: DateTime<Utc>,
+        length: TimeDelta,
+    ) -> Result<(AisWindow, CleanStats), CsvError> {
+        Ok(self.window_of(WindowBounds::ending_at(cycle_ts, length)?))
     }
 
     /// The cleaned window of the fixes within `bounds`.

@@ -147,10 +147,11 @@ fn full_order(a: &Fix, b: &Fix) -> Ordering {
 ///     mmsi: 211002010, ts: t, lat, lon: -87.5, sog: Some(sog),
 ///     cog: None, heading: None, vessel_name: None, vessel_type: None,
 /// };
-/// let bounds = WindowBounds::ending_at(t, TimeDelta::minutes(10));
+/// let bounds = WindowBounds::ending_at(t, TimeDelta::minutes(10))?;
 /// let (window, stats) = clean(bounds, vec![fix(30.2, 0.0), fix(91.0, 0.0), fix(30.3, 102.3)]);
 /// assert_eq!(window.fixes().len(), 1);
 /// assert_eq!((stats.position_not_available, stats.sog_not_available), (1, 1));
+/// # Ok::<(), ais_types::WindowOutOfRange>(())
 /// ```
 pub fn clean(bounds: WindowBounds, raw: Vec<Fix>) -> (AisWindow, CleanStats) {
     let mut stats = CleanStats {

@@ -25,9 +25,10 @@
 //!     sog: Some(0.0), cog: None, heading: None, vessel_name: None, vessel_type: None,
 //! };
 //! let (window, stats): (AisWindow, _) =
-//!     clean(WindowBounds::ending_at(end, TimeDelta::minutes(10)), vec![fix(60, 30.2), fix(30, 91.0)]);
+//!     clean(WindowBounds::ending_at(end, TimeDelta::minutes(10))?, vec![fix(60, 30.2), fix(30, 91.0)]);
 //! assert_eq!(window.vessel(211_002_010).len(), 1);
 //! assert_eq!(stats.position_not_available, 1);
+//! # Ok::<(), ais_types::WindowOutOfRange>(())
 //! ```
 #![deny(missing_docs)]
 
@@ -55,7 +56,7 @@ pub use spoofing::{SpoofingScores, VesselSpoofing};
 pub use tracks::{
     FastRun, FixRole, Jump, MAX_SITES, Segment, Site, Switch, TrackFeatures, VesselTrack,
 };
-pub use window::{AisWindow, CarriedFix, Fix, WindowBounds};
+pub use window::{AisWindow, CarriedFix, Fix, WindowBounds, WindowOutOfRange};
 
 /// `items` sorted by MMSI, the first of each MMSI kept: how every artifact
 /// keyed by vessel is stored (its lookups search by MMSI).

@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// One AIS position report, as loaded from `kcg.ais_positions`.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,21 +61,47 @@ pub struct WindowBounds {
     pub end: DateTime<Utc>,
 }
 
+/// A window whose start is no time (`cycle_ts - length` before the
+/// earliest instant a [`DateTime`] holds, about 262,000 BC), or whose
+/// length is negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no window of {length} can end at {end}: its start would be out of range")]
+pub struct WindowOutOfRange {
+    /// The window's end (the cycle's time).
+    pub end: DateTime<Utc>,
+    /// The length asked for.
+    pub length: TimeDelta,
+}
+
 impl WindowBounds {
-    /// The window of length `length` ending at `cycle_ts`.
+    /// The window of length `length` ending at `cycle_ts`, or
+    /// [`WindowOutOfRange`] when its start cannot be computed (an extreme
+    /// length) or `length` is negative. Never panics.
     ///
     /// ```
     /// use chrono::{TimeDelta, TimeZone, Utc};
     /// let end = Utc.with_ymd_and_hms(2022, 1, 3, 0, 10, 0).unwrap();
-    /// let w = ais_types::WindowBounds::ending_at(end, TimeDelta::minutes(10));
+    /// let w = ais_types::WindowBounds::ending_at(end, TimeDelta::minutes(10))?;
     /// assert!(!w.contains(Utc.with_ymd_and_hms(2022, 1, 3, 0, 0, 0).unwrap()));
     /// assert!(w.contains(end));
+    /// // 300,000 years: no panic, an error naming both.
+    /// let far = TimeDelta::days(300_000 * 365);
+    /// assert!(ais_types::WindowBounds::ending_at(end, far).is_err());
+    /// # Ok::<(), ais_types::WindowOutOfRange>(())
     /// ```
-    pub fn ending_at(cycle_ts: DateTime<Utc>, length: chrono::TimeDelta) -> Self {
-        Self {
-            start: cycle_ts - length,
+    pub fn ending_at(cycle_ts: DateTime<Utc>, length: TimeDelta) -> Result<Self, WindowOutOfRange> {
+        let out = WindowOutOfRange {
             end: cycle_ts,
+            length,
+        };
+        if length < TimeDelta::zero() {
+            return Err(out);
         }
+        let start = cycle_ts.checked_sub_signed(length).ok_or(out)?;
+        Ok(Self {
+            start,
+            end: cycle_ts,
+        })
     }
 
     /// Whether `ts` lies in `(start, end]`.

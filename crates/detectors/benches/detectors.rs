@@ -41,7 +41,7 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 /// invalid MMSI.
 fn synthetic() -> (WindowBounds, Vec<Fix>) {
     let end = common::at(0, 15);
-    let bounds = WindowBounds::ending_at(end, TimeDelta::minutes(15));
+    let bounds = WindowBounds::ending_at(end, TimeDelta::minutes(15)).expect("a 15-minute window");
     let mut fixes = Vec::with_capacity(600_000);
     for v in 0..50_000i64 {
         let mmsi = if v % 997 == 0 { v + 1 } else { 211_000_000 + v };

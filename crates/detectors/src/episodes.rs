@@ -79,8 +79,10 @@ pub fn plan_episodes(
                 .filter(|e| {
                     e.category == f.category
                         && e.mmsi == f.mmsi
-                        && e.opened_cycle - gap <= cycle_ts
-                        && cycle_ts <= e.last_cycle + gap
+                        // Checked: a stored time at the edge of the
+                        // calendar reaches everything on that side.
+                        && e.opened_cycle.checked_sub_signed(gap).is_none_or(|t| t <= cycle_ts)
+                        && e.last_cycle.checked_add_signed(gap).is_none_or(|t| cycle_ts <= t)
                 })
                 .max_by_key(|e| (e.last_cycle, e.id));
             match found {

@@ -22,7 +22,7 @@ use crate::keys;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DetectorError {
     /// A model returned an error.
-    #[error("model {model}: {source}")]
+    #[error("model {model}")]
     Run {
         /// The model.
         model: &'static str,
@@ -270,11 +270,11 @@ pub fn vessel_summaries(
 /// };
 /// // Two places, each confirmed by two fixes minutes apart: two transmitters.
 /// let raw = vec![fix(500, 34.41, -119.69), fix(400, 30.28, -87.54), fix(300, 34.41, -119.69), fix(200, 30.28, -87.54)];
-/// let (window, _stats) = clean(WindowBounds::ending_at(at, TimeDelta::minutes(10)), raw);
+/// let (window, _stats) = clean(WindowBounds::ending_at(at, TimeDelta::minutes(10))?, raw);
 /// let r = run_legacy(at, &window)?;
 /// assert!(r.spoofing.artifact().get(211002010).unwrap().score >= 0.7);
 /// assert!(r.collisions.artifact().get(211002010).is_some());
-/// # Ok::<(), detectors::DetectorError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn run_legacy(cycle_ts: CycleTs, window: &AisWindow) -> Result<LegacyResults, DetectorError> {
     let tracks = track_features(cycle_ts, window)?;

@@ -88,7 +88,7 @@ pub use ais_types::{
     FastRun, Fix, FixRole, HEADING_NOT_AVAILABLE, Identities, IdentityClass, IdentityProblem, Jump,
     LAT_NOT_AVAILABLE, LON_NOT_AVAILABLE, MAX_SITES, RiskScores, SOG_NOT_AVAILABLE, Segment,
     Severity, SeverityParseError, Site, SpoofingScores, Switch, TrackFeatures, VesselIdentity,
-    VesselRisk, VesselSpoofing, VesselTrack, WindowBounds, clean, nine_digits,
+    VesselRisk, VesselSpoofing, VesselTrack, WindowBounds, WindowOutOfRange, clean, nine_digits,
 };
 
 /// The input keys under which our models read their upstream results.

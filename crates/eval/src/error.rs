@@ -3,6 +3,9 @@
 /// What went wrong, naming the line and column of a bad record.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvalError {
+    /// The replay's window cannot end at one of its times.
+    #[error(transparent)]
+    Window(#[from] detectors::WindowOutOfRange),
     /// A record has the wrong number of columns.
     #[error("line {line}: {found} columns, expected {expected}")]
     Columns {

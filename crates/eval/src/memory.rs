@@ -75,7 +75,7 @@ pub fn replay_in_memory(
     let mut carried = Vec::new();
     let mut at = from;
     while at <= to {
-        let bounds = WindowBounds::ending_at(at, window);
+        let bounds = WindowBounds::ending_at(at, window)?;
         let raw: Vec<detectors::Fix> = fixes
             .iter()
             .filter(|f| bounds.contains(f.ts))

@@ -103,19 +103,23 @@ pub async fn acquire(
     holder: &str,
     ttl: Duration,
 ) -> Result<Option<Token>, LeaseError> {
+    let db = |source| LeaseError::Db {
+        step: "acquiring",
+        name: name.to_owned(),
+        source,
+    };
     let row = client
         .query_opt(ACQUIRE, &[&name, &holder, &millis(ttl)])
         .await
-        .map_err(|source| LeaseError::Db {
-            step: "acquiring",
+        .map_err(db)?;
+    row.map(|r| {
+        Ok(Token {
             name: name.to_owned(),
-            source,
-        })?;
-    Ok(row.map(|r| Token {
-        name: name.to_owned(),
-        holder: holder.to_owned(),
-        epoch: r.get(0),
-    }))
+            holder: holder.to_owned(),
+            epoch: r.try_get(0).map_err(db)?,
+        })
+    })
+    .transpose()
 }
 
 /// Renews only the same holding: an expired lease that nobody took over is

@@ -149,7 +149,7 @@ pub(crate) async fn mark_running(
         )
         .await
         .map_err(|e| PipelineError::db(TABLE, e))?;
-    Ok(row.get(0))
+    row.try_get(0).map_err(|e| PipelineError::db(TABLE, e))
 }
 
 /// OK: `committed_at` is this transaction's end (near enough: the
@@ -296,13 +296,14 @@ fn due_ticks(
         None => current,
     };
     start = start.min(current);
+    // By time, so each tick is one lookup (a day at 1 s is 86,400 ticks
+    // and as many rows: a scan per tick would be 7 billion comparisons).
+    let by_ts: std::collections::HashMap<CycleTs, (CycleStatus, i32)> =
+        rows.iter().map(|&(ts, s, a)| (ts, (s, a))).collect();
     let mut ticks = Vec::new();
     let mut t = start;
     while t <= current {
-        let row = rows
-            .iter()
-            .find(|(ts, _, _)| *ts == t)
-            .map(|&(_, s, a)| (s, a));
+        let row = by_ts.get(&t).copied();
         if is_due(row, max_attempts) {
             ticks.push(t);
         }
@@ -352,23 +353,24 @@ pub async fn due(
 ) -> Result<Due, PipelineError> {
     let db = |e| PipelineError::db(TABLE, e);
     let current = tick_at_or_before(now, every);
-    let from = current - catch_up;
+    let from = crate::checked_sub(current, catch_up, "catch_up")?;
     let first: Option<CycleTs> = client
         .query_one(FIRST_SCHEDULED, &[])
         .await
         .map_err(db)?
-        .get(0);
+        .try_get(0)
+        .map_err(db)?;
     let rows = client
         .query(STATES, &[&from, &current])
         .await
         .map_err(db)?
         .iter()
         .map(|r| {
-            let status: String = r.get(1);
+            let status: String = r.try_get(1).map_err(db)?;
             let status = CycleStatus::parse(&status).ok_or(PipelineError::Missing {
                 what: "a known prediction_cycles.status",
             })?;
-            Ok((r.get(0), status, r.get(2)))
+            Ok((r.try_get(0).map_err(db)?, status, r.try_get(2).map_err(db)?))
         })
         .collect::<Result<Vec<_>, PipelineError>>()?;
     let ticks = due_ticks(&rows, first, from, now, every, max_attempts);
@@ -378,7 +380,8 @@ pub async fn due(
                 .query_one(LAST_BEFORE, &[&from])
                 .await
                 .map_err(db)?
-                .get(0);
+                .try_get(0)
+                .map_err(db)?;
             last.and_then(|last| missed_between(last, from, every))
         }
         _ => None,

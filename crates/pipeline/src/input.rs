@@ -17,9 +17,11 @@ use tokio_postgres::GenericClient;
 use crate::{CycleTs, Pipeline, PipelineError, state, window};
 
 impl Pipeline {
-    /// The window of positions of the cycle at `cycle_ts`.
-    pub(crate) fn bounds(&self, cycle_ts: CycleTs) -> WindowBounds {
-        WindowBounds::ending_at(cycle_ts, self.config.window)
+    /// The window of positions of the cycle at `cycle_ts`, or
+    /// [`PipelineError::Window`] when a window of that length cannot end
+    /// there (never a panic).
+    pub(crate) fn bounds(&self, cycle_ts: CycleTs) -> Result<WindowBounds, PipelineError> {
+        Ok(WindowBounds::ending_at(cycle_ts, self.config.window)?)
     }
 
     /// Stage 1: the positions of the cycle's window, as reported, and the
@@ -29,7 +31,7 @@ impl Pipeline {
         client: &impl GenericClient,
         cycle_ts: CycleTs,
     ) -> Result<(Vec<Fix>, Vec<CarriedFix>), PipelineError> {
-        let raw = window::load(client, self.bounds(cycle_ts)).await?;
+        let raw = window::load(client, self.bounds(cycle_ts)?).await?;
         let carried = state::load(client, cycle_ts, self.config.state_lookback).await?;
         Ok((raw, carried))
     }
@@ -41,9 +43,9 @@ impl Pipeline {
         cycle_ts: CycleTs,
         raw: Vec<Fix>,
         carried: Vec<CarriedFix>,
-    ) -> (AisWindow, CleanStats) {
-        let (window, stats) = detectors::clean(self.bounds(cycle_ts), raw);
-        (window.with_carried(carried), stats)
+    ) -> Result<(AisWindow, CleanStats), PipelineError> {
+        let (window, stats) = detectors::clean(self.bounds(cycle_ts)?, raw);
+        Ok((window.with_carried(carried), stats))
     }
 
     /// Stage 10: the base input the registry's models read

@@ -109,6 +109,8 @@ pub(crate) async fn write_collisions(
     resolve_after: TimeDelta,
 ) -> Result<CollisionChanges, PipelineError> {
     let db = |e| PipelineError::db(COLLISIONS, e);
+    // Before any write: an out-of-range setting fails the stage cleanly.
+    let stale_before = crate::checked_sub(cycle_ts, resolve_after, "collision_resolve_after")?;
     let all = collisions.all();
     let mmsi: Vec<i64> = all.iter().map(|c| c.mmsi).collect();
     let first: Vec<CycleTs> = all.iter().map(|c| c.first_ts).collect();
@@ -137,10 +139,7 @@ pub(crate) async fn write_collisions(
         .await
         .map_err(db)?;
     let resolved = tx
-        .execute(
-            RESOLVE_COLLISIONS,
-            &[&cycle_ts, &(cycle_ts - resolve_after)],
-        )
+        .execute(RESOLVE_COLLISIONS, &[&cycle_ts, &stale_before])
         .await
         .map_err(db)?;
     tx.commit().await.map_err(db)?;
@@ -153,7 +152,7 @@ const EVENTS: &str = "kcg.prediction_events";
 /// A row without episode columns (another writer's) is a one-cycle episode.
 const EPISODES_NEAR: &str = "SELECT id, category, mmsi, cycle_ts, coalesce(last_cycle_ts, cycle_ts), \
        event_ts, coalesce(last_seen, event_ts), occurrences, coalesce(worst_value, 'NaN'::float8), \
-       severity, details \
+       severity, details::text \
      FROM kcg.prediction_events \
      WHERE mmsi = ANY($1) AND coalesce(last_cycle_ts, cycle_ts) >= $2 AND cycle_ts <= $3";
 
@@ -169,6 +168,10 @@ pub(crate) async fn write_events(
     gap: TimeDelta,
 ) -> Result<(usize, Vec<CycleTs>), PipelineError> {
     let db = |e| PipelineError::db(EVENTS, e);
+    let (near_from, near_to) = (
+        crate::checked_sub(cycle_ts, gap, "episode_gap")?,
+        crate::checked_add(cycle_ts, gap, "episode_gap")?,
+    );
     let tx = client.transaction().await.map_err(db)?;
     let mut hours: Vec<CycleTs> = tx
         .query(
@@ -180,40 +183,21 @@ pub(crate) async fn write_events(
         .await
         .map_err(db)?
         .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
     let mut mmsis: Vec<i64> = events.iter().map(|e| e.mmsi).collect();
     mmsis.sort_unstable();
     mmsis.dedup();
     let mut stored = Vec::new();
     for r in tx
-        .query(
-            EPISODES_NEAR,
-            &[&mmsis, &(cycle_ts - gap), &(cycle_ts + gap)],
-        )
+        .query(EPISODES_NEAR, &[&mmsis, &near_from, &near_to])
         .await
         .map_err(db)?
     {
-        let category: String = r.get(1);
-        let severity: String = r.get(9);
-        // Rows of another writer's categories or severities are not ours to extend.
-        let (Some(category), Ok(severity)) = (EventCategory::from_db(&category), severity.parse())
-        else {
-            continue;
-        };
-        stored.push(Episode {
-            id: r.get(0),
-            category,
-            mmsi: r.get(2),
-            opened_cycle: r.get(3),
-            last_cycle: r.get(4),
-            event_ts: r.get(5),
-            last_seen: r.get(6),
-            occurrences: r.get(7),
-            worst_value: r.get(8),
-            severity,
-            details: r.get(10),
-        });
+        if let Some(episode) = stored_episode(&r).map_err(db)? {
+            stored.push(episode);
+        }
     }
     let mut opened: Vec<Event> = Vec::new();
     let mut extended: Vec<Episode> = Vec::new();
@@ -247,7 +231,9 @@ pub(crate) async fn write_events(
         )
         .await
         .map_err(db)?;
-    hours.extend(new.iter().map(|r| r.get::<_, CycleTs>(0)));
+    for r in &new {
+        hours.push(r.try_get(0).map_err(db)?);
+    }
     let id: Vec<i64> = extended.iter().map(|e| e.id).collect();
     let opened_cycle: Vec<CycleTs> = extended.iter().map(|e| e.opened_cycle).collect();
     let last_cycle: Vec<CycleTs> = extended.iter().map(|e| e.last_cycle).collect();
@@ -281,11 +267,53 @@ pub(crate) async fn write_events(
         )
         .await
         .map_err(db)?;
-    hours.extend(updated.iter().map(|r| r.get::<_, CycleTs>(0)));
+    for r in &updated {
+        hours.push(r.try_get(0).map_err(db)?);
+    }
     tx.commit().await.map_err(db)?;
     hours.sort();
     hours.dedup();
     Ok((events.len(), hours))
+}
+
+/// A row of [`EPISODES_NEAR`] as an episode this cycle may continue, or
+/// `None` for one that is not ours to extend: another writer's category or
+/// severity, or details that cannot be read (nested deeper than the JSON
+/// reader allows, set by hand): the finding then opens an episode of its
+/// own, and the stored row is left as it is.
+fn stored_episode(r: &tokio_postgres::Row) -> Result<Option<Episode>, tokio_postgres::Error> {
+    let id: i64 = r.try_get(0)?;
+    let category: String = r.try_get(1)?;
+    let severity: String = r.try_get(9)?;
+    let (Some(category), Ok(severity)) = (EventCategory::from_db(&category), severity.parse())
+    else {
+        return Ok(None);
+    };
+    let details: String = r.try_get(10)?;
+    let details = match serde_json::from_str(&details) {
+        Ok(details) => details,
+        Err(e) => {
+            tracing::warn!(
+                event_id = id,
+                "kcg.prediction_events id {id}: details cannot be read ({e}); the episode is \
+                 left as it is and the finding opens a new one"
+            );
+            return Ok(None);
+        }
+    };
+    Ok(Some(Episode {
+        id,
+        category,
+        mmsi: r.try_get(2)?,
+        opened_cycle: r.try_get(3)?,
+        last_cycle: r.try_get(4)?,
+        event_ts: r.try_get(5)?,
+        last_seen: r.try_get(6)?,
+        occurrences: r.try_get(7)?,
+        worst_value: r.try_get(8)?,
+        severity,
+        details,
+    }))
 }
 
 /// The UTC hour holding `ts`, as `date_trunc('hour', ts, 'UTC')` computes it.

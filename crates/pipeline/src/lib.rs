@@ -78,6 +78,20 @@ pub enum PipelineError {
     /// A detector failed on the cycle's window.
     #[error(transparent)]
     Detector(#[from] detectors::DetectorError),
+    /// The configured window cannot end at this cycle's time.
+    #[error(transparent)]
+    Window(#[from] detectors::WindowOutOfRange),
+    /// A configured duration cannot be added to or taken from this
+    /// cycle's time (a value beyond any calendar).
+    #[error("{what} of {by} cannot be taken from or added to the cycle's time {cycle_ts}")]
+    TimeOutOfRange {
+        /// Which setting, e.g. `collision_resolve_after`.
+        what: &'static str,
+        /// Its value.
+        by: TimeDelta,
+        /// The cycle.
+        cycle_ts: CycleTs,
+    },
     /// Partition maintenance failed.
     #[error(transparent)]
     Partitions(#[from] partitions::PartitionError),
@@ -151,6 +165,28 @@ impl PipelineError {
     pub fn is_lease_lost(&self) -> bool {
         matches!(self, PipelineError::Lease(lease::LeaseError::Lost { .. }))
     }
+}
+
+/// `cycle_ts - by`, or [`PipelineError::TimeOutOfRange`] naming `what`.
+pub(crate) fn checked_sub(
+    cycle_ts: CycleTs,
+    by: TimeDelta,
+    what: &'static str,
+) -> Result<CycleTs, PipelineError> {
+    cycle_ts
+        .checked_sub_signed(by)
+        .ok_or(PipelineError::TimeOutOfRange { what, by, cycle_ts })
+}
+
+/// `cycle_ts + by`, or [`PipelineError::TimeOutOfRange`] naming `what`.
+pub(crate) fn checked_add(
+    cycle_ts: CycleTs,
+    by: TimeDelta,
+    what: &'static str,
+) -> Result<CycleTs, PipelineError> {
+    cycle_ts
+        .checked_add_signed(by)
+        .ok_or(PipelineError::TimeOutOfRange { what, by, cycle_ts })
 }
 
 /// How cycles run.
@@ -247,6 +283,9 @@ pub struct Pipeline {
     catalog: registry::Catalog,
     cache: params_cache::ParamsCache,
     executor: dag_exec::Executor,
+    /// Stage 10's schema pre-check, compared again only when the catalog
+    /// changed (issue 17).
+    schema: schema::SchemaGuard,
 }
 
 /// What the stages hand each other.
@@ -278,6 +317,7 @@ impl Pipeline {
             catalog,
             cache,
             executor,
+            schema: schema::SchemaGuard::new(),
         }
     }
 
@@ -289,6 +329,12 @@ impl Pipeline {
     /// The params cache (for `invalidate()` on a registry NOTIFY).
     pub fn cache(&self) -> &params_cache::ParamsCache {
         &self.cache
+    }
+
+    /// Threads of timed-out models that have not returned yet (for
+    /// telemetry).
+    pub fn abandoned_threads(&self) -> usize {
+        self.executor.abandoned_threads()
     }
 
     /// Runs one cycle on `client`, the one connection the cycle uses, as
@@ -575,7 +621,7 @@ impl Pipeline {
         let missing = |what: &'static str| PipelineError::Missing { what };
         match stage {
             Stage::LoadWindow => {
-                let bounds = self.bounds(cycle_ts);
+                let bounds = self.bounds(cycle_ts)?;
                 (w.raw, w.carried) = self.load_input(&*client, cycle_ts).await?;
                 // The snapshot reads the leading count (a PRIMARY that
                 // stores nothing while its cycles had positions alarms).
@@ -592,7 +638,7 @@ impl Pipeline {
                     cycle_ts,
                     std::mem::take(&mut w.raw),
                     std::mem::take(&mut w.carried),
-                );
+                )?;
                 w.window = Some(window);
                 w.clean = stats;
                 Ok(serde_json::to_string(&stats).unwrap_or_default())
@@ -706,11 +752,21 @@ impl Pipeline {
         window: &AisWindow,
     ) -> Result<(dag_exec::CycleReport, RegistryPhases), PipelineError> {
         let mut phases = RegistryPhases::default();
-        let t = Instant::now();
-        schema::check_schema(client.client())
+        // The whole comparison on the first cycle and after any change of
+        // the catalog (a migration, an ALTER in psql); otherwise one cheap
+        // fingerprint query.
+        let started = Instant::now();
+        let guarded = self
+            .schema
+            .check(client.client())
             .await
             .map_err(PipelineError::Schema)?;
-        phases.schema_check = t.elapsed();
+        phases.schema_check = started.elapsed();
+        tracing::debug!(
+            schema_check_ms = phases.schema_check.as_secs_f64() * 1e3,
+            compared = matches!(guarded, schema::Guarded::Checked(_)),
+            "schema pre-check passed"
+        );
         let t = Instant::now();
         let snapshot = self
             .cache

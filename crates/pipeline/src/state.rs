@@ -30,10 +30,8 @@ pub(crate) async fn load(
     lookback: TimeDelta,
 ) -> Result<Vec<CarriedFix>, PipelineError> {
     let db = |e| PipelineError::db(TABLE, e);
-    let rows = client
-        .query(LOAD, &[&cycle_ts, &(cycle_ts - lookback)])
-        .await
-        .map_err(db)?;
+    let since = crate::checked_sub(cycle_ts, lookback, "state_lookback")?;
+    let rows = client.query(LOAD, &[&cycle_ts, &since]).await.map_err(db)?;
     rows.iter()
         .map(|r| {
             Ok(CarriedFix {
@@ -58,6 +56,7 @@ pub(crate) async fn write(
     carry: &[CarriedFix],
 ) -> Result<usize, PipelineError> {
     let db = |e| PipelineError::db(TABLE, e);
+    let pruned_before = crate::checked_sub(cycle_ts, TimeDelta::days(1), "the state's pruning")?;
     let mmsi: Vec<i64> = carry.iter().map(|c| c.mmsi).collect();
     let site: Vec<i16> = carry.iter().map(|c| c.site).collect();
     let ts: Vec<CycleTs> = carry.iter().map(|c| c.ts).collect();
@@ -66,7 +65,7 @@ pub(crate) async fn write(
     let tx = client.transaction().await.map_err(db)?;
     tx.execute(
         "DELETE FROM kcg.vessel_track_state WHERE cycle_ts = $1 OR cycle_ts < $2",
-        &[&cycle_ts, &(cycle_ts - TimeDelta::days(1))],
+        &[&cycle_ts, &pruned_before],
     )
     .await
     .map_err(db)?;

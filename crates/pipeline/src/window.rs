@@ -62,7 +62,7 @@ mod tests {
     /// Every relation the plan of [`WINDOW_SQL`] for the window ending at
     /// `cycle_ts` scans, sorted.
     async fn scanned(client: &Client, cycle_ts: &str) -> Vec<String> {
-        let bounds = WindowBounds::ending_at(ts(cycle_ts), TimeDelta::minutes(10));
+        let bounds = WindowBounds::ending_at(ts(cycle_ts), TimeDelta::minutes(10)).unwrap();
         let rows = client
             .query(
                 &format!("EXPLAIN (FORMAT JSON) {WINDOW_SQL}"),
@@ -125,7 +125,8 @@ mod tests {
             ["ais_positions_p2022_01_03", "ais_positions_p2022_01_04"]
         );
         // And it returns exactly the window's rows.
-        let bounds = WindowBounds::ending_at(ts("2022-01-03T00:05:00Z"), TimeDelta::minutes(10));
+        let bounds =
+            WindowBounds::ending_at(ts("2022-01-03T00:05:00Z"), TimeDelta::minutes(10)).unwrap();
         assert_eq!(load(&client, bounds).await.unwrap().len(), 10);
 
         // When a day the window overlaps has no partition, its rows can only

@@ -542,3 +542,75 @@ async fn a_cycle_dropped_mid_way_releases_its_lock_at_once() {
     let again = p.run_cycle(&mut client, at).await.unwrap();
     assert!(again.failed.is_none(), "{:?}", again.failed);
 }
+
+/// Settings no calendar can hold (a library caller's, past the runner's
+/// parse-time ranges): the cycle ends cleanly with the stage that needs the
+/// value FAILED, naming it, and no panic; earlier stages' rows are kept.
+#[tokio::test]
+async fn extreme_settings_fail_their_stage_cleanly_and_never_panic() {
+    let far = TimeDelta::days(300_000 * 365);
+    let cases: [(&str, PipelineConfig, Stage, &str); 4] = [
+        (
+            "window",
+            PipelineConfig {
+                window: far,
+                ..PipelineConfig::default()
+            },
+            Stage::LoadWindow,
+            "no window of",
+        ),
+        (
+            "state_lookback",
+            PipelineConfig {
+                state_lookback: far,
+                ..PipelineConfig::default()
+            },
+            Stage::LoadWindow,
+            "state_lookback of",
+        ),
+        (
+            "collision_resolve_after",
+            PipelineConfig {
+                collision_resolve_after: far,
+                ..PipelineConfig::default()
+            },
+            Stage::Collisions,
+            "collision_resolve_after of",
+        ),
+        (
+            "episode_gap",
+            PipelineConfig {
+                episode_gap: far,
+                ..PipelineConfig::default()
+            },
+            Stage::Events,
+            "episode_gap of",
+        ),
+    ];
+    let (_db, mut client) = with_sample().await;
+    for (what, config, stage, message) in cases {
+        let o = Pipeline::new(config, catalog())
+            .run_cycle(&mut client, ts("2022-01-03T00:10:00Z"))
+            .await
+            .unwrap();
+        let failed = o
+            .failed
+            .clone()
+            .unwrap_or_else(|| panic!("{what}: no stage failed"));
+        assert_eq!(failed.stage, stage, "{what}");
+        assert!(
+            failed.detail().contains(message),
+            "{what}: {}",
+            failed.detail()
+        );
+        let recorded: String = client
+            .query_one(
+                "SELECT status FROM kcg.prediction_stage_timings WHERE cycle_ts = $1 AND stage_no = $2",
+                &[&ts("2022-01-03T00:10:00Z"), &stage.number()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(recorded, "FAILED", "{what}");
+    }
+}

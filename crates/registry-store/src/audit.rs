@@ -179,6 +179,10 @@ pub struct AuditEntry {
     pub old_row: Option<Value>,
     /// The row after (INSERT, UPDATE).
     pub new_row: Option<Value>,
+    /// Why `old_row` or `new_row` could not be read whole: params nested
+    /// deeper than the JSON reader allows (typed in psql). That row is then
+    /// given without its `params`; the rest of the trail is read as usual.
+    pub unreadable: Option<String>,
 }
 
 /// Columns whose change follows from another one (the time a status was
@@ -352,7 +356,9 @@ pub async fn history(
         .query(
             "SELECT * FROM ( \
                  SELECT id, changed_at, txid, db_user, action::text, operation::text, \
-                        table_name::text, model_id::text, version_id, note, old_row, new_row \
+                        table_name::text, model_id::text, version_id, note, \
+                        old_row::text AS old_row, (old_row - 'params')::text AS old_row_top, \
+                        new_row::text AS new_row, (new_row - 'params')::text AS new_row_top \
                    FROM kcg.detection_model_audit \
                   WHERE $1::text IS NULL OR model_id = $1 \
                   ORDER BY id DESC LIMIT $2) newest \
@@ -372,6 +378,30 @@ pub async fn history(
             };
             let action: String = get(r, "action", AUDIT)?;
             let operation: String = get(r, "operation", AUDIT)?;
+            let mut unreadable = None;
+            let mut row = |column: &'static str, top: &'static str| {
+                let Some(text) = get::<Option<String>>(r, column, AUDIT)? else {
+                    return Ok(None);
+                };
+                match serde_json::from_str(&text) {
+                    Ok(value) => Ok(Some(value)),
+                    Err(e) => {
+                        tracing::warn!(
+                            audit_id = id,
+                            "kcg.detection_model_audit.{column} of id {id} cannot be read whole \
+                             ({e}); shown without its params"
+                        );
+                        unreadable = Some(format!("{column}: {e}"));
+                        let top: Option<String> = get(r, top, AUDIT)?;
+                        top.map(|t| {
+                            serde_json::from_str(&t).map_err(|e| bad(column, e.to_string()))
+                        })
+                        .transpose()
+                    }
+                }
+            };
+            let old_row = row("old_row", "old_row_top")?;
+            let new_row = row("new_row", "new_row_top")?;
             Ok(AuditEntry {
                 id,
                 changed_at: get(r, "changed_at", AUDIT)?,
@@ -384,8 +414,9 @@ pub async fn history(
                 model_id: get(r, "model_id", AUDIT)?,
                 version_id: get(r, "version_id", AUDIT)?,
                 note: get(r, "note", AUDIT)?,
-                old_row: get(r, "old_row", AUDIT)?,
-                new_row: get(r, "new_row", AUDIT)?,
+                old_row,
+                new_row,
+                unreadable,
             })
         })
         .collect()

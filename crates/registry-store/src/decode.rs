@@ -2,7 +2,7 @@
 //! [`StoreError::BadRow`] naming table, column and row.
 
 use model_api::Role;
-use registry::VersionStatus;
+use registry::{UnreadableParams, VersionStatus};
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
@@ -68,6 +68,28 @@ impl<'a> VersionColumns<'a> {
     pub(crate) fn status(&self) -> Result<VersionStatus, StoreError> {
         let text: String = self.get("status")?;
         text.parse().map_err(|e| self.bad("status", format!("{e}")))
+    }
+
+    /// `params`, selected as text (`params::text AS params`) and parsed here:
+    /// JSONB holds JSON of any depth, and the reader's recursion limit (128
+    /// levels) turns a deeper value into [`UnreadableParams`] naming the
+    /// place, never a failed row or a stack overflow.
+    pub(crate) fn params(&self) -> Result<Result<serde_json::Value, UnreadableParams>, StoreError> {
+        let text: String = self.get("params")?;
+        Ok(serde_json::from_str(&text).map_err(|e| {
+            tracing::warn!(
+                model_id = %self.model_id,
+                version = %self.version,
+                version_id = self.id,
+                "params of model {} version {} (id {}) in kcg.detection_model_versions cannot be read: {e}",
+                self.model_id,
+                self.version,
+                self.id
+            );
+            UnreadableParams {
+                problem: e.to_string(),
+            }
+        }))
     }
 
     /// `timeout_ms`: positive milliseconds, or none.

@@ -20,7 +20,7 @@ SELECT 0 AS kind,
        v.version::text AS version,
        v.role::text AS role,
        kcg.role_rank(v.role) AS role_rank,
-       v.params,
+       v.params::text AS params,
        v.timeout_ms,
        v.implementation::text AS implementation,
        NULL::text COLLATE "C" AS depends_on,
@@ -41,7 +41,10 @@ ORDER BY kind, model_id, role_rank, id, depends_on, input_key
 /// one).
 ///
 /// A params value that is not a JSON object is logged (naming model and
-/// version) and replaced by `{}`.
+/// version) and replaced by `{}`. Params that cannot be read at all (nested
+/// deeper than the reader allows) are logged and loaded as
+/// [`registry::UnreadableParams`]: the planner leaves that version out with
+/// the reason, and plans the rest.
 pub async fn load(client: &(impl GenericClient + Sync)) -> Result<RegistrySnapshot, StoreError> {
     let rows = client.query(LOAD_SQL, &[]).await.map_err(db(
         "load the model registry from kcg.detection_model_versions and \
@@ -68,14 +71,17 @@ fn version(row: &Row) -> Result<ActiveVersion, StoreError> {
     let role = columns.role()?;
     let timeout_ms = columns.timeout_ms()?;
     let implementation: Option<String> = columns.get("implementation")?;
-    let mut params: serde_json::Value = columns.get("params")?;
+    let params = columns.params()?;
     let VersionColumns {
         id,
         model_id,
         version,
         ..
     } = columns;
-    if !params.is_object() {
+    let params = params.map(|params| {
+        if params.is_object() {
+            return params;
+        }
         tracing::warn!(
             model_id = %model_id,
             version = %version,
@@ -84,8 +90,8 @@ fn version(row: &Row) -> Result<ActiveVersion, StoreError> {
              ({}); treating them as {{}}",
             json_kind(&params)
         );
-        params = serde_json::Value::Object(serde_json::Map::new());
-    }
+        serde_json::Value::Object(serde_json::Map::new())
+    });
     Ok(ActiveVersion {
         id,
         model_id,

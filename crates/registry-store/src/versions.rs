@@ -14,12 +14,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use model_api::{ImplementationName, ModelId, Role, VersionLabel};
-use registry::{Catalog, ParamsCheck, Unresolved, VersionStatus};
+use registry::{Catalog, ParamsCheck, UnreadableParams, Unresolved, VersionStatus};
 use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
 use crate::audit::{self, Action};
-use crate::decode::VersionColumns;
+use crate::decode::{VERSIONS, VersionColumns, get};
 use crate::error::{Subject, begin, commit, db, write_error};
 use crate::{BrokenPlan, StoreError};
 
@@ -135,8 +135,9 @@ pub struct StoredVersion {
     pub role: Role,
     /// Its status.
     pub status: VersionStatus,
-    /// Its params as stored.
-    pub params: Value,
+    /// Its params as stored, or why they cannot be read (nested deeper than
+    /// the JSON reader allows): the other versions are listed all the same.
+    pub params: Result<Value, UnreadableParams>,
     /// Its timeout override.
     pub timeout_ms: Option<u32>,
     /// The implementation it names; `None` runs the model's default.
@@ -257,7 +258,7 @@ pub async fn add_version(
                 format!("add version {version} of model {model} to kcg.detection_model_versions")
             })
         })?;
-    let id: i64 = row.get(0);
+    let id: i64 = get(&row, "id", VERSIONS)?;
     audit::untag(&tx, tag).await?;
     commit(tx, || format!("version {version} of model {model}")).await?;
     tracing::info!(model_id = model, version, version_id = id, role = %new.role, %status, implementation, "version added");
@@ -301,6 +302,7 @@ pub async fn promote(
         return Ok(PromoteOutcome::AlreadyPrimary(target));
     }
     // A stored model id this build cannot even name has no code to check.
+    let params = params?;
     if let Ok(model_id) = ModelId::new(model) {
         check_code(
             catalog,
@@ -433,7 +435,7 @@ pub async fn version(
 
 /// The columns of a [`StoredVersion`].
 const STORED_VERSION: &str = "SELECT id, model_id::text, version::text, role::text, status::text, \
-     params, timeout_ms, implementation::text, created_at, activated_at, archived_at \
+     params::text AS params, timeout_ms, implementation::text, created_at, activated_at, archived_at \
      FROM kcg.detection_model_versions";
 
 fn stored_version(row: &tokio_postgres::Row) -> Result<StoredVersion, StoreError> {
@@ -441,7 +443,7 @@ fn stored_version(row: &tokio_postgres::Row) -> Result<StoredVersion, StoreError
     Ok(StoredVersion {
         role: c.role()?,
         status: c.status()?,
-        params: c.get("params")?,
+        params: c.params()?,
         timeout_ms: c.timeout_ms()?,
         implementation: c.get("implementation")?,
         created_at: c.get("created_at")?,
@@ -550,15 +552,15 @@ fn broken_by(
     })
 }
 
-/// Version `id`, locked for the rest of the transaction, its params and its
-/// implementation.
+/// Version `id`, locked for the rest of the transaction, its params
+/// (unreadable params do not stop an archive) and its implementation.
 async fn lock_version(
     tx: &(impl GenericClient + Sync),
     id: i64,
-) -> Result<(VersionSummary, Value, Option<String>), StoreError> {
+) -> Result<(VersionSummary, Result<Value, StoreError>, Option<String>), StoreError> {
     let row = tx
         .query_opt(
-            "SELECT id, model_id::text, version::text, role::text, status::text, params, \
+            "SELECT id, model_id::text, version::text, role::text, status::text, params::text AS params, \
                     implementation::text \
                FROM kcg.detection_model_versions WHERE id = $1 FOR UPDATE",
             &[&id],
@@ -567,7 +569,9 @@ async fn lock_version(
         .map_err(db("read kcg.detection_model_versions"))?
         .ok_or(StoreError::UnknownVersion { id })?;
     let columns = VersionColumns::new(&row)?;
-    let params = columns.get("params")?;
+    let params = columns
+        .params()?
+        .map_err(|e| columns.bad("params", e.problem));
     let implementation = columns.get("implementation")?;
     Ok((summary(&columns)?, params, implementation))
 }
@@ -590,7 +594,7 @@ async fn active_primary(
 ) -> Result<Option<(i64, String)>, StoreError> {
     let row = tx
         .query_opt(
-            "SELECT id, version::text FROM kcg.detection_model_versions \
+            "SELECT id, version::text AS version FROM kcg.detection_model_versions \
               WHERE model_id = $1 AND role = 'PRIMARY' AND status = 'ACTIVE' \
                 AND id IS DISTINCT FROM $2 \
               FOR UPDATE",
@@ -598,5 +602,6 @@ async fn active_primary(
         )
         .await
         .map_err(db("read kcg.detection_model_versions"))?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
+    row.map(|r| Ok((get(&r, "id", VERSIONS)?, get(&r, "version", VERSIONS)?)))
+        .transpose()
 }

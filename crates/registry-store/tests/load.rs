@@ -83,7 +83,7 @@ async fn loads_active_versions_of_enabled_models_in_spec_order() {
     );
     assert_eq!(snap.versions[1].timeout_ms, Some(250));
     assert_eq!(snap.versions[0].timeout_ms, None);
-    assert_eq!(snap.versions[2].params, serde_json::json!({"x": 1}));
+    assert_eq!(snap.versions[2].params, Ok(serde_json::json!({"x": 1})));
     assert_eq!(snap.versions[2].version, "1");
     // All edges, also those naming a disabled model.
     let edge = |m: &str, d: &str, k: &str| Dependency {
@@ -143,7 +143,7 @@ async fn params_that_are_not_an_object_are_warned_about_and_read_as_empty() {
     };
     assert_eq!(snap.versions.len(), 2);
     for v in &snap.versions {
-        assert_eq!(v.params, serde_json::json!({}), "{v:?}");
+        assert_eq!(v.params, Ok(serde_json::json!({})), "{v:?}");
     }
     let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("WARN"), "{log}");
@@ -186,17 +186,28 @@ async fn model_ids_are_limited_to_64_characters_counted_as_characters() {
         Some(&tokio_postgres::error::SqlState::STRING_DATA_RIGHT_TRUNCATION)
     );
     active(&c, &e64, "1", "PRIMARY", GOOD).await;
-    // An id the database accepts but ModelId refuses (empty) is left out.
-    raw_model(&c, "", true).await;
-    active(&c, "", "1", "PRIMARY", GOOD).await;
+    // An id ModelId refuses (empty, blank, a newline) the database refuses
+    // too (V052); the planner's answer to one in a snapshot is a reason
+    // (registry's plan_cases).
+    for id in ["", "   ", "a\nb"] {
+        let refused = c
+            .execute(
+                "INSERT INTO kcg.detection_models (model_id) VALUES ($1)",
+                &[&id],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.as_db_error().and_then(|e| e.constraint()),
+            Some("detection_models_model_id_name_check"),
+            "{id:?}: {refused:?}"
+        );
+    }
 
     let snapshot = load(&c).await.unwrap();
     let p = plan(&catalog([e64.as_str()]), &snapshot);
     assert_eq!(level_names(&p), vec![vec![e64.clone()]]);
-    assert_eq!(
-        reason(&p, ""),
-        "invalid model id: model id must not be empty"
-    );
+    assert!(p.excluded().is_empty(), "{:?}", p.excluded());
 }
 
 #[tokio::test]
@@ -371,4 +382,82 @@ async fn a_stored_role_or_timeout_the_code_cannot_read_names_table_column_and_ro
     ));
     let listed = registry_store::list_versions(&c, None).await.unwrap_err();
     assert!(listed.to_string().contains("timeout_ms of id"), "{listed}");
+}
+
+/// Params of any depth set in psql (JSONB takes them): the version is left
+/// out with a reason naming it, its model's dependents with "upstream
+/// unavailable", everything else is planned; the listing lists every
+/// version, and the bad one can still be archived.
+#[tokio::test]
+async fn params_nested_beyond_the_readers_limit_cost_only_their_version() {
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    for m in ["a", "b", "deep", "after_deep"] {
+        raw_model(&c, m, true).await;
+    }
+    active(&c, "a", "1", "PRIMARY", GOOD).await;
+    active(&c, "b", "1", "PRIMARY", GOOD).await;
+    let deep_shadow = active(&c, "b", "2", "SHADOW", GOOD).await;
+    let deep_primary = active(&c, "deep", "1", "PRIMARY", GOOD).await;
+    active(&c, "after_deep", "1", "PRIMARY", GOOD).await;
+    raw_depend1(&c, "after_deep", "deep").await;
+    // 300 levels (128 is serde_json's limit), and 5000 (about what
+    // PostgreSQL's own stack allows).
+    for (id, depth) in [(deep_primary, 300), (deep_shadow, 5000)] {
+        c.execute(
+            "UPDATE kcg.detection_model_versions \
+                SET params = jsonb_build_object('weight', (repeat('[', $2) || repeat(']', $2))::jsonb) \
+              WHERE id = $1",
+            &[&id, &depth],
+        )
+        .await
+        .unwrap();
+    }
+
+    let snapshot = load(&c).await.unwrap();
+    let unreadable: Vec<i64> = snapshot
+        .versions
+        .iter()
+        .filter(|v| v.params.is_err())
+        .map(|v| v.id)
+        .collect();
+    assert_eq!(unreadable, [deep_shadow, deep_primary]);
+    let p = plan(&catalog(["a", "b", "deep", "after_deep"]), &snapshot);
+    assert_eq!(level_names(&p), vec![vec!["a".to_owned(), "b".to_owned()]]);
+    assert_eq!(
+        reason(&p, "deep"),
+        format!(
+            "PRIMARY version 1 (id {deep_primary}): its params cannot be read: recursion limit \
+             exceeded at line 1 column 138"
+        )
+    );
+    assert_eq!(reason(&p, "after_deep"), "upstream deep unavailable");
+    let shadow = p
+        .excluded()
+        .iter()
+        .find(|e| e.version_id == Some(deep_shadow))
+        .expect("the SHADOW is left out");
+    assert!(
+        matches!(&shadow.reason, Exclusion::UnreadableParams { version, error }
+            if version.id == deep_shadow && error.problem.starts_with("recursion limit exceeded")),
+        "{shadow:?}"
+    );
+
+    let listed = registry_store::list_versions(&c, None).await.unwrap();
+    assert_eq!(listed.len(), 5);
+    assert_eq!(listed.iter().filter(|v| v.params.is_err()).count(), 2);
+
+    let catalog = catalog(["deep"]);
+    let refused = registry_store::promote(&mut c, &catalog, deep_shadow)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        format!(
+            "kcg.detection_model_versions.params of id {deep_shadow} (model b, version 2): \
+             recursion limit exceeded at line 1 column 138"
+        )
+    );
+    let archived = registry_store::archive(&mut c, deep_primary).await.unwrap();
+    assert!(archived.left_without_primary(), "{archived:?}");
 }

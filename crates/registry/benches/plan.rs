@@ -52,7 +52,7 @@ fn registry() -> (RegistrySnapshot, Vec<(usize, usize)>) {
                 model_id: name(i),
                 version: "1.0.0".into(),
                 role,
-                params: serde_json::json!({ "threshold": 0.5 }),
+                params: Ok(serde_json::json!({ "threshold": 0.5 })),
                 timeout_ms: None,
                 implementation: None,
             });

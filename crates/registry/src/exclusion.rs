@@ -4,7 +4,7 @@ use std::fmt;
 
 use model_api::{ArtifactType, IdError, ImplementationName, ParamsError, Role};
 
-use crate::DependencyCycle;
+use crate::{DependencyCycle, UnreadableParams};
 
 /// One stored version, as reasons name it: `SHADOW version 1.1.0 (id 7)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +152,13 @@ pub enum Exclusion {
         /// What the code refused, naming the field.
         error: ParamsError,
     },
+    /// A version's stored params could not be read at all.
+    UnreadableParams {
+        /// The version.
+        version: VersionRef,
+        /// What the reader said.
+        error: UnreadableParams,
+    },
     /// The model's constructor panicked on a version's params.
     ConstructorPanicked {
         /// The version.
@@ -225,6 +232,7 @@ impl fmt::Display for Exclusion {
                 f.write_str("); exactly one is required")
             }
             Exclusion::BadParams { version, error } => write!(f, "{version}: {error}"),
+            Exclusion::UnreadableParams { version, error } => write!(f, "{version}: {error}"),
             Exclusion::ConstructorPanicked {
                 version,
                 model_id,

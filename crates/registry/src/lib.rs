@@ -38,5 +38,5 @@ pub use exclusion::{Exclusion, TypeMismatch, VersionRef};
 pub use graph::dependency_path;
 pub use plan::{DependencyCycle, Excluded, InputEdge, Plan, PlannedModel, PlannedVersion};
 pub use planner::{plan, versions_by_model};
-pub use snapshot::{ActiveVersion, Dependency, RegistrySnapshot};
+pub use snapshot::{ActiveVersion, Dependency, RegistrySnapshot, UnreadableParams};
 pub use status::{StatusParseError, VersionStatus};

@@ -456,8 +456,15 @@ fn instantiate(
     model_id: &ModelId,
     v: &ActiveVersion,
 ) -> Result<PlannedVersion, Exclusion> {
+    let params = v
+        .params
+        .as_ref()
+        .map_err(|error| Exclusion::UnreadableParams {
+            version: version_ref(v),
+            error: error.clone(),
+        })?;
     let instance: Arc<dyn ModelInstance> =
-        build(resolved.code, model_id, &v.params).map_err(|refusal| match refusal {
+        build(resolved.code, model_id, params).map_err(|refusal| match refusal {
             Refusal::Params(error) => Exclusion::BadParams {
                 version: version_ref(v),
                 error,

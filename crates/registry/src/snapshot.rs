@@ -2,8 +2,30 @@
 //! Plain data, filled by `registry-store` (or by hand in tests).
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use model_api::Role;
+
+/// Stored params that could not be read as JSON at all (nested deeper than
+/// the JSON reader's limit of 128 levels, say): the version cannot be built,
+/// and the planner leaves it out with this as its reason, the other
+/// versions and models planned as usual.
+///
+/// ```
+/// let p = registry::UnreadableParams { problem: "recursion limit exceeded at line 1 column 129".into() };
+/// assert_eq!(p.to_string(), "its params cannot be read: recursion limit exceeded at line 1 column 129");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableParams {
+    /// What the reader said.
+    pub problem: String,
+}
+
+impl fmt::Display for UnreadableParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "its params cannot be read: {}", self.problem)
+    }
+}
 
 /// One ACTIVE version of an enabled model, as stored.
 ///
@@ -20,8 +42,8 @@ pub struct ActiveVersion {
     /// PRIMARY, SHADOW or CHALLENGER.
     pub role: Role,
     /// The params JSON; always an object (a non-object is logged and
-    /// replaced by `{}` at load).
-    pub params: serde_json::Value,
+    /// replaced by `{}` at load), or why the stored value could not be read.
+    pub params: Result<serde_json::Value, UnreadableParams>,
     /// Per-version timeout override, in milliseconds.
     pub timeout_ms: Option<u32>,
     /// The implementation of the model this version runs, as stored
@@ -111,7 +133,7 @@ mod tests {
             model_id: model.into(),
             version: format!("v{id}"),
             role,
-            params: serde_json::json!({}),
+            params: Ok(serde_json::json!({})),
             timeout_ms: None,
             implementation: None,
         }

@@ -32,10 +32,7 @@ impl Url {
     pub fn new(raw: Option<String>) -> Result<Url> {
         let config = match raw.filter(|s| !s.is_empty()) {
             None => None,
-            Some(raw) => Some(
-                raw.parse::<Config>()
-                    .context("DATABASE_URL is not a valid PostgreSQL connection string")?,
-            ),
+            Some(raw) => Some(raw.parse::<Config>().map_err(|e| bad_url(&raw, &e))?),
         };
         Ok(Url { config })
     }
@@ -229,6 +226,85 @@ impl Backoff {
     }
 }
 
+/// The form of a connection URL, for messages.
+const URL_FORM: &str = "postgres://user:password@host:5432/dbname?option=value \
+     (or key=value pairs: host=... port=... user=... dbname=...)";
+
+/// Why `raw` does not parse, naming the part (the driver's own error says
+/// which option) and the form expected, with the URL shown without its
+/// password. The driver's text is used without its "invalid connection
+/// string" heading, which would repeat this message's.
+fn bad_url(raw: &str, e: &tokio_postgres::Error) -> anyhow::Error {
+    let cause = std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string);
+    let option = cause
+        .split('`')
+        .nth(1)
+        .filter(|_| cause.contains("option"))
+        .unwrap_or("");
+    let url_like = raw.starts_with("postgres://") || raw.starts_with("postgresql://");
+    let what = if !url_like && !raw.contains('=') {
+        "it is neither a postgres:// or postgresql:// URL nor key=value pairs".to_owned()
+    } else if cause.starts_with("unknown option") {
+        format!(
+            "{cause} (known: user, password, dbname, options, application_name, sslmode, host, \
+             hostaddr, port, connect_timeout, tcp_user_timeout, keepalives, keepalives_idle, \
+             keepalives_interval, keepalives_retries, target_session_attrs, channel_binding, \
+             load_balance_hosts)"
+        )
+    } else {
+        let expected = match option {
+            "port" => " (a number from 1 to 65535, e.g. host:5432)",
+            "host" => " (a host name, an IP address, [an IPv6 address] or a socket directory)",
+            "sslmode" => " (disable, prefer or require)",
+            "connect_timeout" | "tcp_user_timeout" | "keepalives_idle" | "keepalives_interval" => {
+                " (a whole number of seconds)"
+            }
+            "target_session_attrs" => " (any or read-write)",
+            _ => "",
+        };
+        format!("{cause}{expected}")
+    };
+    anyhow::anyhow!(
+        "DATABASE_URL (or --database-url) {} is not a valid PostgreSQL connection string: {what}; \
+         the form is {URL_FORM}",
+        redact(raw)
+    )
+}
+
+/// `raw` with every password replaced by `***`: the user-info part of a
+/// URL (`user:secret@`), a `password=` query parameter or key=value pair.
+fn redact(raw: &str) -> String {
+    let mut out = raw.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest = scheme_end + 3;
+        let authority_end = out[rest..].find(['/', '?']).map_or(out.len(), |i| rest + i);
+        if let Some(at) = out[rest..authority_end].rfind('@') {
+            let userinfo = rest..rest + at;
+            if let Some(colon) = out[userinfo.clone()].find(':') {
+                out.replace_range(rest + colon + 1..rest + at, "***");
+            }
+        }
+    }
+    // `password=...` up to the next separator (`&` in a query, a space
+    // between key=value pairs; a quoted value up to its closing quote).
+    let mut from = 0;
+    while let Some(i) = out[from..].find("password=") {
+        let start = from + i + "password=".len();
+        let end = if out[start..].starts_with('\'') {
+            out[start + 1..]
+                .find('\'')
+                .map_or(out.len(), |j| start + j + 2)
+        } else {
+            out[start..]
+                .find(['&', ' '])
+                .map_or(out.len(), |j| start + j)
+        };
+        out.replace_range(start..end, "***");
+        from = start + 3;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +317,49 @@ mod tests {
         assert_eq!(b.attempts(), 5);
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_bad_url_says_which_part_and_the_form_never_the_password() {
+        let cases = [
+            (
+                "postgres://kcg:s3cret@db:notaport/kcg",
+                "DATABASE_URL (or --database-url) postgres://kcg:***@db:notaport/kcg is not a valid \
+                 PostgreSQL connection string: invalid value for option `port` (a number from 1 to \
+                 65535, e.g. host:5432)",
+            ),
+            (
+                "postgres://kcg:s3cret@db/kcg?sslmode=bogus&password=s3cret",
+                "DATABASE_URL (or --database-url) postgres://kcg:***@db/kcg?sslmode=bogus&password=*** \
+                 is not a valid PostgreSQL connection string: invalid value for option `sslmode` \
+                 (disable, prefer or require)",
+            ),
+            (
+                "http://kcg:s3cret@db/kcg",
+                "DATABASE_URL (or --database-url) http://kcg:***@db/kcg is not a valid PostgreSQL \
+                 connection string: it is neither a postgres:// or postgresql:// URL nor key=value pairs",
+            ),
+            (
+                "host=db password='s3 cret' port=x",
+                "DATABASE_URL (or --database-url) host=db password=*** port=x is not a valid \
+                 PostgreSQL connection string: invalid value for option `port`",
+            ),
+            (
+                "postgres://kcg@db/kcg?colour=blue",
+                "DATABASE_URL (or --database-url) postgres://kcg@db/kcg?colour=blue is not a valid \
+                 PostgreSQL connection string: unknown option `colour` (known: user,",
+            ),
+        ];
+        for (raw, expected) in cases {
+            let err = format!("{:#}", Url::new(Some(raw.to_owned())).err().unwrap());
+            assert!(err.starts_with(expected), "{raw}: {err}");
+            assert!(
+                err.contains("the form is postgres://user:password@host:5432/dbname"),
+                "{err}"
+            );
+            assert!(!err.contains("s3"), "{err}");
+            assert_eq!(err.matches("connection string").count(), 1, "{err}");
+        }
     }
 
     #[test]

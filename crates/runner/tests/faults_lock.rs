@@ -59,16 +59,21 @@ async fn a_locked_table_fails_the_cycle_at_the_lock_timeout_and_the_next_tick_ru
         .unwrap();
     let locked = Utc::now();
     let locked_at = Instant::now();
-    let failed_sql = "SELECT cycle_ts, failed_stage, detail, finished_at - started_at \
-                      FROM kcg.prediction_cycles WHERE status = 'FAILED' AND started_at > $1 \
-                      ORDER BY cycle_ts LIMIT 1";
+    // The failed run's row and its stage 5 timing, read together (one
+    // snapshot) as soon as it is there: the tick is retried at the next
+    // ticks, which replace both (RUNNING while a retry waits for the lock).
+    let failed_sql = "SELECT c.cycle_ts, c.failed_stage, c.detail,
+                             (SELECT t.duration_ms FROM kcg.prediction_stage_timings t
+                               WHERE t.cycle_ts = c.cycle_ts AND t.stage_no = 5) AS waited
+                      FROM kcg.prediction_cycles c WHERE c.status = 'FAILED' AND c.started_at > $1
+                      ORDER BY c.cycle_ts LIMIT 1";
+    let failed = std::cell::RefCell::new(None);
     assert!(
         wait_until(Duration::from_secs(20), || async {
-            client
-                .query_opt(failed_sql, &[&locked])
-                .await
-                .unwrap()
-                .is_some()
+            let row = client.query_opt(failed_sql, &[&locked]).await.unwrap();
+            let found = row.is_some();
+            *failed.borrow_mut() = row;
+            found
         })
         .await,
         "no cycle failed while the table was locked\n{}",
@@ -81,9 +86,9 @@ async fn a_locked_table_fails_the_cycle_at_the_lock_timeout_and_the_next_tick_ru
     let released = Utc::now();
     let released_at = Instant::now();
 
-    let row = client.query_one(failed_sql, &[&locked]).await.unwrap();
-    let (tick, stage, detail): (DateTime<Utc>, Option<i16>, Option<String>) =
-        (row.get(0), row.get(1), row.get(2));
+    let row = failed.into_inner().expect("the failed run's row");
+    let (stage, detail, waited): (Option<i16>, Option<String>, f64) =
+        (row.get(1), row.get(2), row.get(3));
     assert_eq!(stage, Some(5));
     assert_eq!(
         detail.as_deref(),
@@ -92,14 +97,6 @@ async fn a_locked_table_fails_the_cycle_at_the_lock_timeout_and_the_next_tick_ru
              ERROR: canceling statement due to lock timeout"
         )
     );
-    let waited: f64 = client
-        .query_one(
-            "SELECT duration_ms FROM kcg.prediction_stage_timings WHERE cycle_ts = $1 AND stage_no = 5",
-            &[&tick],
-        )
-        .await
-        .unwrap()
-        .get(0);
     assert!(waited >= 500.0, "stage 5 waited {waited} ms");
     // The failure is printed with its cause.
     assert!(

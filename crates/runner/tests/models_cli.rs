@@ -83,6 +83,20 @@ fn register_reference_models(db: &TestDb) {
     }
 }
 
+/// Runs a command the command line refuses (a name the value types refuse):
+/// exit status 64, like clap's own refusals; its stderr.
+fn fails_with_64(db: &TestDb, args: &[&str]) -> String {
+    let out = runner(db, args);
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "runner {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Runs a command that must fail with exit status 1; its stderr.
 fn fails_with_1(db: &TestDb, args: &[&str]) -> String {
     let out = runner(db, args);
@@ -117,7 +131,9 @@ async fn models_and_versions_print_outcomes_and_refuse_bad_arguments() {
         "{again}"
     );
     let long = "m".repeat(65);
-    assert!(fails_with_1(&db, &["models", "add", &long]).contains("has 65 characters; at most 64"));
+    assert!(
+        fails_with_64(&db, &["models", "add", &long]).contains("has 65 characters; at most 64")
+    );
     let note = ok(&db, &["models", "add", "no_code_yet"]);
     assert!(
         note.contains("this build has no code for no_code_yet"),
@@ -153,7 +169,7 @@ async fn models_and_versions_print_outcomes_and_refuse_bad_arguments() {
         ),
         "{cycle}"
     );
-    let empty_key = fails_with_1(
+    let empty_key = fails_with_64(
         &db,
         &["models", "depend", spoofing, "--on", tracks, "--as", ""],
     );
@@ -253,7 +269,7 @@ async fn models_and_versions_print_outcomes_and_refuse_bad_arguments() {
         refused.contains("bogus"),
         "the cause is printed too: {refused}"
     );
-    let label = fails_with_1(
+    let label = fails_with_64(
         &db,
         &[
             "versions", "add", tracks, "", "--role", "SHADOW", "--params", "{}",

@@ -161,3 +161,43 @@ async fn a_bad_time_is_refused() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn html_goes_to_the_output_file_and_keeps_the_alarm_exit() {
+    let db = TestDb::new().await;
+    silent_fault(&db).await;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let file = dir.join(format!("snapshot_cli_{}.html", db.name()));
+    let file_arg = file.to_str().expect("a UTF-8 path");
+
+    let out = runner(
+        &db,
+        &[
+            "snapshot",
+            "diagnostic",
+            "--at",
+            AT,
+            "--format",
+            "html",
+            "--output",
+            file_arg,
+            "--fail-on-alarm",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "", "the report went to the file");
+    assert!(stderr(&out).contains(file_arg), "stderr: {}", stderr(&out));
+    let html = std::fs::read_to_string(&file).expect("the report file");
+    std::fs::remove_file(&file).expect("remove the report file");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("SILENT_FAULT"), "{html}");
+    assert!(
+        html.contains("class=\"alarm\" id=\"verdict-spoofing\""),
+        "{html}"
+    );
+    assert!(html.trim_end().ends_with("</html>"));
+
+    let out = runner(&db, &["snapshot", "hourly", "--at", AT, "--format", "html"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(stdout(&out).contains("<svg"), "stdout: {}", stdout(&out));
+}

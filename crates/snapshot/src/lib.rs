@@ -4,8 +4,10 @@
 //! reports' models section, `runner versions compare` and the promotion
 //! gate use it). Each of the five
 //! sections is a typed struct computed by SQL over a time window; a report
-//! renders as aligned text ([`Report::render_text`]) or as JSON with a
-//! stable, versioned schema ([`Report::render_json`]), and names its alarms
+//! renders as aligned text ([`Report::render_text`]), as JSON with a
+//! stable, versioned schema ([`Report::render_json`]) or as one
+//! self-contained HTML page with plots ([`Report::render_html`], drawn
+//! from the per-cycle [`series`]), and names its alarms
 //! ([`Report::alarms`]). This crate only reads: it must never write to,
 //! lock or alter any table, and an empty table is a finding ("no rows in
 //! kcg.x in window"), never an error.
@@ -53,7 +55,7 @@
 //! New fields may be added within a version; renaming or removing one
 //! bumps `schema_version`.
 //!
-//! - top level: `schema_version` (1), `kind` (`"hourly"`|`"diagnostic"`),
+//! - top level: `schema_version` (2), `kind` (`"hourly"`|`"diagnostic"`),
 //!   `window_start`, `window_end`, `spoofing`, `collisions`, `models`,
 //!   `timing`, `drift`, `alarms` (list of strings, each prefixed with the
 //!   section key, e.g. `"spoofing: SILENT_FAULT: ..."`; empty when healthy).
@@ -120,8 +122,10 @@
 pub mod collisions;
 pub mod compare;
 pub mod drift;
+mod html;
 pub mod models;
 mod query;
+pub mod series;
 pub mod spoofing;
 pub mod table;
 mod text;
@@ -399,4 +403,36 @@ impl Report {
     pub fn render_json(&self) -> Result<String, SnapshotError> {
         Ok(serde_json::to_string_pretty(self)?)
     }
+
+    /// The report as one self-contained HTML page (inline CSS and SVG, no
+    /// script, no external reference; well-formed XML too), its plots drawn
+    /// from `series`, which must be [`series::load`]ed for this report.
+    /// See [`html_report`] for both in one call.
+    pub fn render_html(&self, series: &series::Series) -> String {
+        html::render(self, series)
+    }
+
+    /// The report's window.
+    pub fn window(&self) -> Window {
+        Window {
+            kind: self.kind,
+            start: self.window_start,
+            end: self.window_end,
+        }
+    }
+}
+
+/// The report of `kind` ending at `at` and the series its plots need,
+/// rendered as HTML ([`Report::render_html`]). Read-only; pass a
+/// `REPEATABLE READ` transaction for one consistent view.
+pub async fn html_report(
+    client: &impl GenericClient,
+    kind: Kind,
+    at: DateTime<Utc>,
+    options: &Options,
+) -> Result<(Report, String), SnapshotError> {
+    let report = report(client, kind, at, options).await?;
+    let series = series::load(client, &report).await?;
+    let html = report.render_html(&series);
+    Ok((report, html))
 }

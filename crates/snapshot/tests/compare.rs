@@ -273,3 +273,82 @@ async fn what_cannot_be_compared_is_refused_naming_the_versions() {
         Err(SnapshotError::UnknownVersion { id: 99 })
     ));
 }
+
+#[tokio::test]
+async fn per_cycle_and_score_pairs_are_the_same_comparison() {
+    let (_db, client) = fixture().await;
+    let (start, end) = (ts("2022-01-03T00:00:00Z"), ts("2022-01-03T01:00:00Z"));
+    let c = compare::compare(&client, &Request::new(2), start, end)
+        .await
+        .expect("comparison");
+    let cycles = compare::per_cycle(&client, &c, start, end)
+        .await
+        .expect("per cycle");
+    // The compared cycles only (00:15 is not: the candidate timed out).
+    let at: Vec<DateTime<Utc>> = cycles.iter().map(|p| p.cycle_ts).collect();
+    assert_eq!(at, [ts("2022-01-03T00:05:00Z"), ts("2022-01-03T00:10:00Z")]);
+    // 00:05: a agrees, c (0.6 vs missing) and d (missing vs 0.75) do not,
+    // b (0 and 0) and e (NULL) are no entity.
+    let first = &cycles[0];
+    assert_eq!(
+        (first.entities, first.only_baseline, first.only_candidate),
+        (3, 1, 1)
+    );
+    assert_eq!(first.agreement, 0.333333);
+    assert_eq!(first.mean_abs_diff, 0.450033);
+    // 00:10: a and c (0.2 vs 0.4) both on the same side.
+    let second = &cycles[1];
+    assert_eq!(
+        (second.entities, second.agreement, second.mean_abs_diff),
+        (2, 1.0, 0.1)
+    );
+    // They add up to the window's figures.
+    assert_eq!(cycles.iter().map(|p| p.entities).sum::<i64>(), c.entities);
+    assert_eq!(
+        cycles.iter().map(|p| p.only_baseline).sum::<i64>(),
+        c.flags.only_baseline
+    );
+    assert_eq!(
+        cycles.iter().map(|p| p.only_candidate).sum::<i64>(),
+        c.flags.only_candidate
+    );
+
+    let pairs = compare::score_pairs(&client, &c, start, end, 100)
+        .await
+        .expect("score pairs");
+    let got: Vec<(f64, f64, i64)> = pairs
+        .iter()
+        .map(|p| (p.baseline_score, p.candidate_score, p.count))
+        .collect();
+    assert_eq!(
+        got,
+        [(0.9, 0.9, 2), (0.0, 0.75, 1), (0.2, 0.4, 1), (0.6, 0.0, 1)]
+    );
+    assert_eq!(pairs.iter().map(|p| p.count).sum::<i64>(), c.entities);
+    let top = compare::score_pairs(&client, &c, start, end, 1)
+        .await
+        .expect("score pairs");
+    assert_eq!(top.len(), 1);
+
+    // Another threshold moves the flags the same way in both.
+    let at_0_3 = compare::compare(
+        &client,
+        &Request {
+            threshold: 0.3,
+            ..Request::new(2)
+        },
+        start,
+        end,
+    )
+    .await
+    .expect("comparison");
+    let cycles = compare::per_cycle(&client, &at_0_3, start, end)
+        .await
+        .expect("per cycle");
+    // 00:10: c is 0.2 for the PRIMARY and 0.4 for the candidate.
+    assert_eq!(cycles[1].only_candidate, 1);
+    assert_eq!(
+        cycles.iter().map(|p| p.only_candidate).sum::<i64>(),
+        at_0_3.flags.only_candidate
+    );
+}

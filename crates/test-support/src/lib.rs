@@ -14,6 +14,8 @@ mod server;
 
 pub use server::{StopMode, TestServer, free_port};
 
+pub mod http;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

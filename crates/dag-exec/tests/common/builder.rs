@@ -48,7 +48,7 @@ impl PlanBuilder {
             model_id: model.to_owned(),
             version: format!("v{version_id}"),
             role,
-            params: serde_json::json!({ "slot": slots.len() }),
+            params: Ok(serde_json::json!({ "slot": slots.len() })),
             timeout_ms: timeout.map(|t| u32::try_from(t.as_millis()).expect("a test timeout")),
             implementation: None,
         });
@@ -96,7 +96,7 @@ impl PlanBuilder {
             model_id: model.to_owned(),
             version: format!("v{version_id}"),
             role: Role::Primary,
-            params: serde_json::json!({}),
+            params: Ok(serde_json::json!({})),
             timeout_ms: None,
             implementation: None,
         });

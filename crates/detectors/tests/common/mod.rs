@@ -33,7 +33,7 @@ pub fn at(h: u32, m: u32) -> DateTime<Utc> {
 
 /// The sample's rows in `(end - minutes, end]`, as stage 1 would load them.
 pub fn raw_window(end: DateTime<Utc>, minutes: i64) -> (WindowBounds, Vec<Fix>) {
-    let bounds = WindowBounds::ending_at(end, TimeDelta::minutes(minutes));
+    let bounds = WindowBounds::ending_at(end, TimeDelta::minutes(minutes)).expect("a window");
     (
         bounds,
         sample()

@@ -51,7 +51,7 @@ pub fn version(
         model_id: model.to_owned(),
         version: version.to_owned(),
         role,
-        params,
+        params: Ok(params),
         timeout_ms: None,
         implementation: None,
     }

@@ -11,7 +11,8 @@ use dag_exec::RunStatus;
 use pipeline::{BacktestCycle, Pipeline, PipelineConfig};
 use registry::Catalog;
 
-use crate::args::{parse_duration, parse_ts, ticks};
+use super::cycle::rfc3339;
+use crate::args::{Ticks, parse_every, parse_model_timeout, parse_ts, parse_window};
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -19,23 +20,25 @@ pub struct BacktestArgs {
     /// The SHADOW or CHALLENGER's `detection_model_versions.id` (any
     /// status: a DRAFT is run as if it were ACTIVE).
     id: i64,
-    /// First cycle (RFC 3339).
+    /// First cycle (RFC 3339, 1970 to 2199).
     #[arg(long, value_name = "TS", value_parser = parse_ts)]
     from: DateTime<Utc>,
-    /// Last cycle, included when it falls on the step (RFC 3339).
+    /// Last cycle, included when it falls on the step (RFC 3339, 1970 to
+    /// 2199).
     #[arg(long, value_name = "TS", value_parser = parse_ts)]
     to: DateTime<Utc>,
-    /// Step between cycles, e.g. 5m (the live cycles' period).
-    #[arg(long, value_parser = parse_duration)]
+    /// Step between cycles, e.g. 5m (the live cycles' period), 1s to 1d.
+    #[arg(long, value_parser = parse_every)]
     every: Duration,
-    /// The window of positions a cycle reads: what the live cycles used.
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    /// The window of positions a cycle reads: what the live cycles used,
+    /// 1s to 1d.
+    #[arg(long, default_value = "10m", value_parser = parse_window)]
     window: Duration,
     /// Worker threads for models (default: the number of cores).
     #[arg(long)]
     workers: Option<std::num::NonZeroUsize>,
-    /// Timeout of a model version without its own `timeout_ms`.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// Timeout of a model version without its own `timeout_ms`, 1ms to 1h.
+    #[arg(long, default_value = "60s", value_parser = parse_model_timeout)]
     model_timeout: Duration,
 }
 
@@ -45,9 +48,15 @@ fn delta(d: Duration) -> Result<TimeDelta> {
 
 pub async fn run(url: &Url, args: BacktestArgs, catalog: &Catalog) -> Result<ExitCode> {
     if args.to < args.from {
-        bail!("--to {} is before --from {}", args.to, args.from);
+        bail!(
+            "--to {} is before --from {}; nothing was run",
+            rfc3339(args.to),
+            rfc3339(args.from)
+        );
     }
-    let ticks = ticks(args.from, args.to, delta(args.every)?);
+    // Lazily, as replay: counted, not built.
+    let ticks = Ticks::new(args.from, args.to, delta(args.every)?);
+    let total = ticks.remaining();
     let mut exec = dag_exec::ExecConfig {
         default_timeout: args.model_timeout,
         ..Default::default()
@@ -72,24 +81,21 @@ pub async fn run(url: &Url, args: BacktestArgs, catalog: &Catalog) -> Result<Exi
         v.role,
         v.version,
         v.id,
-        ticks.len(),
+        total,
         ts(args.from),
         ts(args.to),
         backtest.plan().model_count().saturating_sub(1),
     );
 
-    let bar = crate::progress::cycles(ticks.len());
-    let mut counts = [0usize; 4];
-    let mut kept = 0usize;
-    for at in &ticks {
-        bar.set_message(ts(*at));
-        let line = match pipeline.backtest(&mut client, &backtest, *at).await? {
+    let bar = crate::progress::cycles(total);
+    let mut counts = [0u64; 4];
+    let mut kept = 0u64;
+    for at in ticks {
+        bar.set_message(ts(at));
+        let line = match pipeline.backtest(&mut client, &backtest, at).await? {
             BacktestCycle::LiveRunKept => {
                 kept += 1;
-                format!(
-                    "  {}  kept: the version has a live run record here",
-                    ts(*at)
-                )
+                format!("  {}  kept: the version has a live run record here", ts(at))
             }
             BacktestCycle::Ran {
                 report, positions, ..
@@ -101,7 +107,7 @@ pub async fn run(url: &Url, args: BacktestArgs, catalog: &Catalog) -> Result<Exi
                     .map_or_else(String::new, |r| format!("  {r}"));
                 format!(
                     "  {}  {:<7}  {} outputs  {positions} positions  {:.1} ms{reason}",
-                    ts(*at),
+                    ts(at),
                     report.status.as_str(),
                     report.output_count,
                     report.duration.as_secs_f64() * 1000.0
@@ -115,7 +121,7 @@ pub async fn run(url: &Url, args: BacktestArgs, catalog: &Catalog) -> Result<Exi
     println!(
         "backtested {} cycles: {} OK, {} FAILED, {} TIMEOUT, {} SKIPPED, {kept} kept (live runs); \
          stored as backtest run records, replacing this version's earlier backtest of those cycles",
-        ticks.len() - kept,
+        total - kept,
         counts[0],
         counts[1],
         counts[2],

@@ -15,12 +15,12 @@ use crate::db::Url;
 /// Which cycles a comparison looks at.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WindowArgs {
-    /// First cycle compared (RFC 3339); with --to. Default: the 24 hours of
+    /// First cycle compared (RFC 3339, 1970 to 2199); with --to. Default: the 24 hours of
     /// cycles up to now, or up to the candidate's newest cycle when it has
     /// none in them (the output says which).
     #[arg(long, value_name = "TS", value_parser = parse_ts, requires = "to")]
     from: Option<DateTime<Utc>>,
-    /// Last cycle compared, included (RFC 3339); with --from.
+    /// Last cycle compared, included (RFC 3339, 1970 to 2199); with --from.
     #[arg(long, value_name = "TS", value_parser = parse_ts, requires = "from")]
     to: Option<DateTime<Utc>>,
     /// A score at or above it is a flag.
@@ -82,7 +82,11 @@ pub async fn figures(
     let window = match (window.from, window.to) {
         (Some(from), Some(to)) => {
             if to < from {
-                bail!("--to {to} is before --from {from}");
+                bail!(
+                    "--to {} is before --from {}; nothing was compared",
+                    super::cycle::rfc3339(to),
+                    super::cycle::rfc3339(from)
+                );
             }
             CycleWindow {
                 from,

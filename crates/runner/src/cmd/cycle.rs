@@ -9,14 +9,18 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use pipeline::{CycleOutcome, Limits, Pipeline, PipelineConfig, RunBy, RunOptions};
 
-use crate::args::{parse_duration, parse_ts};
+use crate::args::{
+    Ticks, parse_cache_ttl, parse_every, parse_lock_timeout, parse_model_timeout,
+    parse_resolve_after, parse_statement_timeout, parse_ts, parse_window,
+};
 use crate::db::{Pool, Url};
 
 /// Options every cycle command shares.
 #[derive(Debug, clap::Args)]
 pub struct CycleOpts {
-    /// Length of the window of positions a cycle reads: (at - window, at].
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    /// Length of the window of positions a cycle reads: (at - window, at];
+    /// 1s to 1d.
+    #[arg(long, default_value = "10m", value_parser = parse_window)]
     window: Duration,
     /// Connections in the pool (a cycle checks out exactly one).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
@@ -24,24 +28,25 @@ pub struct CycleOpts {
     /// Worker threads for models (default: the number of cores).
     #[arg(long)]
     workers: Option<std::num::NonZeroUsize>,
-    /// Timeout of a model version without its own `timeout_ms`.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// Timeout of a model version without its own `timeout_ms`; 1ms to 1h.
+    #[arg(long, default_value = "60s", value_parser = parse_model_timeout)]
     model_timeout: Duration,
-    /// TTL of the params cache.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    /// TTL of the params cache; 1s to 1d.
+    #[arg(long, default_value = "5m", value_parser = parse_cache_ttl)]
     cache_ttl: Duration,
-    /// An OPEN identity collision not seen for this long is RESOLVED.
-    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    /// An OPEN identity collision not seen for this long is RESOLVED; 1s
+    /// to 30d.
+    #[arg(long, default_value = "30m", value_parser = parse_resolve_after)]
     resolve_collisions_after: Duration,
-    /// The longest one statement of a cycle may run (statement_timeout;
-    /// default 10m, for serve half of --every, at most 10m).
-    #[arg(long, value_parser = parse_duration)]
+    /// The longest one statement of a cycle may run (statement_timeout),
+    /// 1ms to 1h; by default 10m, for serve half of --every up to 10m.
+    #[arg(long, value_parser = parse_statement_timeout)]
     statement_timeout: Option<Duration>,
     /// The longest a cycle's statement may wait for a lock, e.g. a table
-    /// locked in psql (lock_timeout; default 1m, for serve a quarter of
-    /// --every, at most 1m). The cycle then fails with an error naming the
-    /// table and the limit.
-    #[arg(long, value_parser = parse_duration)]
+    /// locked in psql (lock_timeout), 1ms to 1h; by default 1m, for serve a
+    /// quarter of --every up to 1m. The cycle then fails with an error
+    /// naming the table and the limit.
+    #[arg(long, value_parser = parse_lock_timeout)]
     lock_timeout: Option<Duration>,
 }
 
@@ -74,7 +79,8 @@ impl CycleOpts {
 
 #[derive(Debug, clap::Args)]
 pub struct CycleArgs {
-    /// The cycle's time (RFC 3339, e.g. 2022-01-03T00:10:00Z).
+    /// The cycle's time (RFC 3339, e.g. 2022-01-03T00:10:00Z), 1970 to 2199;
+    /// a leap second (23:59:60) is refused.
     #[arg(long, value_parser = parse_ts)]
     at: DateTime<Utc>,
     #[command(flatten)]
@@ -83,14 +89,15 @@ pub struct CycleArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// First cycle (RFC 3339).
+    /// First cycle (RFC 3339, 1970 to 2199).
     #[arg(long, value_parser = parse_ts)]
     from: DateTime<Utc>,
-    /// Last cycle, included when it falls on the step (RFC 3339).
+    /// Last cycle, included when it falls on the step (RFC 3339, 1970 to
+    /// 2199).
     #[arg(long, value_parser = parse_ts)]
     to: DateTime<Utc>,
-    /// Step between cycles, e.g. 5m.
-    #[arg(long, value_parser = parse_duration)]
+    /// Step between cycles, e.g. 5m; 1s to 1d.
+    #[arg(long, value_parser = parse_every)]
     every: Duration,
     #[command(flatten)]
     opts: CycleOpts,
@@ -131,15 +138,19 @@ pub fn summary(o: &CycleOutcome) -> String {
         None => "ok".to_owned(),
         Some(f) => format!("FAILED at stage {}: {}", f.stage, f.detail()),
     };
-    let registry = match &o.registry {
-        None => "registry off".to_owned(),
-        Some(r) => format!(
+    let registry = match (&o.registry, &o.failed) {
+        (Some(r), _) => format!(
             "registry {} OK {} FAILED {} TIMEOUT {} SKIPPED",
             r.count(dag_exec::RunStatus::Ok),
             r.count(dag_exec::RunStatus::Failed),
             r.count(dag_exec::RunStatus::Timeout),
             r.count(dag_exec::RunStatus::Skipped)
         ),
+        (None, Some(f)) if f.stage == pipeline::Stage::ModelRegistry => {
+            "registry FAILED".to_owned()
+        }
+        (None, Some(f)) => format!("registry not run (stage {} failed)", f.stage.number()),
+        (None, None) => "registry off".to_owned(),
     };
     format!(
         "cycle {} {status}: {} fixes, {} kept, {} vessels, {} events, {registry}, {:.0} ms",
@@ -249,37 +260,41 @@ pub async fn replay(
     catalog: &registry::Catalog,
 ) -> Result<ExitCode> {
     if args.to < args.from {
-        bail!("--to {} is before --from {}", args.to, args.from);
+        bail!(
+            "--to {} is before --from {}; nothing was run",
+            rfc3339(args.to),
+            rfc3339(args.from)
+        );
     }
-    let ticks = crate::args::ticks(args.from, args.to, delta(args.every)?);
+    // Lazily: a century at one second is 3 billion ticks, counted, not
+    // built.
+    let ticks = Ticks::new(args.from, args.to, delta(args.every)?);
+    let total = ticks.remaining();
     let pipeline = pipeline(&args.opts, use_registry, limits(&args.opts), catalog)?;
     let pool = url.pool(args.opts.pool_size)?;
     let stop = Stop::install()?;
-    let bar = crate::progress::cycles(ticks.len());
-    let mut failed = 0usize;
-    let mut done = 0usize;
-    for at in &ticks {
+    let bar = crate::progress::cycles(total);
+    let mut failed = 0u64;
+    let mut done = 0u64;
+    for at in ticks {
         if stop.is_set() {
             break;
         }
         bar.set_message(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        let outcome = run_one(&pipeline, &pool, *at, &run_by(RunBy::Replay))
+        let outcome = run_one(&pipeline, &pool, at, &run_by(RunBy::Replay))
             .await
-            .with_context(|| format!("cycle {}", rfc3339(*at)))?;
-        failed += usize::from(outcome.failed.is_some());
+            .with_context(|| format!("cycle {}", rfc3339(at)))?;
+        failed += u64::from(outcome.failed.is_some());
         done += 1;
         bar.suspend(|| println!("{}", summary(&outcome)));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!(
-        "replayed {done} of {} cycles, {failed} with a failed stage",
-        ticks.len()
-    );
-    if done < ticks.len() {
+    println!("replayed {done} of {total} cycles, {failed} with a failed stage");
+    if done < total {
         println!(
             "interrupted: the remaining {} cycles were not run",
-            ticks.len() - done
+            total - done
         );
     }
     Ok(if failed > 0 {
@@ -302,6 +317,51 @@ mod tests {
     struct Opts {
         #[command(flatten)]
         opts: CycleOpts,
+    }
+
+    #[test]
+    fn replay_ticks_are_counted_not_built() {
+        let t = |s: &str| parse_ts(s).unwrap();
+        // A century at one second (3.2 billion ticks): counted at once.
+        let mut century = Ticks::new(
+            t("2022-01-01T00:00:00Z"),
+            t("2122-01-01T00:00:00Z"),
+            TimeDelta::seconds(1),
+        );
+        assert_eq!(century.remaining(), 3_155_673_601);
+        assert_eq!(century.next(), Some(t("2022-01-01T00:00:00Z")));
+        assert_eq!(century.next(), Some(t("2022-01-01T00:00:01Z")));
+        assert_eq!(century.remaining(), 3_155_673_599);
+        // `to` is included when it falls on the step, and nothing after it.
+        let ticks: Vec<_> = Ticks::new(
+            t("2022-01-03T00:05:00Z"),
+            t("2022-01-03T00:17:00Z"),
+            TimeDelta::minutes(5),
+        )
+        .collect();
+        assert_eq!(
+            ticks,
+            [
+                t("2022-01-03T00:05:00Z"),
+                t("2022-01-03T00:10:00Z"),
+                t("2022-01-03T00:15:00Z")
+            ]
+        );
+        let last = Ticks::new(t(args_latest()), t(args_latest()), TimeDelta::days(1));
+        assert_eq!(last.collect::<Vec<_>>(), [t(args_latest())]);
+        assert_eq!(
+            Ticks::new(
+                t("2022-01-02T00:00:00Z"),
+                t("2022-01-01T00:00:00Z"),
+                TimeDelta::seconds(1)
+            )
+            .remaining(),
+            0
+        );
+    }
+
+    fn args_latest() -> &'static str {
+        crate::args::LATEST
     }
 
     #[test]

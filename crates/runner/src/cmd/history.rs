@@ -15,16 +15,17 @@ use crate::db::Url;
 #[derive(Debug, Clone, clap::Args)]
 pub struct NoteArg {
     /// Why: recorded with the change in the audit trail (`runner versions
-    /// history`), with the time and the database user.
-    #[arg(long)]
-    pub note: Option<String>,
+    /// history`), with the time and the database user. One line of text, at
+    /// most 500 characters.
+    #[arg(long, value_parser = crate::args::name::<crate::args::Note>())]
+    pub note: Option<crate::args::Note>,
 }
 
 impl NoteArg {
     /// A transaction whose registry changes are recorded with the note;
     /// commit it with [`commit`].
     pub async fn begin<'a>(&self, client: &'a mut Client) -> Result<Transaction<'a>> {
-        Ok(registry_store::noted(client, self.note.as_deref()).await?)
+        Ok(registry_store::noted(client, self.note.as_ref().map(|n| n.0.as_str())).await?)
     }
 }
 
@@ -36,10 +37,11 @@ pub async fn commit(tx: Transaction<'_>) -> Result<()> {
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
     /// Only this model's changes.
-    model: Option<String>,
+    #[arg(value_parser = crate::args::name::<ModelId>())]
+    model: Option<ModelId>,
     /// The newest N changed rows (listed oldest first).
     #[arg(long, value_name = "N", default_value_t = 50,
-          value_parser = clap::value_parser!(i64).range(1..))]
+          value_parser = clap::value_parser!(i64).range(1..=100_000))]
     limit: i64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -47,14 +49,8 @@ pub struct HistoryArgs {
 }
 
 pub async fn run(url: &Url, args: HistoryArgs) -> Result<ExitCode> {
-    let model = args
-        .model
-        .as_deref()
-        .map(ModelId::new)
-        .transpose()
-        .context("cannot read the model")?;
     let client = url.connect().await?;
-    let entries = registry_store::history(&client, model.as_ref(), args.limit).await?;
+    let entries = registry_store::history(&client, args.model.as_ref(), args.limit).await?;
     let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     match args.format {
         Format::Json => {
@@ -75,6 +71,7 @@ pub async fn run(url: &Url, args: HistoryArgs) -> Result<ExitCode> {
                         "note": e.note,
                         "old_row": e.old_row,
                         "new_row": e.new_row,
+                        "unreadable": e.unreadable,
                     })
                 })
                 .collect();
@@ -105,16 +102,47 @@ pub async fn run(url: &Url, args: HistoryArgs) -> Result<ExitCode> {
                     } else {
                         e.action.to_string()
                     },
-                    e.model_id.clone().unwrap_or_else(|| "-".to_owned()),
+                    e.model_id
+                        .as_deref()
+                        .map_or_else(|| "-".to_owned(), one_line),
                     e.version_id
                         .map_or_else(|| "-".to_owned(), |v| format!("id {v}")),
-                    e.summary(),
+                    match &e.unreadable {
+                        None => e.summary(),
+                        Some(_) => format!("{} (params cannot be read)", e.summary()),
+                    },
                     e.db_user.clone(),
-                    e.note.clone().unwrap_or_default(),
+                    e.note.as_deref().map(one_line).unwrap_or_default(),
                 ]);
             }
             print!("{}", table(&rows));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` as one table cell: as it is, or escaped (`"a\nb"`) when it holds
+/// a control character (a note or a name typed in psql before V052), so a
+/// newline cannot break the table in two.
+fn one_line(text: &str) -> String {
+    if text
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        format!("{text:?}")
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_with_a_control_character_is_escaped() {
+        assert_eq!(one_line("recall +4%"), "recall +4%");
+        assert_eq!(one_line("two\nlines"), "\"two\\nlines\"");
+        assert_eq!(one_line("a\u{2028}b"), "\"a\\u{2028}b\"");
+    }
 }

@@ -30,10 +30,11 @@ pub async fn migrate(url: &Url) -> Result<ExitCode> {
 pub async fn check_schema(url: &Url) -> Result<ExitCode> {
     let client = url.connect().await?;
     match schema::check_schema(&client).await {
-        Ok(()) => {
-            println!(
-                "schema OK: tables, VARCHAR(64) ids, partitioned outputs and CHECKs as expected"
-            );
+        Ok(report) => {
+            println!("schema OK: {report}");
+            for note in &report.not_valid {
+                println!("note: {note}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(schema::SchemaError::Mismatch(list)) => {

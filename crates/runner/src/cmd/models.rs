@@ -5,9 +5,9 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use model_api::{InputKey, ModelId};
-use registry::Catalog;
+use registry::{Catalog, UnreadableParams};
 use registry_store::{Edge, EnabledOutcome, UndependOutcome};
 use serde_json::{Value, json};
 
@@ -29,8 +29,10 @@ enum Command {
     Plan(FormatArg),
     /// Register a model id (its code must be in this build to be planned).
     Add {
-        /// The model id (1 to 64 characters).
-        model: String,
+        /// The model id: 1 to 64 characters of one line of text (not blank,
+        /// no surrounding whitespace, no control characters).
+        #[arg(value_parser = crate::args::name::<ModelId>())]
+        model: ModelId,
         /// One line saying what the model does.
         #[arg(long)]
         description: Option<String>,
@@ -49,7 +51,8 @@ enum Command {
     /// Enable MODEL: its ACTIVE versions run from the next cycle.
     Enable {
         /// The model.
-        model: String,
+        #[arg(value_parser = crate::args::name::<ModelId>())]
+        model: ModelId,
         #[command(flatten)]
         note: NoteArg,
     },
@@ -57,7 +60,8 @@ enum Command {
     /// plan from the next cycle (their versions are recorded SKIPPED).
     Disable {
         /// The model.
-        model: String,
+        #[arg(value_parser = crate::args::name::<ModelId>())]
+        model: ModelId,
         #[command(flatten)]
         note: NoteArg,
     },
@@ -67,24 +71,26 @@ enum Command {
 #[derive(Debug, clap::Args)]
 pub struct EdgeArgs {
     /// The consuming model.
-    model: String,
+    #[arg(value_parser = crate::args::name::<ModelId>())]
+    model: ModelId,
     /// The upstream model.
-    #[arg(long = "on", value_name = "UPSTREAM")]
-    upstream: String,
-    /// The input key under which MODEL reads the upstream result.
-    #[arg(long = "as", value_name = "KEY")]
-    input_key: String,
+    #[arg(long = "on", value_name = "UPSTREAM", value_parser = crate::args::name::<ModelId>())]
+    upstream: ModelId,
+    /// The input key under which MODEL reads the upstream result (1 to 64
+    /// characters of one line of text).
+    #[arg(long = "as", value_name = "KEY", value_parser = crate::args::name::<InputKey>())]
+    input_key: InputKey,
     #[command(flatten)]
     note: NoteArg,
 }
 
 impl EdgeArgs {
-    fn edge(&self) -> Result<Edge> {
-        Ok(Edge {
-            model: ModelId::new(&self.model).context("cannot read the model")?,
-            upstream: ModelId::new(&self.upstream).context("cannot read the upstream model")?,
-            input_key: InputKey::new(&self.input_key).context("cannot read the input key")?,
-        })
+    fn edge(&self) -> Edge {
+        Edge {
+            model: self.model.clone(),
+            upstream: self.upstream.clone(),
+            input_key: self.input_key.clone(),
+        }
     }
 }
 
@@ -159,7 +165,8 @@ async fn list(url: &Url, format: Format, catalog: &Catalog) -> Result<ExitCode> 
                                     .resolve(model, v.implementation.as_deref())
                                     .ok()
                                     .map(|r| r.name.as_str()),
-                                "params": v.params,
+                                "params": v.params.as_ref().ok(),
+                                "params_error": v.params.as_ref().err().map(|e| &e.problem),
                             })
                         })
                         .collect();
@@ -195,14 +202,70 @@ async fn list(url: &Url, format: Format, catalog: &Catalog) -> Result<ExitCode> 
                         implementation(catalog, model, v.implementation.as_deref()),
                         v.timeout_ms
                             .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
-                        summarise_params(&v.params),
+                        params_cell(&v.params),
                     ]);
                 }
             }
             print!("{}", table(&rows));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(unreadable_params(snapshot.versions.iter().map(|v| {
+        Listed {
+            model: &v.model_id,
+            version: &v.version,
+            id: v.id,
+            params: &v.params,
+            archived: false,
+        }
+    })))
+}
+
+/// A listed version, as [`unreadable_params`] reports it.
+pub(crate) struct Listed<'a> {
+    pub model: &'a str,
+    pub version: &'a str,
+    pub id: i64,
+    pub params: &'a Result<Value, UnreadableParams>,
+    pub archived: bool,
+}
+
+/// A listing's exit status: after the listing, each version whose params
+/// cannot be read is an error on stderr naming it (exit 1), or only a note
+/// when it is archived (it runs nowhere); the other versions were listed
+/// all the same.
+pub(crate) fn unreadable_params<'a>(versions: impl Iterator<Item = Listed<'a>>) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    for v in versions {
+        let Err(e) = v.params else {
+            continue;
+        };
+        let (model, version, id) = (v.model, v.version, v.id);
+        if v.archived {
+            eprintln!(
+                "note: params of the archived model {model:?} version {version:?} (id {id}) \
+                 cannot be read: {}",
+                e.problem
+            );
+            continue;
+        }
+        eprintln!(
+            "error: params of model {model:?} version {version:?} (id {id}) in \
+             kcg.detection_model_versions cannot be read: {}; the version is left out of every \
+             cycle until it is archived (`runner versions archive {id}`) or its params are \
+             replaced in psql",
+            e.problem
+        );
+        code = ExitCode::FAILURE;
+    }
+    code
+}
+
+/// The PARAMS cell of a listing.
+pub(crate) fn params_cell(params: &Result<Value, UnreadableParams>) -> String {
+    match params {
+        Ok(p) => summarise_params(p),
+        Err(_) => "(cannot be read, see below)".to_owned(),
+    }
 }
 
 async fn plan(url: &Url, format: Format, catalog: &Catalog) -> Result<ExitCode> {
@@ -380,15 +443,14 @@ fn display_id(model_id: &str) -> String {
 
 async fn add(
     url: &Url,
-    model: &str,
+    model_id: &ModelId,
     description: Option<&str>,
     note: &NoteArg,
     catalog: &Catalog,
 ) -> Result<ExitCode> {
-    let model_id = ModelId::new(model).with_context(|| format!("cannot add model {model:?}"))?;
     let mut client = url.connect().await?;
     let mut tx = note.begin(&mut client).await?;
-    registry_store::add_model(&mut tx, &model_id, description).await?;
+    registry_store::add_model(&mut tx, model_id, description).await?;
     commit(tx).await?;
     println!("added model {model_id}");
     if !catalog.contains(model_id.as_str()) {
@@ -400,7 +462,7 @@ async fn add(
 }
 
 async fn depend(url: &Url, args: &EdgeArgs) -> Result<ExitCode> {
-    let edge = args.edge()?;
+    let edge = args.edge();
     let mut client = url.connect().await?;
     let mut tx = args.note.begin(&mut client).await?;
     registry_store::depend(&mut tx, &edge).await?;
@@ -413,7 +475,7 @@ async fn depend(url: &Url, args: &EdgeArgs) -> Result<ExitCode> {
 }
 
 async fn undepend(url: &Url, args: &EdgeArgs) -> Result<ExitCode> {
-    let edge = args.edge()?;
+    let edge = args.edge();
     let mut client = url.connect().await?;
     let mut tx = args.note.begin(&mut client).await?;
     let outcome = registry_store::undepend(&mut tx, &edge).await?;
@@ -431,11 +493,15 @@ async fn undepend(url: &Url, args: &EdgeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn set_enabled(url: &Url, model: &str, enabled: bool, note: &NoteArg) -> Result<ExitCode> {
-    let model = ModelId::new(model).context("cannot read the model")?;
+async fn set_enabled(
+    url: &Url,
+    model: &ModelId,
+    enabled: bool,
+    note: &NoteArg,
+) -> Result<ExitCode> {
     let mut client = url.connect().await?;
     let mut tx = note.begin(&mut client).await?;
-    let outcome = registry_store::set_enabled(&mut tx, &model, enabled).await?;
+    let outcome = registry_store::set_enabled(&mut tx, model, enabled).await?;
     commit(tx).await?;
     match (outcome, enabled) {
         (EnabledOutcome::Changed, true) => {

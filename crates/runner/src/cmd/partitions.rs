@@ -58,7 +58,8 @@ struct MaintainOpts {
     table: Table,
 
     /// The instant to plan for, RFC 3339 with any offset (months and days
-    /// are UTC), e.g. 2026-01-31T23:30:00-01:00. Defaults to now.
+    /// are UTC), e.g. 2026-01-31T23:30:00-01:00, 1970 to 2199. Defaults to
+    /// now.
     #[arg(long, value_name = "TS", value_parser = parse_ts)]
     now: Option<DateTime<Utc>>,
 

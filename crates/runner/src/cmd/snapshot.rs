@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use crate::args::parse_ts;
@@ -30,14 +30,19 @@ enum KindArg {
 
 #[derive(Debug, clap::Args)]
 struct Opts {
-    /// End of the window (exclusive), RFC 3339, e.g. 2022-01-03T01:00:00Z.
-    /// Defaults to now.
+    /// End of the window (exclusive), RFC 3339, e.g. 2022-01-03T01:00:00Z,
+    /// 1970 to 2199. Defaults to now.
     #[arg(long, value_name = "TS", value_parser = parse_ts)]
     at: Option<DateTime<Utc>>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+
+    /// Write the report to FILE instead of standard output (replaced
+    /// whole; its path is printed on stderr).
+    #[arg(long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
 
     /// Exit with status 2 when any section is in alarm, naming them on stderr.
     #[arg(long)]
@@ -55,6 +60,9 @@ enum Format {
     Text,
     /// JSON (schema documented in the snapshot crate, `schema_version`).
     Json,
+    /// One self-contained HTML page with plots (inline CSS and SVG, no
+    /// script, no network).
+    Html,
 }
 
 pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
@@ -75,11 +83,27 @@ pub async fn run(url: &Url, args: Args) -> Result<ExitCode> {
     let options = snapshot::Options {
         budget_ms: opts.budget_ms,
     };
-    let report = snapshot::report(&tx, kind, at, &options).await?;
+    let (report, rendered) = match opts.format {
+        Format::Text => {
+            let report = snapshot::report(&tx, kind, at, &options).await?;
+            let text = report.render_text();
+            (report, text)
+        }
+        Format::Json => {
+            let report = snapshot::report(&tx, kind, at, &options).await?;
+            let json = format!("{}\n", report.render_json()?);
+            (report, json)
+        }
+        Format::Html => snapshot::html_report(&tx, kind, at, &options).await?,
+    };
     tx.commit().await?;
-    match opts.format {
-        Format::Text => print!("{}", report.render_text()),
-        Format::Json => println!("{}", report.render_json()?),
+    match &opts.output {
+        None => print!("{rendered}"),
+        Some(path) => {
+            std::fs::write(path, &rendered)
+                .with_context(|| format!("cannot write the report to {}", path.display()))?;
+            eprintln!("snapshot {}: written to {}", kind.as_str(), path.display());
+        }
     }
     if opts.fail_on_alarm && report.in_alarm() {
         eprintln!(

@@ -17,7 +17,9 @@ use snapshot::compare::{Gate, Request};
 use super::backtest::BacktestArgs;
 use super::compare::{CompareArgs, WindowArgs};
 use super::history::{HistoryArgs, NoteArg, commit};
-use super::models::{Format, header, implementation, summarise_params, table};
+use super::models::{
+    Format, Listed, header, implementation, params_cell, table, unreadable_params,
+};
 use crate::db::Url;
 
 #[derive(Debug, clap::Args)]
@@ -31,8 +33,8 @@ enum Command {
     /// Every version of every model (any status), by model, role and id.
     List {
         /// Only this model's versions.
-        #[arg(long)]
-        model: Option<String>,
+        #[arg(long, value_parser = crate::args::name::<ModelId>())]
+        model: Option<ModelId>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -40,9 +42,13 @@ enum Command {
     /// Add a version: DRAFT, or ACTIVE with --activate.
     Add {
         /// The model (registered with `models add`).
-        model: String,
-        /// The version label, e.g. 1.2.0 (1 to 64 characters).
-        version: String,
+        #[arg(value_parser = crate::args::name::<ModelId>())]
+        model: ModelId,
+        /// The version label, e.g. 1.2.0: 1 to 64 characters of one line of
+        /// text (not blank, no surrounding whitespace, no control
+        /// characters).
+        #[arg(value_parser = crate::args::name::<VersionLabel>())]
+        version: VersionLabel,
         /// PRIMARY, SHADOW or CHALLENGER.
         #[arg(long)]
         role: Role,
@@ -58,9 +64,10 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
         timeout_ms: Option<u32>,
         /// The implementation of the model this version runs (see `models
-        /// plan`); without it, the model's default implementation.
-        #[arg(long, value_name = "NAME")]
-        implementation: Option<String>,
+        /// plan`): 1 to 64 characters of one line of text; without it, the
+        /// model's default implementation.
+        #[arg(long, value_name = "NAME", value_parser = crate::args::name::<ImplementationName>())]
+        implementation: Option<ImplementationName>,
         /// With --activate: store it even though this build has no code for
         /// the model or the implementation (for a build that will); it is
         /// left out of the plan until then, and its params are not checked.
@@ -86,7 +93,8 @@ enum Command {
     /// second rollback undoes the first).
     Rollback {
         /// The model.
-        model: String,
+        #[arg(value_parser = crate::args::name::<ModelId>())]
+        model: ModelId,
         #[command(flatten)]
         note: NoteArg,
     },
@@ -113,7 +121,7 @@ pub struct PromoteArgs {
     gate: bool,
     /// Compared cycles the gate requires.
     #[arg(long, value_name = "N", default_value_t = Gate::default().min_cycles,
-          value_parser = clap::value_parser!(i64).range(1..))]
+          value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     min_cycles: i64,
     /// Agreement the gate requires (0 to 1).
     #[arg(long, value_name = "X", default_value_t = Gate::default().min_agreement,
@@ -136,7 +144,7 @@ fn fraction(s: &str) -> Result<f64, String> {
 
 pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
     match args.command {
-        Command::List { model, format } => list(url, model.as_deref(), format, catalog).await,
+        Command::List { model, format } => list(url, model.as_ref(), format, catalog).await,
         Command::Add {
             model,
             version,
@@ -149,12 +157,12 @@ pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
             note,
         } => {
             let code = Code {
-                implementation: implementation.as_deref(),
+                implementation: implementation.as_ref(),
                 allow_unknown,
                 catalog,
             };
             add(
-                url, &model, &version, role, &params, activate, timeout_ms, code, &note,
+                url, model, version, role, &params, activate, timeout_ms, code, &note,
             )
             .await
         }
@@ -169,16 +177,12 @@ pub async fn run(url: &Url, args: Args, catalog: &Catalog) -> Result<ExitCode> {
 
 async fn list(
     url: &Url,
-    model: Option<&str>,
+    model: Option<&ModelId>,
     format: Format,
     catalog: &Catalog,
 ) -> Result<ExitCode> {
-    let model = model
-        .map(ModelId::new)
-        .transpose()
-        .context("cannot read --model")?;
     let client = url.connect().await?;
-    let versions = registry_store::list_versions(&client, model.as_ref()).await?;
+    let versions = registry_store::list_versions(&client, model).await?;
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     match format {
         Format::Json => {
@@ -191,7 +195,8 @@ async fn list(
                         "version": v.version,
                         "role": v.role.as_str(),
                         "status": v.status.as_str(),
-                        "params": v.params,
+                        "params": v.params.as_ref().ok(),
+                        "params_error": v.params.as_ref().err().map(|e| &e.problem),
                         "timeout_ms": v.timeout_ms,
                         "implementation": v.implementation,
                         "created_at": time(Some(v.created_at)),
@@ -232,13 +237,19 @@ async fn list(
                     v.timeout_ms
                         .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
                     time(v.activated_at).unwrap_or_else(|| "-".to_owned()),
-                    summarise_params(&v.params),
+                    params_cell(&v.params),
                 ]);
             }
             print!("{}", table(&table_rows));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(unreadable_params(versions.iter().map(|v| Listed {
+        model: &v.model,
+        version: &v.version,
+        id: v.id,
+        params: &v.params,
+        archived: v.status == VersionStatus::Archived,
+    })))
 }
 
 /// `--params`: a JSON object.
@@ -256,7 +267,7 @@ fn parse_params(model: &str, version: &str, raw: &str) -> Result<Map<String, Val
 
 /// Which code a new version runs, and what this build knows of it.
 struct Code<'a> {
-    implementation: Option<&'a str>,
+    implementation: Option<&'a ImplementationName>,
     allow_unknown: bool,
     catalog: &'a Catalog,
 }
@@ -264,8 +275,8 @@ struct Code<'a> {
 #[allow(clippy::too_many_arguments)]
 async fn add(
     url: &Url,
-    model: &str,
-    version: &str,
+    model: ModelId,
+    version: VersionLabel,
     role: Role,
     raw_params: &str,
     activate: bool,
@@ -273,29 +284,29 @@ async fn add(
     code: Code<'_>,
     note: &NoteArg,
 ) -> Result<ExitCode> {
-    let cannot = || format!("cannot add version {version:?} of model {model:?}");
+    let params = parse_params(model.as_str(), version.as_str(), raw_params)?;
     let new = NewVersion {
-        model: ModelId::new(model).with_context(cannot)?,
-        version: VersionLabel::new(version).with_context(cannot)?,
+        model,
+        version,
         role,
-        params: parse_params(model, version, raw_params)?,
+        params,
         activate,
         timeout_ms,
-        implementation: code
-            .implementation
-            .map(ImplementationName::new)
-            .transpose()
-            .with_context(cannot)?,
+        implementation: code.implementation.cloned(),
         allow_unknown: code.allow_unknown,
     };
     let mut client = url.connect().await?;
     let mut tx = note.begin(&mut client).await?;
     let added = registry_store::add_version(&mut tx, code.catalog, &new).await?;
     commit(tx).await?;
-    let runs = implementation(code.catalog, model, code.implementation);
+    let runs = implementation(
+        code.catalog,
+        new.model.as_str(),
+        code.implementation.map(ImplementationName::as_str),
+    );
     println!(
-        "added model {model} version {version} as {} {role}, implementation {runs} (id {})",
-        added.status, added.id
+        "added model {} version {} as {} {role}, implementation {runs} (id {})",
+        new.model, new.version, added.status, added.id
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -393,11 +404,15 @@ async fn archive(url: &Url, id: i64, note: &NoteArg) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn rollback(url: &Url, model: &str, note: &NoteArg, catalog: &Catalog) -> Result<ExitCode> {
-    let model = ModelId::new(model).context("cannot read the model")?;
+async fn rollback(
+    url: &Url,
+    model: &ModelId,
+    note: &NoteArg,
+    catalog: &Catalog,
+) -> Result<ExitCode> {
     let mut client = url.connect().await?;
     let mut tx = note.begin(&mut client).await?;
-    let done = registry_store::rollback(&mut tx, catalog, &model).await?;
+    let done = registry_store::rollback(&mut tx, catalog, model).await?;
     commit(tx).await?;
     println!(
         "rolled back model {}: version {} (id {}) is the ACTIVE PRIMARY again; version {} (id {}) is archived",

@@ -39,6 +39,11 @@
 //!   at the cycle of that difference and the number of compared cycles in
 //!   which they differ.
 //!
+//! [`per_cycle`] gives the same figures one compared cycle at a time and
+//! [`score_pairs`] the entities' two scores (the HTML report's plots): all
+//! three queries start from the same SQL, so no plot can define an entity,
+//! a missing score or a flag differently from the figures.
+//!
 //! Numbers are rounded to 6 significant digits (in JSON) and printed with 4
 //! (in text), so 0.0001 never looks like 0.
 //!
@@ -73,7 +78,8 @@ use tokio_postgres::GenericClient;
 
 pub use gate::{Gate, GateCheck, GateReport};
 pub use types::{
-    CompareReport, Comparison, CycleWindow, Divergence, Flags, StoredRows, VersionInfo, WindowBasis,
+    CompareReport, Comparison, CycleFigures, CycleWindow, Divergence, Flags, ScorePair, StoredRows,
+    VersionInfo, WindowBasis,
 };
 
 use crate::SnapshotError;
@@ -237,15 +243,15 @@ pub async fn compare(
         }
     };
     let abs_diff: f64 = f.get("abs_diff")?;
-    let (agreement, mean_abs_diff) = match (cycles, entities) {
-        (0, _) => (None, None),
-        (_, 0) => (Some(1.0), Some(0.0)),
-        (_, n) => (
-            Some(sig(
-                (n - flags.only_baseline - flags.only_candidate) as f64 / n as f64
-            )),
-            Some(sig(abs_diff / n as f64)),
-        ),
+    let (agreement, mean_abs_diff) = if cycles == 0 {
+        (None, None)
+    } else {
+        let (a, d) = agreement(
+            entities,
+            flags.only_baseline + flags.only_candidate,
+            abs_diff,
+        );
+        (Some(a), Some(d))
     };
     let mut top_divergent = Vec::new();
     for r in &rows {
@@ -282,6 +288,101 @@ pub async fn compare(
         mean_abs_diff,
         top_divergent,
     })
+}
+
+/// `c`'s figures (the same versions, model and threshold) on each of its
+/// compared cycles with `start <= cycle_ts < end`, oldest first. Over the
+/// window of `c` they sum to its `entities`, flags and mean absolute
+/// difference. Read-only.
+pub async fn per_cycle(
+    client: &impl GenericClient,
+    c: &Comparison,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<CycleFigures>, SnapshotError> {
+    let rows = query::all(
+        client,
+        S,
+        OUTPUTS,
+        sql::PER_CYCLE,
+        &[
+            &c.candidate.version_id,
+            &c.baseline.version_id,
+            &c.model_id,
+            &start,
+            &end,
+            &c.threshold,
+        ],
+    )
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let r = Cols::new(r, S, OUTPUTS);
+        let entities: i64 = r.get("entities")?;
+        let only_baseline: i64 = r.get("only_baseline")?;
+        let only_candidate: i64 = r.get("only_candidate")?;
+        let (agreement, mean_abs_diff) =
+            agreement(entities, only_baseline + only_candidate, r.get("abs_diff")?);
+        out.push(CycleFigures {
+            cycle_ts: r.get("cycle_ts")?,
+            entities,
+            only_baseline,
+            only_candidate,
+            agreement,
+            mean_abs_diff,
+        });
+    }
+    Ok(out)
+}
+
+/// `c`'s entities on its compared cycles with `start <= cycle_ts < end` as
+/// `(baseline, candidate)` score pairs rounded to 0.01, with how many
+/// entity-cycles share each, at most `limit`, the most frequent first.
+/// Read-only.
+pub async fn score_pairs(
+    client: &impl GenericClient,
+    c: &Comparison,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ScorePair>, SnapshotError> {
+    let rows = query::all(
+        client,
+        S,
+        OUTPUTS,
+        sql::SCORE_PAIRS,
+        &[
+            &c.candidate.version_id,
+            &c.baseline.version_id,
+            &c.model_id,
+            &start,
+            &end,
+            &c.threshold,
+            &limit.max(0),
+        ],
+    )
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let r = Cols::new(r, S, OUTPUTS);
+        out.push(ScorePair {
+            baseline_score: r.get("baseline_score")?,
+            candidate_score: r.get("candidate_score")?,
+            count: r.get("n")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Agreement and mean absolute difference over `entities` of which
+/// `disagreeing` are on different sides of the threshold and whose
+/// differences sum to `abs_diff`: 1 and 0 when there is no entity.
+fn agreement(entities: i64, disagreeing: i64, abs_diff: f64) -> (f64, f64) {
+    if entities == 0 {
+        return (1.0, 0.0);
+    }
+    let n = entities as f64;
+    (sig((entities - disagreeing) as f64 / n), sig(abs_diff / n))
 }
 
 /// Compares over the cycles of `window` (both ends included).

@@ -38,24 +38,23 @@ SELECT max(cycle_ts) AS newest,
 FROM kcg.detection_model_runs
 WHERE version_id = $1 AND cycle_ts <= $2";
 
-/// Candidate `$1` against baseline `$2` (both of model `$3`) over the
-/// cycles `$4 <= cycle_ts < $5` where both have an `OK` run, flags at
-/// `score >= $6`, and the `$7` most divergent entities.
+/// The compared entity-cycles of candidate `$1` and baseline `$2` (both of
+/// model `$3`) over the cycles `$4 <= cycle_ts < $5` where both have an
+/// `OK` run, with flags at `score >= $6`: the CTEs every query of the
+/// comparison starts with ([`COMPARE`], [`PER_CYCLE`], [`SCORE_PAIRS`]),
+/// so the figures, the per-cycle series and the score pairs can never
+/// define an entity, a missing score or a flag differently.
 ///
 /// Per cycle the two versions' rows are full-joined on `entity_key` inside
 /// a LATERAL subquery (one cycle's rows at a time, read by the
 /// `(cycle_ts, version_id)` index of V056; a window-wide join spills to
-/// disk on a day of outputs). A missing row, like a `NULL` (non-finite)
-/// score, is a score of 0. The *entities* compared are the entity-cycles at least one version scored non-zero, so
-/// a zero-score row and a missing row weigh the same everywhere. The
-/// *population* of a cycle is the larger of the two versions' stored rows
-/// together and the largest `output_count` of the cycle's `OK` runs of
-/// either version or of a PRIMARY of a model upstream of `$3`
-/// (transitively, by today's dependency edges): what the model was shown.
-///
-/// One row with the figures (the `top_*` columns `NULL`), or one row per
-/// divergent entity, most divergent first, each carrying the figures.
-pub(super) const COMPARE: &str = r#"
+/// disk on a day of outputs). A missing row, like a `NULL` (non-finite) score, is a score of 0. The *entities*
+/// compared (`active`) are the entity-cycles at least one version scored
+/// non-zero, so a zero-score row and a missing row weigh the same
+/// everywhere. `upstream` is the models `$3` depends on, transitively.
+macro_rules! compared {
+    () => {
+        r#"
 WITH RECURSIVE upstream(model_id) AS (
     SELECT d.depends_on FROM kcg.detection_model_dependencies d WHERE d.model_id = $3
     UNION
@@ -85,6 +84,27 @@ e AS (
                     WHERE o.cycle_ts = k.cycle_ts AND o.version_id = $2) b USING (entity_key)
     ) x
 ),
+active AS (
+    SELECT e.*, e.b >= $6 AS b_flag, e.c >= $6 AS c_flag
+    FROM e
+    WHERE e.c <> 0 OR e.b <> 0
+)"#
+    };
+}
+
+/// The figures of [`compared!`]'s comparison and its `$7` most divergent
+/// entities.
+///
+/// The *population* of a cycle is the larger of the two versions' stored
+/// rows together and the largest `output_count` of the cycle's `OK` runs of
+/// either version or of a PRIMARY of a model upstream of `$3` (by today's
+/// dependency edges): what the model was shown.
+///
+/// One row with the figures (the `top_*` columns `NULL`), or one row per
+/// divergent entity, most divergent first, each carrying the figures.
+pub(super) const COMPARE: &str = concat!(
+    compared!(),
+    r#",
 stored AS (
     SELECT cycle_ts, count(*) AS n,
            count(*) FILTER (WHERE in_c) AS cand_n,
@@ -111,14 +131,11 @@ totals AS (
     LEFT JOIN stored s ON s.cycle_ts = k.cycle_ts
     LEFT JOIN widest w ON w.cycle_ts = k.cycle_ts
 ),
-active AS (
-    SELECT * FROM e WHERE c <> 0 OR b <> 0
-),
 flags AS (
     SELECT count(*) AS entities,
-           count(*) FILTER (WHERE b >= $6 AND c >= $6) AS both_flag,
-           count(*) FILTER (WHERE b >= $6 AND c < $6) AS only_baseline,
-           count(*) FILTER (WHERE b < $6 AND c >= $6) AS only_candidate,
+           count(*) FILTER (WHERE b_flag AND c_flag) AS both_flag,
+           count(*) FILTER (WHERE b_flag AND NOT c_flag) AS only_baseline,
+           count(*) FILTER (WHERE NOT b_flag AND c_flag) AS only_candidate,
            coalesce(sum(abs(c - b)), 0)::float8 AS abs_diff
     FROM active
 ),
@@ -141,4 +158,38 @@ LEFT JOIN LATERAL (
     SELECT * FROM divergent ORDER BY d DESC, entity_key COLLATE "C" LIMIT $7
 ) top ON true
 ORDER BY top.d DESC, top.entity_key COLLATE "C"
-"#;
+"#
+);
+
+/// [`compared!`]'s comparison one compared cycle at a time, oldest first:
+/// the counts [`COMPARE`] sums over the window.
+pub(super) const PER_CYCLE: &str = concat!(
+    compared!(),
+    "
+SELECT k.cycle_ts,
+       count(a.cycle_ts) AS entities,
+       count(*) FILTER (WHERE a.b_flag AND NOT a.c_flag) AS only_baseline,
+       count(*) FILTER (WHERE NOT a.b_flag AND a.c_flag) AS only_candidate,
+       coalesce(sum(abs(a.c - a.b)), 0)::float8 AS abs_diff
+FROM cycles k
+LEFT JOIN active a ON a.cycle_ts = k.cycle_ts
+GROUP BY k.cycle_ts
+ORDER BY k.cycle_ts
+"
+);
+
+/// [`compared!`]'s entities as `(baseline, candidate)` score pairs rounded
+/// to 0.01, with how many entity-cycles share each, the `$7` most frequent
+/// first (ties by the scores).
+pub(super) const SCORE_PAIRS: &str = concat!(
+    compared!(),
+    "
+SELECT round(b::numeric, 2)::float8 AS baseline_score,
+       round(c::numeric, 2)::float8 AS candidate_score,
+       count(*) AS n
+FROM active
+GROUP BY 1, 2
+ORDER BY n DESC, baseline_score, candidate_score
+LIMIT $7
+"
+);

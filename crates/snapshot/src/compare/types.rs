@@ -131,6 +131,37 @@ impl Comparison {
     }
 }
 
+/// A comparison's figures on one compared cycle ([`super::per_cycle`]):
+/// over a window they sum to the [`Comparison`]'s.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CycleFigures {
+    /// The cycle.
+    pub cycle_ts: DateTime<Utc>,
+    /// Entities of the cycle at least one of the two scored non-zero.
+    pub entities: i64,
+    /// Of them, flagged by the baseline only.
+    pub only_baseline: i64,
+    /// Of them, flagged by the candidate only.
+    pub only_candidate: i64,
+    /// Fraction of `entities` both put on the same side of the threshold
+    /// (1 when there is none).
+    pub agreement: f64,
+    /// Mean `|candidate - baseline|` over `entities` (0 when there is none).
+    pub mean_abs_diff: f64,
+}
+
+/// How many of a comparison's entity-cycles have this pair of scores,
+/// rounded to 0.01 ([`super::score_pairs`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScorePair {
+    /// The baseline's score, rounded.
+    pub baseline_score: f64,
+    /// The candidate's score, rounded.
+    pub candidate_score: f64,
+    /// Entity-cycles with these scores.
+    pub count: i64,
+}
+
 /// How the cycles of a comparison were chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "basis", rename_all = "snake_case")]

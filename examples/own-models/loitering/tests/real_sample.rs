@@ -16,7 +16,9 @@ use model_api::{ModelId, ModelOutput, Upstream, instantiate};
 fn loiterers_of_a_real_cycle_move_but_stay_in_a_small_area() {
     let sample = Sample::bundled().expect("the bundled sample");
     let at = Utc.with_ymd_and_hms(2022, 1, 3, 0, 10, 0).unwrap();
-    let (window, _) = sample.window(at, TimeDelta::minutes(10));
+    let (window, _) = sample
+        .window(at, TimeDelta::minutes(10))
+        .expect("a 10-minute window");
     let tracks = detectors::track_features(&window, &detectors::TrackParams::default())
         .expect("the reference track model");
 

@@ -20,6 +20,8 @@ use crate::db::{Backoff, Url};
 pub struct Control {
     pub url: Url,
     pub pipeline: Arc<Pipeline>,
+    /// Told of each NOTIFY and reconnection.
+    pub telemetry: telemetry::Telemetry,
     /// Told when the session is lost.
     pub lost: Arc<Notify>,
     /// Set when serve's loop has ended.
@@ -51,6 +53,7 @@ impl Control {
                 }
                 Ok((client, driver)) => {
                     if let Some(at) = lost_at.take() {
+                        self.telemetry.on_reconnect();
                         println!(
                             "control connection re-established after {:.1} s ({} failed attempts): \
                              LISTENing again, params cache invalidated",
@@ -88,6 +91,7 @@ impl Control {
             .await
             .with_context(|| format!("cannot connect to {}", self.url.redacted()))?;
         let listener = Arc::clone(&self.pipeline);
+        let notified = self.telemetry.clone();
         let driver = tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(message) = messages.next().await {
@@ -99,6 +103,7 @@ impl Control {
                             "registry changed; params cache invalidated"
                         );
                         listener.cache().invalidate();
+                        notified.on_notification();
                     }
                     Ok(_) => {}
                     Err(e) => return Some(e),

@@ -22,9 +22,10 @@ use anyhow::Result;
 use chrono::{TimeDelta, Utc};
 use pipeline::cycles::{self, Missed};
 use pipeline::{CycleTs, Pipeline, PipelineError, RunBy, RunOptions};
+use telemetry::{Telemetry, Tick};
 use tokio::sync::{Notify, watch};
 
-use crate::args::{parse_duration, parse_duration_or_zero};
+use crate::args::{parse_catch_up, parse_every, parse_give_up_after, parse_lease_ttl};
 use crate::cmd::cycle::{CycleOpts, Stop, delta, pipeline, rfc3339, run_one, summary};
 use crate::db::{Backoff, Pool, Url, is_misconfigured};
 
@@ -39,22 +40,28 @@ const MAX_ATTEMPTS: i32 = 3;
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Cycle period; ticks are aligned to wall-clock multiples of it (5m
-    /// runs at :00, :05, :10, ...).
-    #[arg(long, value_parser = parse_duration)]
+    /// runs at :00, :05, :10, ...); 1s to 1d.
+    #[arg(long, value_parser = parse_every)]
     every: Duration,
     /// How long the leader's lease lasts unrenewed (renewed every third of
-    /// it); a follower takes over once it expired (default: --every, at
-    /// most 30s).
-    #[arg(long, value_parser = parse_duration)]
+    /// it), 1s to 10m; a follower takes over once it expired (default:
+    /// --every, up to 30s).
+    #[arg(long, value_parser = parse_lease_ttl)]
     lease_ttl: Option<Duration>,
     /// Ticks missed in this last stretch (an outage, a hung leader) are run
-    /// late, oldest first; older ones are reported, not run. 0s runs none.
-    #[arg(long, default_value = "1h", value_parser = parse_duration_or_zero)]
+    /// late, oldest first; older ones are reported, not run. 0s runs none;
+    /// at most 1d.
+    #[arg(long, default_value = "1h", value_parser = parse_catch_up)]
     catch_up: Duration,
     /// Exit (status 1) once the database has been unreachable this long
-    /// (default: retry until SIGTERM).
-    #[arg(long, value_parser = parse_duration)]
+    /// (default: retry until SIGTERM); 1s to 30d.
+    #[arg(long, value_parser = parse_give_up_after)]
     give_up_after: Option<Duration>,
+    /// Serve /metrics (Prometheus), /healthz and /report (the diagnostic
+    /// snapshot as HTML) on this address, e.g. 127.0.0.1:9187. Off unless
+    /// given.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
     #[command(flatten)]
     opts: CycleOpts,
 }
@@ -101,6 +108,21 @@ pub async fn serve(
     let pipeline = Arc::new(pipeline(&args.opts, use_registry, limits, catalog)?);
     let stop = Stop::install()?;
     let pool = url.pool(args.opts.pool_size())?;
+    let telemetry = Telemetry::new(args.every, env!("CARGO_PKG_VERSION"));
+    // Dropped on every way out of this function, which stops the endpoint.
+    let (_http_alive, http_alive) = watch::channel(());
+    if let Some(addr) = args.http {
+        // Bound before anything else, so a taken port fails at once; its
+        // own connections to the database, never the cycles' pool.
+        let config = ops_server::Config::new(url.config()?.clone());
+        let server = ops_server::Server::bind(addr, telemetry.clone(), config).await?;
+        println!(
+            "http: /metrics /healthz /report on http://{}",
+            server.local_addr()
+        );
+        let mut alive = http_alive;
+        tokio::spawn(server.run(async move { while alive.changed().await.is_ok() {} }));
+    }
     let mut outage = Outage {
         pool: &pool,
         stop: &stop,
@@ -137,6 +159,7 @@ pub async fn serve(
         control::Control {
             url: url.clone(),
             pipeline: Arc::clone(&pipeline),
+            telemetry: telemetry.clone(),
             lost: Arc::clone(&lost),
             done: done_rx,
             backoff_cap: timing.backoff_cap,
@@ -165,6 +188,7 @@ pub async fn serve(
         lost: &lost,
         announced: None,
         reported_until: None,
+        telemetry: &telemetry,
     };
     let result = schedule.run(&mut outage).await;
     // The lease is released only now, after the cycle in progress.
@@ -271,6 +295,8 @@ struct Schedule<'a> {
     announced: Option<i64>,
     /// Ticks missed beyond the catch-up window already reported, up to.
     reported_until: Option<CycleTs>,
+    /// Told of every cycle, tick and change of leadership.
+    telemetry: &'a Telemetry,
 }
 
 impl Schedule<'_> {
@@ -324,6 +350,8 @@ impl Schedule<'_> {
             let _ = tokio::time::timeout(self.ttl / 3, self.lease.changed()).await;
         }
         let state = self.lease.borrow().clone();
+        let leads = state.token.is_some() && !stale(&state, self.ttl);
+        self.telemetry.on_leadership(leads, Utc::now());
         match &state.token {
             Some(token) if !stale(&state, self.ttl) => {
                 if self.announced != Some(token.epoch) {
@@ -387,13 +415,27 @@ impl Schedule<'_> {
             if run_by == RunBy::Serve && late_by >= self.late_after {
                 tracing::warn!(tick = %rfc3339(at), late_by_ms = late_by.as_millis(), "tick is late");
             }
+            self.telemetry.on_tick(match run_by {
+                RunBy::CatchUp => Tick::CaughtUp,
+                _ if late_by >= self.late_after => Tick::Late,
+                _ => Tick::OnTime,
+            });
             let opts = RunOptions {
                 run_by,
                 late_by: Some(late_by),
                 fence: Some(token.clone()),
                 runner: token.holder.clone(),
             };
-            match run_one(self.pipeline, self.pool, at, &opts).await {
+            let result = run_one(self.pipeline, self.pool, at, &opts).await;
+            match &result {
+                Ok(outcome) => self
+                    .telemetry
+                    .record_cycle(self.pipeline, outcome, Utc::now()),
+                Err(e) => self
+                    .telemetry
+                    .record_cycle_error(self.pipeline, &format!("cycle {}: {e:#}", rfc3339(at))),
+            }
+            match result {
                 Ok(outcome) => {
                     let note = if run_by == RunBy::CatchUp || late_by >= self.late_after {
                         format!(" [{run_by}, late by {:.1} s]", late_by.as_secs_f64())
@@ -433,6 +475,9 @@ impl Schedule<'_> {
         };
         let count =
             (missed.last - first).num_milliseconds() / self.every.num_milliseconds().max(1) + 1;
+        for _ in 0..count.max(0) {
+            self.telemetry.on_tick(Tick::Missed);
+        }
         println!(
             "{count} ticks from {} to {} were missed and are older than --catch-up: not run \
              (runner replay can run them)",
