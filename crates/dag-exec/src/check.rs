@@ -5,16 +5,18 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use model_api::{MetricKey, ModelOutput, Role};
+use model_api::{MetricKey, ModelOutput, OutputPolicy, OutputRow, Role};
 
 /// JSON nested deeper than this is refused: serializing it during the COPY
 /// would recurse that deep on the persisting task's stack.
 pub(crate) const MAX_PAYLOAD_DEPTH: usize = 128;
 
-/// An `entity_key` longer than this (in bytes) is refused. It is part of the
-/// output table's primary key, and PostgreSQL refuses a B-tree entry over
-/// 2704 bytes (`index row size exceeds btree version 4 maximum`), which
-/// would abort the COPY and with it the whole cycle's transaction.
+/// An `entity_key` longer than this (in bytes) is refused. It is what
+/// readers join and sort on, and no real entity needs more; it also keeps
+/// any B-tree over it possible (PostgreSQL refuses an entry over 2704
+/// bytes, `index row size exceeds btree version 4 maximum`, which would
+/// abort the COPY and with it the whole cycle's transaction; the unique
+/// key that had one is gone since V056).
 pub(crate) const MAX_ENTITY_KEY_BYTES: usize = 2048;
 
 /// Which version a message is about.
@@ -37,15 +39,39 @@ impl fmt::Display for VersionLabel<'_> {
 }
 
 /// What checking an output found, besides refusing it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OutputCheck {
     /// Indices into `ModelOutput::metrics()` that are not stored, ascending.
     pub(crate) dropped_metrics: Vec<usize>,
     /// Rows whose score is stored as NULL.
     pub(crate) null_scores: usize,
+    /// Which rows are stored (the version's output policy).
+    pub(crate) policy: OutputPolicy,
+    /// Rows the policy leaves out.
+    pub(crate) omitted: usize,
+}
+
+impl Default for OutputCheck {
+    fn default() -> Self {
+        OutputCheck {
+            dropped_metrics: Vec::new(),
+            null_scores: 0,
+            policy: OutputPolicy::All,
+            omitted: 0,
+        }
+    }
 }
 
 impl OutputCheck {
+    /// The rows to store, in the model's order.
+    pub(crate) fn kept_rows<'o>(
+        &self,
+        output: &'o ModelOutput,
+    ) -> impl Iterator<Item = &'o OutputRow> + 'o {
+        let policy = self.policy;
+        output.rows().iter().filter(move |r| policy.keeps(r))
+    }
+
     /// The metrics to store, with their (finite) values.
     pub(crate) fn kept_metrics<'o>(
         &'o self,
@@ -67,18 +93,27 @@ impl OutputCheck {
     }
 }
 
-/// Checks rows (refusing the whole output when one cannot be stored) and
-/// metrics (dropping, with a warning, each one that cannot be stored).
+/// Checks rows (refusing the whole output when one cannot be stored, even
+/// one `policy` would leave out: the model's result is refused as a whole)
+/// and metrics (dropping, with a warning, each one that cannot be stored),
+/// and counts the rows `policy` leaves out.
 pub(crate) fn check_output(
     output: &ModelOutput,
     label: &VersionLabel<'_>,
+    policy: OutputPolicy,
 ) -> Result<OutputCheck, String> {
     let rows = output.rows();
-    let mut check = OutputCheck::default();
+    let mut check = OutputCheck {
+        policy,
+        ..OutputCheck::default()
+    };
     for (i, row) in rows.iter().enumerate() {
+        if !policy.keeps(row) {
+            check.omitted += 1;
+        }
         if row.entity_key.len() > MAX_ENTITY_KEY_BYTES {
             return Err(format!(
-                "row {i}: entity_key is {} bytes long, over {MAX_ENTITY_KEY_BYTES} (it is part of the primary key)",
+                "row {i}: entity_key is {} bytes long, over {MAX_ENTITY_KEY_BYTES}",
                 row.entity_key.len()
             ));
         }
@@ -96,6 +131,8 @@ pub(crate) fn check_output(
             check.null_scores += 1;
         }
     }
+    // The output table has no unique key (V056): this is what keeps
+    // (cycle_ts, version_id, entity_key) unique.
     if rows.len() > 1 {
         let mut seen = HashSet::with_capacity(rows.len());
         for row in rows {
@@ -202,39 +239,47 @@ mod tests {
         dup.push(OutputRow::new("b", 1.0));
         dup.push(OutputRow::new("a", 2.0));
         assert!(
-            check_output(&dup, &label())
+            check_output(&dup, &label(), OutputPolicy::All)
                 .unwrap_err()
                 .contains("\"a\" appears more than once")
         );
 
         let mut nul = ModelOutput::new();
         nul.push(OutputRow::new("a\0b", 1.0));
-        assert!(check_output(&nul, &label()).unwrap_err().contains("NUL"));
+        assert!(
+            check_output(&nul, &label(), OutputPolicy::All)
+                .unwrap_err()
+                .contains("NUL")
+        );
 
         let mut payload = ModelOutput::new();
         payload.push(OutputRow::new("a", 1.0).with_payload(json!({"x": ["ok", "bad\u{0}"]})));
         assert!(
-            check_output(&payload, &label())
+            check_output(&payload, &label(), OutputPolicy::All)
                 .unwrap_err()
                 .contains("NUL")
         );
 
         let mut long = ModelOutput::new();
         long.push(OutputRow::new("k".repeat(MAX_ENTITY_KEY_BYTES), 1.0));
-        assert!(check_output(&long, &label()).is_ok());
+        assert!(check_output(&long, &label(), OutputPolicy::All).is_ok());
         long.push(OutputRow::new(
             "é".repeat(MAX_ENTITY_KEY_BYTES / 2 + 1),
             1.0,
         ));
         assert!(
-            check_output(&long, &label())
+            check_output(&long, &label(), OutputPolicy::All)
                 .unwrap_err()
                 .contains("row 1: entity_key is 2050 bytes long")
         );
 
         let mut key = ModelOutput::new();
         key.push(OutputRow::new("a", 1.0).with_payload(json!({"k\u{0}": 1})));
-        assert!(check_output(&key, &label()).unwrap_err().contains("key"));
+        assert!(
+            check_output(&key, &label(), OutputPolicy::All)
+                .unwrap_err()
+                .contains("key")
+        );
 
         let mut deep = json!(1);
         for _ in 0..MAX_PAYLOAD_DEPTH {
@@ -243,7 +288,7 @@ mod tests {
         let mut too_deep = ModelOutput::new();
         too_deep.push(OutputRow::new("a", 1.0).with_payload(deep));
         assert!(
-            check_output(&too_deep, &label())
+            check_output(&too_deep, &label(), OutputPolicy::All)
                 .unwrap_err()
                 .contains("deeper")
         );
@@ -256,9 +301,37 @@ mod tests {
         out.push(OutputRow::new("b", f64::INFINITY));
         out.push(OutputRow::new("c", f64::NEG_INFINITY));
         out.push(OutputRow::new("d", 0.5).with_payload(json!({"nested": {"ok": [1, 2]}})));
-        let check = check_output(&out, &label()).unwrap();
+        let check = check_output(&out, &label(), OutputPolicy::All).unwrap();
         assert_eq!(check.null_scores, 3);
         assert!(check.dropped_metrics.is_empty());
+        // Unscorable rows are kept by every policy.
+        let check = check_output(&out, &label(), OutputPolicy::AtLeast(0.9)).unwrap();
+        assert_eq!((check.omitted, check.kept_rows(&out).count()), (1, 3));
+    }
+
+    #[test]
+    fn the_policy_counts_and_leaves_out_rows_without_information() {
+        let mut out = ModelOutput::new();
+        out.push(OutputRow::new("zero", 0.0));
+        out.push(OutputRow::new("low", 0.2));
+        out.push(OutputRow::new("why", 0.0).with_payload(json!({"k": 1})));
+        out.push(OutputRow::new("high", 0.9));
+        let keys = |policy| {
+            let check = check_output(&out, &label(), policy).unwrap();
+            let kept: Vec<&str> = check
+                .kept_rows(&out)
+                .map(|r| r.entity_key.as_str())
+                .collect();
+            assert_eq!(check.omitted + kept.len(), 4);
+            kept
+        };
+        assert_eq!(keys(OutputPolicy::All), ["zero", "low", "why", "high"]);
+        assert_eq!(keys(OutputPolicy::NonZeroOrPayload), ["low", "why", "high"]);
+        assert_eq!(keys(OutputPolicy::AtLeast(0.5)), ["high"]);
+        // A row the policy leaves out must still be storable.
+        let mut bad = ModelOutput::new();
+        bad.push(OutputRow::new("a\0", 0.0));
+        assert!(check_output(&bad, &label(), OutputPolicy::NonZeroOrPayload).is_err());
     }
 
     #[test]
@@ -273,7 +346,7 @@ mod tests {
         out.metric("twice", 5.0);
         out.metric("twice", 6.0);
         out.metric("é".repeat(64), 7.0);
-        let check = check_output(&out, &label()).unwrap();
+        let check = check_output(&out, &label(), OutputPolicy::All).unwrap();
         assert_eq!(check.dropped_metrics, vec![1, 2, 3, 4, 5, 6]);
         let kept: Vec<_> = check
             .kept_metrics(&out)

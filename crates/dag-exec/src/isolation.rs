@@ -165,6 +165,7 @@ fn run_checked(
             )));
         }
     };
-    let check = check_output(&output, label).map_err(RunReason::Unstorable)?;
+    let check =
+        check_output(&output, label, instance.output_policy()).map_err(RunReason::Unstorable)?;
     Ok((output, check))
 }

@@ -74,7 +74,7 @@
 //! | a metric key that is empty or over 64 characters, or contains NUL | nothing for that metric: a warning naming model, version and key; the other metrics are stored; counted in the run record's `dropped_metric_count` |
 //! | a metric value that is NaN or ±∞ | dropped the same way (a metric without a value says nothing, and a `NULL` would look like one that was measured) |
 //! | the same metric key twice | the last value; the earlier ones count as dropped |
-//! | the same `entity_key` twice, an `entity_key` over 2048 bytes (it is part of the primary key, whose index entries PostgreSQL caps at 2704 bytes), an `entity_key` or payload string containing NUL, or a payload nested deeper than 128 levels | the version is `FAILED` (`output cannot be stored: ...`) and nothing of it is stored; for a PRIMARY this happens before publishing, so its dependents are `SKIPPED` |
+//! | the same `entity_key` twice, an `entity_key` over 2048 bytes (the table has no unique key since V056: this check keeps keys unique per version and cycle), an `entity_key` or payload string containing NUL, or a payload nested deeper than 128 levels | the version is `FAILED` (`output cannot be stored: ...`) and nothing of it is stored; for a PRIMARY this happens before publishing, so its dependents are `SKIPPED` |
 //!
 //! # Tracing
 //!
@@ -602,6 +602,7 @@ fn assemble(
             started_at,
             duration: done.duration,
             output_count: 0,
+            omitted_count: 0,
             dropped_metrics: 0,
             null_scores: 0,
             reason: None,
@@ -655,6 +656,7 @@ fn assemble(
         line.reason = reason;
         if let Some(s) = &kept {
             line.output_count = s.output().rows().len();
+            line.omitted_count = s.check.omitted;
             line.dropped_metrics = s.check.dropped_metrics.len();
             line.null_scores = s.check.null_scores;
         }
@@ -671,6 +673,7 @@ fn assemble(
             started_at: None,
             duration: Duration::ZERO,
             output_count: 0,
+            omitted_count: 0,
             dropped_metrics: 0,
             null_scores: 0,
             reason: Some(RunReason::Excluded(excluded.reason.clone())),

@@ -2,7 +2,9 @@
 //! on the caller's connection, bulk rows by binary COPY. A live cycle
 //! replaces everything of its `cycle_ts`; a backtest ([`Scope::Backtest`])
 //! replaces only its one version's rows and marks its run record
-//! `origin = 'BACKTEST'` (V051).
+//! `origin = 'BACKTEST'` (V051). Only the rows a version's output policy
+//! keeps are copied; the run record counts the others (`omitted_count`,
+//! V055).
 //!
 //! The statement order matters to nobody but the atomicity test, which
 //! blocks the run-record step to kill the connection after the outputs and
@@ -54,12 +56,12 @@ const COPY_METRICS: &str = "COPY kcg.detection_model_metrics (cycle_ts, version_
 const METRIC_TYPES: &[Type] = &[Type::TIMESTAMPTZ, Type::INT8, Type::VARCHAR, Type::FLOAT8];
 
 const COPY_RUNS: &str = "COPY kcg.detection_model_runs \
-     (cycle_ts, model_id, version_id, role, status, error, started_at, duration_ms, output_count, dropped_metric_count) \
+     (cycle_ts, model_id, version_id, role, status, error, started_at, duration_ms, output_count, omitted_count, dropped_metric_count) \
      FROM STDIN (FORMAT binary)";
 /// A backtest's run record names its origin; a live cycle's takes the
 /// column default (`LIVE`).
 const COPY_BACKTEST_RUNS: &str = "COPY kcg.detection_model_runs \
-     (cycle_ts, model_id, version_id, role, status, error, started_at, duration_ms, output_count, dropped_metric_count, origin) \
+     (cycle_ts, model_id, version_id, role, status, error, started_at, duration_ms, output_count, omitted_count, dropped_metric_count, origin) \
      FROM STDIN (FORMAT binary)";
 const RUN_TYPES: &[Type] = &[
     Type::TIMESTAMPTZ,
@@ -72,11 +74,12 @@ const RUN_TYPES: &[Type] = &[
     Type::FLOAT8,
     Type::INT4,
     Type::INT4,
+    Type::INT4,
     // origin: only a backtest's COPY names it.
     Type::VARCHAR,
 ];
 /// The columns of [`COPY_RUNS`], without `origin`.
-const LIVE_RUN_COLUMNS: usize = 10;
+const LIVE_RUN_COLUMNS: usize = 11;
 
 /// Which rows of the cycle a persist replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +159,7 @@ where
             continue;
         };
         let (model_id, role) = (line.model_id.as_str(), role.as_str());
-        for row in stored.output().rows() {
+        for row in stored.check.kept_rows(stored.output()) {
             let score = row.score.is_finite().then_some(row.score);
             let values: [&(dyn ToSql + Sync); 7] = [
                 &ts,
@@ -220,8 +223,9 @@ where
             .map(|r| storable_text(&r.to_string()).into_owned());
         let duration_ms = line.duration.as_secs_f64() * 1000.0;
         let output_count = i32::try_from(line.output_count).unwrap_or(i32::MAX);
+        let omitted = i32::try_from(line.omitted_count).unwrap_or(i32::MAX);
         let dropped = i32::try_from(line.dropped_metrics).unwrap_or(i32::MAX);
-        let values: [&(dyn ToSql + Sync); 11] = [
+        let values: [&(dyn ToSql + Sync); 12] = [
             &ts,
             &model_id,
             &line.version_id,
@@ -231,6 +235,7 @@ where
             &line.started_at,
             &duration_ms,
             &output_count,
+            &omitted,
             &dropped,
             &origin,
         ];

@@ -61,8 +61,12 @@ pub struct VersionReport {
     pub started_at: Option<CycleTs>,
     /// How long it ran (for `TIMEOUT`: until it was abandoned).
     pub duration: Duration,
-    /// Output rows stored (0 unless `OK`).
+    /// Output rows the model returned (0 unless `OK`), stored or not.
     pub output_count: usize,
+    /// Of those, rows its output policy left out (`omitted_count` of the
+    /// run record, V055): readers take each as score 0. Stored rows are
+    /// `output_count - omitted_count`.
+    pub omitted_count: usize,
     /// Metrics not stored: key empty, over 64 characters or containing NUL,
     /// value NaN or infinite, or an earlier value of a key reported again.
     pub dropped_metrics: usize,

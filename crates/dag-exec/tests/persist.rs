@@ -872,3 +872,83 @@ async fn a_backtest_stores_only_its_version_and_a_rerun_replaces_it() {
     );
     assert_eq!(fingerprint_except(&client, cycle(0), 3).await, before);
 }
+
+/// Keys of `cycle_ts` stored more than once, and the rows stored.
+async fn duplicates(client: &Client, cycle_ts: model_api::CycleTs) -> (i64, i64) {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM kcg.detection_model_run_outputs \
+                      WHERE cycle_ts = $1 GROUP BY version_id, entity_key HAVING count(*) > 1) d), \
+                    (SELECT count(*) FROM kcg.detection_model_run_outputs WHERE cycle_ts = $1)",
+            &[&cycle_ts],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// The output table has no unique key (V056): the executor alone keeps
+/// `(cycle_ts, version_id, entity_key)` unique, through reruns, two
+/// persists of one cycle at once, backtests, and a model that returns a
+/// key twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_output_key_is_ever_stored_twice() {
+    let db = TestDb::new().await;
+    let (mut one, mut two) = (db.client().await, db.client().await);
+    let twice = model("a", |_, _, _| {
+        let mut out = ModelOutput::new();
+        out.push(OutputRow::new("k", 0.5));
+        out.push(OutputRow::new("k", 0.7));
+        Ok(out)
+    });
+    let live = plan(vec![vec![planned(
+        "a",
+        version(1, Role::Primary, rows_model("a", 50, 1.0)),
+        vec![
+            version(2, Role::Shadow, rows_model("a", 40, 2.0)),
+            version(4, Role::Shadow, twice),
+        ],
+        &[],
+    )]]);
+    let backtest = plan(vec![vec![planned(
+        "a",
+        version(1, Role::Primary, rows_model("a", 50, 1.0)),
+        vec![version(3, Role::Challenger, rows_model("a", 30, 5.0))],
+        &[],
+    )]]);
+    register(&one, &live).await;
+    register(&one, &backtest).await;
+    let exec = Executor::default();
+    let run = exec.run(cycle(0), &live, base(0)).await.unwrap();
+    assert_eq!(run.report().version(4).unwrap().status, RunStatus::Failed);
+    exec.persist(&mut one, &run).await.unwrap();
+    assert_eq!(duplicates(&one, cycle(0)).await, (0, 90));
+    // A rerun, then two at once on two connections.
+    exec.persist(&mut one, &run).await.unwrap();
+    assert_eq!(duplicates(&one, cycle(0)).await, (0, 90));
+    let (a, b) = tokio::join!(exec.persist(&mut one, &run), exec.persist(&mut two, &run));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(duplicates(&one, cycle(0)).await, (0, 90));
+    // Backtests of a version, twice, beside the live rows.
+    for _ in 0..2 {
+        let run = exec.run(cycle(0), &backtest, base(0)).await.unwrap();
+        exec.persist_backtest(&mut one, &run, 3).await.unwrap();
+        assert_eq!(duplicates(&one, cycle(0)).await, (0, 120));
+    }
+    // Nothing in the schema would have refused a duplicate: the guarantee
+    // is the executor's.
+    one.execute(
+        "INSERT INTO kcg.detection_model_run_outputs \
+           (cycle_ts, model_id, version_id, role, entity_key, score) \
+         SELECT cycle_ts, model_id, version_id, role, entity_key, score \
+         FROM kcg.detection_model_run_outputs WHERE cycle_ts = $1 AND version_id = 1",
+        &[&cycle(0)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(duplicates(&one, cycle(0)).await, (50, 170));
+    // And the executor's next rerun puts it right.
+    exec.persist(&mut one, &run).await.unwrap();
+    assert_eq!(duplicates(&one, cycle(0)).await, (0, 90));
+}

@@ -1,7 +1,10 @@
 //! Pure model cost, without any database: the legacy run and the 7 versions
 //! of the demo (5 PRIMARY, a SHADOW of spoofing_score, a CHALLENGER of
-//! identity_collision) on a 5-minute window of the real sample and on a
-//! synthetic 50,000 vessels x 12 fixes. Baseline: `clean` alone.
+//! identity_collision) on a real 10-minute window of the sample (the
+//! cycle at 00:15, ~33,000 positions, what a cycle of the pipeline bench
+//! computes) and on a synthetic 50,000 vessels x 12 fixes. Baseline:
+//! `clean` alone. `detectors_sample_10min_<model>_ms` is each PRIMARY alone
+//! on the real window (its upstream results computed beforehand).
 //!
 //! `cargo bench -p detectors --bench detectors [-- FILTER]`
 
@@ -19,7 +22,7 @@ use detectors::{
 };
 use model_api::{ModelId, ModelInstance, ModelOutput, Upstream};
 
-const RUNS: usize = 5;
+const RUNS: usize = 7;
 
 fn median_ms(mut f: impl FnMut()) -> f64 {
     let mut times: Vec<f64> = (0..RUNS)
@@ -116,6 +119,37 @@ fn seven_versions(window: &AisWindow) -> usize {
     rows
 }
 
+/// Each reference PRIMARY alone, its upstream results computed first.
+fn each_model(
+    at: chrono::DateTime<chrono::Utc>,
+    window: &AisWindow,
+    figure: &dyn Fn(&str, &mut dyn FnMut() -> f64),
+) {
+    let deps = default_dependencies();
+    let mut done: BTreeMap<&str, Arc<ModelOutput>> = BTreeMap::new();
+    for model in specs().map(|s| s.id) {
+        let mut upstream = Upstream::new();
+        for (m, on, key) in &deps {
+            if *m == model {
+                upstream.insert(*key, Arc::clone(&done[on]));
+            }
+        }
+        let v = instance(model, &default_params(model).unwrap_or_default());
+        figure(&format!("detectors_sample_10min_{model}_ms"), &mut || {
+            median_ms(|| {
+                std::hint::black_box(
+                    v.run(at, window, &upstream)
+                        .unwrap_or_else(|e| panic!("{e}")),
+                );
+            })
+        });
+        let out = v
+            .run(at, window, &upstream)
+            .unwrap_or_else(|e| panic!("{e}"));
+        done.insert(model, Arc::new(out));
+    }
+}
+
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
@@ -125,28 +159,30 @@ fn main() {
         }
     };
 
-    let (sample_bounds, sample_raw) = common::raw_window(common::at(0, 25), 5);
+    let sample_at = common::at(0, 15);
+    let (sample_bounds, sample_raw) = common::raw_window(sample_at, 10);
     let (sample_window, _) = clean(sample_bounds, sample_raw.clone());
-    figure("detectors_sample_5min_fixes", &mut || {
+    figure("detectors_sample_10min_fixes", &mut || {
         sample_raw.len() as f64
     });
-    figure("detectors_sample_5min_clean_ms", &mut || {
+    figure("detectors_sample_10min_clean_ms", &mut || {
         median_ms(|| {
             std::hint::black_box(clean(sample_bounds, sample_raw.clone()));
         })
     });
-    figure("detectors_sample_5min_legacy_ms", &mut || {
+    figure("detectors_sample_10min_legacy_ms", &mut || {
         median_ms(|| {
             std::hint::black_box(
-                run_legacy(common::at(0, 25), &sample_window).unwrap_or_else(|e| panic!("{e}")),
+                run_legacy(sample_at, &sample_window).unwrap_or_else(|e| panic!("{e}")),
             );
         })
     });
-    figure("detectors_sample_5min_7_versions_ms", &mut || {
+    figure("detectors_sample_10min_7_versions_ms", &mut || {
         median_ms(|| {
             std::hint::black_box(seven_versions(&sample_window));
         })
     });
+    each_model(sample_at, &sample_window, &|name, f| figure(name, f));
 
     let (bounds, raw) = synthetic();
     let (window, _) = clean(bounds, raw.clone());

@@ -131,6 +131,7 @@ mod implementation;
 mod model;
 mod output;
 mod params;
+mod policy;
 
 pub use artifact::{ArtifactType, DeclaredInput, Input};
 pub use context::{Context, Upstream};
@@ -142,6 +143,7 @@ pub use implementation::{Constructor, Implementation};
 pub use model::{Model, ModelError, ModelInstance, instantiate, panic_message};
 pub use output::{ModelOutput, Output, OutputRow};
 pub use params::{ParamsError, ParamsProblem};
+pub use policy::{OUTPUT_PARAM, OutputPolicy};
 
 /// The instant a cycle is computed for (UTC).
 pub type CycleTs = chrono::DateTime<chrono::Utc>;

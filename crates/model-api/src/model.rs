@@ -1,6 +1,7 @@
 //! The model trait and how a version becomes a runnable instance.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -8,8 +9,8 @@ use serde::de::DeserializeOwned;
 
 use crate::params::parse;
 use crate::{
-    Context, CycleTs, DeclaredInput, ModelId, ModelOutput, Output, ParamsError, ParamsProblem,
-    Upstream,
+    Context, CycleTs, DeclaredInput, ModelId, ModelOutput, OUTPUT_PARAM, Output, OutputPolicy,
+    ParamsError, ParamsProblem, Upstream,
 };
 
 /// Why a model run produced no result.
@@ -79,6 +80,13 @@ pub trait Model: Send + Sync + 'static {
     /// PRIMARY produces another type. Default: none (a root model).
     const INPUTS: &'static [DeclaredInput] = &[];
 
+    /// Which of this kind's rows are stored (default: all of them). A
+    /// version overrides it with the reserved params key
+    /// [`OUTPUT_PARAM`](crate::OUTPUT_PARAM). Declare
+    /// [`OutputPolicy::NonZeroOrPayload`] when most rows score 0 and say
+    /// nothing: readers take an omitted row as score 0.
+    const OUTPUT: OutputPolicy = OutputPolicy::All;
+
     /// The model's rules for values that parse but make no sense (a
     /// negative distance, a ramp that ends before it starts), run by
     /// [`instantiate`] after parsing. Name the field with
@@ -105,6 +113,12 @@ pub trait ModelInstance: Send + Sync {
         base: &(dyn Any + Send + Sync),
         upstream: &Upstream,
     ) -> Result<ModelOutput, ModelError>;
+
+    /// Which rows of a result the executor stores: the kind's
+    /// [`Model::OUTPUT`] or the version's override. Default: all.
+    fn output_policy(&self) -> OutputPolicy {
+        OutputPolicy::All
+    }
 }
 
 impl fmt::Debug for dyn ModelInstance {
@@ -117,6 +131,7 @@ struct Bound<M: Model> {
     id: ModelId,
     kind: M,
     params: M::Params,
+    output: OutputPolicy,
 }
 
 impl<M: Model> ModelInstance for Bound<M> {
@@ -133,6 +148,10 @@ impl<M: Model> ModelInstance for Bound<M> {
         self.kind
             .run(&Context::new(cycle_ts, &self.params, base, upstream))
             .map(ModelOutput::from)
+    }
+
+    fn output_policy(&self) -> OutputPolicy {
+        self.output
     }
 }
 
@@ -160,15 +179,52 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// The JSON must be an object; it is parsed into `M::Params` and then
 /// checked by [`Model::check`]. An unknown field, a missing field, a value
 /// of the wrong type or a value the model's rules refuse is a
-/// [`ParamsError`] that names it.
+/// [`ParamsError`] that names it. The reserved key
+/// [`OUTPUT_PARAM`](crate::OUTPUT_PARAM), when present, is taken out first
+/// and overrides the kind's [`Model::OUTPUT`].
 pub fn instantiate<M: Model>(
     kind: M,
     id: ModelId,
     params: &serde_json::Value,
 ) -> Result<Arc<dyn ModelInstance>, ParamsError> {
-    let params: M::Params = parse(&id, params)?;
+    let (output, params) = split_output(&id, params)?;
+    let params: M::Params = parse(&id, params.as_ref())?;
     kind.check(&params).map_err(|p| p.into_error(&id))?;
-    Ok(Arc::new(Bound { id, kind, params }))
+    Ok(Arc::new(Bound {
+        id,
+        kind,
+        params,
+        output: output.unwrap_or(M::OUTPUT),
+    }))
+}
+
+/// The version's output policy override, if any, and the params without
+/// it.
+fn split_output<'p>(
+    id: &ModelId,
+    params: &'p serde_json::Value,
+) -> Result<(Option<OutputPolicy>, Cow<'p, serde_json::Value>), ParamsError> {
+    let Some(value) = params.get(OUTPUT_PARAM) else {
+        return Ok((None, Cow::Borrowed(params)));
+    };
+    let refuse = |message: String| ParamsError {
+        model: id.clone(),
+        field: Some(OUTPUT_PARAM.to_owned()),
+        message,
+    };
+    let policy: OutputPolicy = serde_json::from_value(value.clone()).map_err(|e| {
+        refuse(format!(
+            "{e} (expected \"all\", \"non_zero_or_payload\" or {{\"at_least\": <score>}})"
+        ))
+    })?;
+    if let Some(problem) = policy.problem() {
+        return Err(refuse(problem));
+    }
+    let mut rest = params.clone();
+    if let Some(map) = rest.as_object_mut() {
+        map.remove(OUTPUT_PARAM);
+    }
+    Ok((Some(policy), Cow::Owned(rest)))
 }
 
 #[cfg(test)]
@@ -231,6 +287,51 @@ mod tests {
 
     fn id() -> ModelId {
         ModelId::new("echo").unwrap()
+    }
+
+    #[test]
+    fn a_version_overrides_its_kinds_output_policy_under_the_reserved_key() {
+        let plain = instantiate(Echo, id(), &serde_json::json!({"factor": 1.0})).unwrap();
+        assert_eq!(plain.output_policy(), OutputPolicy::All);
+        let sparse = instantiate(
+            Echo,
+            id(),
+            &serde_json::json!({"factor": 1.0, "_output": "non_zero_or_payload"}),
+        )
+        .unwrap();
+        assert_eq!(sparse.output_policy(), OutputPolicy::NonZeroOrPayload);
+        let above = instantiate(
+            Echo,
+            id(),
+            &serde_json::json!({"factor": 1.0, "_output": {"at_least": 0.25}}),
+        )
+        .unwrap();
+        assert_eq!(above.output_policy(), OutputPolicy::AtLeast(0.25));
+        let base: &(dyn Any + Send + Sync) = &2.0_f64;
+        let out = above
+            .run(chrono::Utc::now(), base, &Upstream::new())
+            .unwrap();
+        assert_eq!(
+            out.artifact::<f64>(),
+            Some(&2.0),
+            "the model saw its own params"
+        );
+
+        let bad = instantiate(
+            Echo,
+            id(),
+            &serde_json::json!({"factor": 1.0, "_output": "sparse"}),
+        )
+        .unwrap_err();
+        assert_eq!(bad.field.as_deref(), Some("_output"), "{bad}");
+        assert!(bad.message.contains("non_zero_or_payload"), "{bad}");
+        let zero = instantiate(
+            Echo,
+            id(),
+            &serde_json::json!({"factor": 1.0, "_output": {"at_least": 0.0}}),
+        )
+        .unwrap_err();
+        assert!(zero.message.contains("above 0"), "{zero}");
     }
 
     #[test]

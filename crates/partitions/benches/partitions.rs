@@ -102,6 +102,8 @@ async fn run(selected: Selected) {
     let db = TestDb::new().await;
     let mut client = db.client().await;
     let policy = Policy::new(&OUTPUTS, 3, 12).expect("a valid policy");
+    // Ours, for the ratios against pg_partman's in the same run.
+    let (mut ours_first, mut ours_noop) = (None, None);
 
     if selected.first {
         let mut times = Vec::new();
@@ -114,7 +116,9 @@ async fn run(selected: Selected) {
             times.push(ms(start));
             assert_eq!(r.created.len(), 4);
         }
-        println!("partitions_first_run_ms: {:.3}", median(times));
+        let m = median(times);
+        println!("partitions_first_run_ms: {m:.3}");
+        ours_first = Some(m);
     }
 
     if selected.moving {
@@ -170,7 +174,9 @@ async fn run(selected: Selected) {
             assert!(r.outputs.is_noop() && r.positions.is_noop());
         }
         if selected.noop {
-            println!("partitions_noop_ms: {:.3}", median(maintain));
+            let m = median(maintain);
+            println!("partitions_noop_ms: {m:.3}");
+            ours_noop = Some(m);
         }
         if selected.ensure {
             println!("partitions_ensure_noop_ms: {:.3}", median(ensure));
@@ -179,11 +185,17 @@ async fn run(selected: Selected) {
     }
 
     if selected.first || selected.noop {
-        partman(&client, selected).await;
+        partman(&client, selected, ours_first, ours_noop).await;
     }
 }
 
-async fn partman(client: &Client, selected: Selected) {
+/// pg_partman's figures, and ours divided by them (goal <= 0.5).
+async fn partman(
+    client: &Client,
+    selected: Selected,
+    ours_first: Option<f64>,
+    ours_noop: Option<f64>,
+) {
     let available: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_partman'",
@@ -230,7 +242,11 @@ async fn partman(client: &Client, selected: Selected) {
         .get(0);
     assert_eq!(parts, 5, "pg_partman: four months and its DEFAULT");
     if selected.first {
-        println!("partman_first_run_ms: {:.3}", median(first));
+        let m = median(first);
+        println!("partman_first_run_ms: {m:.3}");
+        if let Some(ours) = ours_first {
+            println!("partitions_first_run_vs_partman: {:.3}", ours / m);
+        }
     }
 
     if selected.noop {
@@ -240,6 +256,10 @@ async fn partman(client: &Client, selected: Selected) {
             client.batch_execute(PARTMAN_MAINTAIN).await.unwrap();
             noop.push(ms(start));
         }
-        println!("partman_noop_ms: {:.3}", median(noop));
+        let m = median(noop);
+        println!("partman_noop_ms: {m:.3}");
+        if let Some(ours) = ours_noop {
+            println!("partitions_noop_vs_partman: {:.3}", ours / m);
+        }
     }
 }

@@ -248,6 +248,8 @@ pub struct CycleOutcome {
     pub collisions: CollisionChanges,
     /// Stage 10's report, when it ran.
     pub registry: Option<dag_exec::CycleReport>,
+    /// How long stage 10's parts took, when it ran to the end.
+    pub registry_phases: Option<RegistryPhases>,
     /// The stage that failed, with its error.
     pub failed: Option<StageFailure>,
     /// Wall time of the whole cycle.
@@ -255,6 +257,24 @@ pub struct CycleOutcome {
 }
 
 pub use legacy::CollisionChanges;
+
+/// How long each part of stage 10 took: what a cycle pays for the schema
+/// check, the registry load (the params cache), planning, running the
+/// models and storing their results. Benchmarks and operators read where
+/// stage 10's time goes from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistryPhases {
+    /// The live schema's check.
+    pub schema_check: Duration,
+    /// The ACTIVE registry, from the params cache (or the database).
+    pub load: Duration,
+    /// `registry::plan`.
+    pub plan: Duration,
+    /// The models, on the executor's workers.
+    pub run: Duration,
+    /// Outputs, metrics and run records, stored.
+    pub persist: Duration,
+}
 
 /// Runs cycles. One per process; cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -284,6 +304,7 @@ struct Work {
     event_hours: Vec<CycleTs>,
     changes: CollisionChanges,
     registry: Option<dag_exec::CycleReport>,
+    registry_phases: Option<RegistryPhases>,
 }
 
 impl Pipeline {
@@ -503,6 +524,7 @@ impl Pipeline {
             events: work.events,
             collisions: work.changes,
             registry: work.registry,
+            registry_phases: work.registry_phases,
             failed,
             duration: start.elapsed(),
         };
@@ -707,7 +729,8 @@ impl Pipeline {
             Stage::Partitions => Err(missing("stage 9 outside its transaction")),
             Stage::ModelRegistry => {
                 let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
-                let report = self.registry_path(client, cycle_ts, window).await?;
+                let (report, phases) = self.registry_path(client, cycle_ts, window).await?;
+                w.registry_phases = Some(phases);
                 let detail = format!(
                     "{} versions: {} OK, {} FAILED, {} TIMEOUT, {} SKIPPED",
                     report.versions.len(),
@@ -727,7 +750,8 @@ impl Pipeline {
         client: &mut Transaction<'_>,
         cycle_ts: CycleTs,
         window: &AisWindow,
-    ) -> Result<dag_exec::CycleReport, PipelineError> {
+    ) -> Result<(dag_exec::CycleReport, RegistryPhases), PipelineError> {
+        let mut phases = RegistryPhases::default();
         // The whole comparison on the first cycle and after any change of
         // the catalog (a migration, an ALTER in psql); otherwise one cheap
         // fingerprint query.
@@ -737,17 +761,22 @@ impl Pipeline {
             .check(client.client())
             .await
             .map_err(PipelineError::Schema)?;
+        phases.schema_check = started.elapsed();
         tracing::debug!(
-            schema_check_ms = started.elapsed().as_secs_f64() * 1e3,
+            schema_check_ms = phases.schema_check.as_secs_f64() * 1e3,
             compared = matches!(guarded, schema::Guarded::Checked(_)),
             "schema pre-check passed"
         );
+        let t = Instant::now();
         let snapshot = self
             .cache
             .get(client.client())
             .await
             .map_err(PipelineError::Registry)?;
+        phases.load = t.elapsed();
+        let t = Instant::now();
         let plan = registry::plan(&self.catalog, &snapshot);
+        phases.plan = t.elapsed();
         for cycle in plan.cycles() {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
         }
@@ -758,12 +787,16 @@ impl Pipeline {
         limits
             .idle_for(client, models_budget(&plan, &self.config.exec))
             .await?;
+        let t = Instant::now();
         let run = self.executor.run(cycle_ts, &plan, base).await?;
+        phases.run = t.elapsed();
         limits.idle_for(client, Duration::ZERO).await?;
+        let t = Instant::now();
         let stats = self.executor.persist(client, &run).await?;
+        phases.persist = t.elapsed();
         let mut report = run.into_report();
         report.persisted = Some(stats);
-        Ok(report)
+        Ok((report, phases))
     }
 }
 

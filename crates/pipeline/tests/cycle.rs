@@ -211,10 +211,11 @@ async fn replay_on_real_data_with_the_registry_on() {
     assert!(one(&client, "SELECT count(*) FROM kcg.prediction_stats_hourly").await > 0);
 
     // One implementation, two paths: the registry's PRIMARY spoofing_score
-    // equals the legacy vessel_analysis score of the same cycle.
+    // equals the legacy vessel_analysis score of the same cycle (a row
+    // spoofing_score's output policy left out is its score 0).
     let row = client
         .query_one(
-            "SELECT count(*), count(*) FILTER (WHERE o.score IS DISTINCT FROM v.spoofing_score::float8) \
+            "SELECT count(*), count(*) FILTER (WHERE coalesce(o.score, 0) IS DISTINCT FROM v.spoofing_score::float8) \
              FROM kcg.vessel_analysis v FULL JOIN \
                (SELECT * FROM kcg.detection_model_run_outputs \
                  WHERE model_id = 'spoofing_score' AND role = 'PRIMARY') o \

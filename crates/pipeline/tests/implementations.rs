@@ -48,6 +48,16 @@ async fn a_shadow_running_another_implementation_beside_the_primary_differs_on_r
     )
     .await
     .unwrap();
+    // Both store every vessel (the kind's policy leaves out score 0), so
+    // the two are compared vessel by vessel below.
+    client
+        .execute(
+            "UPDATE kcg.detection_model_versions SET params = params || '{\"_output\": \"all\"}' \
+             WHERE model_id = 'spoofing_score'",
+            &[],
+        )
+        .await
+        .unwrap();
 
     let p = Pipeline::new(
         PipelineConfig {

@@ -67,8 +67,11 @@ async fn stored(client: &Client, at: DateTime<Utc>) -> Stored {
         .await,
         primary_scores: count(
             client,
-            "SELECT count(*) FROM kcg.detection_model_run_outputs \
-             WHERE cycle_ts = $1 AND model_id = 'spoofing_score' AND role = 'PRIMARY'",
+            // Stored, plus those its output policy left out (run record).
+            "SELECT (SELECT count(*) FROM kcg.detection_model_run_outputs \
+                      WHERE cycle_ts = $1 AND model_id = 'spoofing_score' AND role = 'PRIMARY') \
+                  + (SELECT coalesce(sum(omitted_count), 0) FROM kcg.detection_model_runs \
+                      WHERE cycle_ts = $1 AND model_id = 'spoofing_score' AND role = 'PRIMARY')",
             at,
         )
         .await,

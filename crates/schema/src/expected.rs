@@ -500,6 +500,8 @@ pub const TABLES: &[Table] = &[
             col("dropped_metric_count", "integer"),
             // V051: LIVE (a cycle) or BACKTEST.
             col("origin", "character varying(16)"),
+            // V055: of output_count, the rows the output policy left out.
+            col("omitted_count", "integer"),
         ],
         partitioned: None,
         checks: &[
@@ -514,6 +516,11 @@ pub const TABLES: &[Table] = &[
                 "detection_model_runs_origin_check",
                 &["origin"],
                 &["LIVE", "BACKTEST"],
+            ),
+            expr(
+                "detection_model_runs_omitted_count_check",
+                &["output_count", "omitted_count"],
+                "omitted_count <= output_count",
             ),
         ],
         keys: &[pk("detection_model_runs_pkey", &["id"])],
@@ -536,10 +543,10 @@ pub const TABLES: &[Table] = &[
             &["role"],
             ROLES,
         )],
-        keys: &[pk(
-            "detection_model_run_outputs_pkey",
-            &["cycle_ts", "version_id", "entity_key"],
-        )],
+        // No unique key since V056: dag-exec keeps (cycle_ts, version_id,
+        // entity_key) unique (a plain index on (cycle_ts, version_id)
+        // serves the reads and DELETEs).
+        keys: &[],
         triggers: &[],
     },
     Table {

@@ -20,7 +20,7 @@
 //! | `kcg_stages_total` | counter | `stage`, `status` | stage records by status (`OK`, `FAILED`, `SKIPPED`) |
 //! | `kcg_cycles_total` | counter | `outcome` | cycles by [`CycleResult`]: `ok`, `stage_failed`, `error` |
 //! | `kcg_model_runs_total` | counter | `model`, `version`, `role`, `status` | run records of stage 10 |
-//! | `kcg_model_outputs_total` | counter | `model`, `version`, `role` | output rows stored |
+//! | `kcg_model_outputs_total` | counter | `model`, `version`, `role` | output rows stored (those the version's output policy kept) |
 //! | `kcg_model_dropped_metrics_total` | counter | `model`, `version`, `role` | metrics not stored |
 //! | `kcg_model_abandoned_threads` | gauge | | threads of timed-out models still running |
 //! | `kcg_params_cache_loads_total` | counter | | registry loads from the database |
@@ -361,10 +361,10 @@ impl Telemetry {
                         status: v.status.as_str(),
                     })
                     .inc();
-                if v.output_count > 0 {
-                    m.outputs
-                        .get_or_create(&labels)
-                        .inc_by(v.output_count as u64);
+                // Stored: what the output policy kept of what it returned.
+                let stored = v.output_count.saturating_sub(v.omitted_count);
+                if stored > 0 {
+                    m.outputs.get_or_create(&labels).inc_by(stored as u64);
                 }
                 if v.dropped_metrics > 0 {
                     m.dropped_metrics

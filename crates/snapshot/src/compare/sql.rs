@@ -46,9 +46,9 @@ WHERE version_id = $1 AND cycle_ts <= $2";
 /// define an entity, a missing score or a flag differently.
 ///
 /// Per cycle the two versions' rows are full-joined on `entity_key` inside
-/// a LATERAL subquery (one cycle's rows at a time, read in primary-key
-/// order; a window-wide join spills to disk on a day of outputs). A missing
-/// row, like a `NULL` (non-finite) score, is a score of 0. The *entities*
+/// a LATERAL subquery (one cycle's rows at a time, read by the
+/// `(cycle_ts, version_id)` index of V056; a window-wide join spills to
+/// disk on a day of outputs). A missing row, like a `NULL` (non-finite) score, is a score of 0. The *entities*
 /// compared (`active`) are the entity-cycles at least one version scored
 /// non-zero, so a zero-score row and a missing row weigh the same
 /// everywhere. `upstream` is the models `$3` depends on, transitively.

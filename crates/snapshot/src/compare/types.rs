@@ -48,7 +48,11 @@ pub struct Flags {
     pub neither: i64,
 }
 
-/// Rows the two versions stored on the compared cycles.
+/// Rows the two versions stored on the compared cycles: what the storage
+/// holds, not what the models returned. Under a sparse output policy
+/// (model_api `OutputPolicy`, the run rows' `omitted_count`) these are
+/// smaller while every other figure of the comparison stays the same, an
+/// omitted row being a score of 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct StoredRows {
     /// The baseline's rows.

@@ -1,0 +1,182 @@
+//! Sparse outputs on the bundled real sample: the same cycles stored with
+//! every row (`"_output": "all"` on every version) and then rerun with the
+//! reference models' default output policies give the same comparison
+//! figures, the same per-version statistics, and fewer stored rows, the
+//! difference recorded as `omitted_count` in the run rows.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use pipeline::{Pipeline, PipelineConfig};
+use snapshot::compare::StoredRows;
+use test_support::TestDb;
+use tokio_postgres::Client;
+
+fn ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn pipeline() -> Pipeline {
+    Pipeline::new(
+        PipelineConfig {
+            use_registry: true,
+            ..PipelineConfig::default()
+        },
+        registry::Catalog::from_entries(detectors::catalog()).unwrap(),
+    )
+}
+
+const CYCLES: [&str; 2] = ["2022-01-03T00:15:00Z", "2022-01-03T00:20:00Z"];
+
+async fn replay(client: &mut Client) {
+    // A fresh pipeline: its params cache reads the registry as it is now.
+    let p = pipeline();
+    for at in CYCLES {
+        let o = p.run_cycle(client, ts(at)).await.unwrap();
+        assert!(o.failed.is_none(), "{:?}", o.failed);
+        let r = o.registry.as_ref().expect("stage 10 ran");
+        assert_eq!(r.count(dag_exec::RunStatus::Ok), 8, "{r:?}");
+    }
+}
+
+/// Per model: (rows stored, rows with score 0 and no payload), and per
+/// version id: (output_count, omitted_count) summed over the run rows.
+type Stored = (BTreeMap<String, (i64, i64)>, BTreeMap<i64, (i64, i64)>);
+
+async fn stored(client: &Client) -> Stored {
+    let rows = client
+        .query(
+            "SELECT model_id::text, count(*), \
+                    count(*) FILTER (WHERE coalesce(score, 0) = 0 AND payload IS NULL) \
+             FROM kcg.detection_model_run_outputs GROUP BY model_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let by_model = rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    let rows = client
+        .query(
+            "SELECT version_id, sum(output_count)::int8, sum(omitted_count)::int8 \
+             FROM kcg.detection_model_runs WHERE status = 'OK' GROUP BY version_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let by_version = rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    (by_model, by_version)
+}
+
+#[tokio::test]
+async fn sparse_outputs_leave_every_comparison_figure_unchanged_on_real_data() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ais-2022-01-03-sample.csv.gz");
+    ingest::ingest_file(&mut client, &sample, &ingest::NoProgress)
+        .await
+        .unwrap();
+    pipeline::register_reference_models(&mut client)
+        .await
+        .unwrap();
+    let mut spoofing = detectors::default_params("spoofing_score").unwrap();
+    spoofing["speed_floor_factor"] = 0.5.into();
+    spoofing["speed_full_factor"] = 1.0.into();
+    let mut identity = detectors::default_params("identity_collision").unwrap();
+    identity["min_switches"] = 2.into();
+    let mut risk = detectors::default_params("risk").unwrap();
+    risk["spoofing_weight"] = 0.3.into();
+    for (model, version, role, params) in [
+        ("spoofing_score", "shadow", "SHADOW", spoofing),
+        ("identity_collision", "challenger", "CHALLENGER", identity),
+        ("risk", "shadow", "SHADOW", risk),
+    ] {
+        client
+            .execute(
+                "INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params) \
+                 VALUES ($1, $2, $3, 'ACTIVE', $4)",
+                &[&model, &version, &role, &params],
+            )
+            .await
+            .unwrap();
+    }
+
+    // Every row stored.
+    client
+        .batch_execute(
+            "UPDATE kcg.detection_model_versions SET params = params || '{\"_output\": \"all\"}'",
+        )
+        .await
+        .unwrap();
+    replay(&mut client).await;
+    let (all_models, all_runs) = stored(&client).await;
+    for (model, (rows, empty)) in &all_models {
+        println!("storing everything: {model}: {rows} rows, {empty} with score 0 and no payload");
+    }
+    assert!(all_runs.values().all(|&(_, omitted)| omitted == 0));
+    let at = ts("2022-01-03T01:00:00Z");
+    let full = snapshot::hourly(&client, at).await.unwrap().models;
+
+    // The defaults: the same cycles rerun (replacing them).
+    client
+        .batch_execute("UPDATE kcg.detection_model_versions SET params = params - '_output'")
+        .await
+        .unwrap();
+    replay(&mut client).await;
+    let (sparse_models, sparse_runs) = stored(&client).await;
+    let sparse = snapshot::hourly(&client, at).await.unwrap().models;
+
+    // What was left out is what carried nothing, and the run rows count it.
+    let mut omitted_total = 0;
+    for (model, (rows, empty)) in &all_models {
+        let (kept, kept_empty) = sparse_models.get(model).copied().unwrap_or((0, 0));
+        if ["spoofing_score", "risk"].contains(&model.as_str()) {
+            assert_eq!((kept, kept_empty), (rows - empty, 0), "{model}");
+            assert!(*empty > 0, "{model} has zero-score rows to leave out");
+        } else {
+            assert_eq!(kept, *rows, "{model} keeps every row");
+        }
+        omitted_total += rows - kept;
+    }
+    assert_eq!(
+        sparse_runs.values().map(|r| r.1).sum::<i64>(),
+        omitted_total
+    );
+    for (version, (count, _)) in &all_runs {
+        assert_eq!(sparse_runs[version].0, *count, "output_count of {version}");
+    }
+
+    // The models section: the same statistics and comparisons, but for
+    // the rows stored.
+    assert_eq!(full.outputs_per_run, sparse.outputs_per_run);
+    let outputs = |m: &snapshot::Models| -> Vec<_> {
+        m.versions
+            .iter()
+            .map(|v| (v.version_id, v.runs.clone(), v.outputs, v.outputs_per_run))
+            .collect()
+    };
+    assert_eq!(outputs(&full), outputs(&sparse));
+    assert_eq!(full.comparisons.len(), 3);
+    assert_eq!(full.alarm, sparse.alarm);
+    let no_rows = StoredRows {
+        baseline: 0,
+        candidate: 0,
+        shared: 0,
+    };
+    let mut fewer = 0;
+    for (mut f, mut s) in full.comparisons.into_iter().zip(sparse.comparisons) {
+        assert!(s.rows.baseline <= f.rows.baseline && s.rows.candidate <= f.rows.candidate);
+        fewer += (s.rows.baseline < f.rows.baseline) as usize;
+        f.rows = no_rows;
+        s.rows = no_rows;
+        assert_eq!(f, s);
+        assert!(f.cycles == 2 && f.population > 0, "{f:?}");
+    }
+    assert!(fewer >= 2, "spoofing_score and risk stored fewer rows");
+}
