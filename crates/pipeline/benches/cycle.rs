@@ -470,6 +470,7 @@ async fn scaled_cycle() {
     clock = Clock(ts("2022-01-03T00:15:00Z"));
     reset_peak_rss();
     let (mut full, mut legacy, mut fixes) = (Vec::new(), Vec::new(), 0);
+    let mut f = Figures::default();
     for i in 0..SCALED_RUNS {
         let order = if i % 2 == 0 {
             [false, true]
@@ -482,9 +483,11 @@ async fn scaled_cycle() {
             let took = t.elapsed().as_secs_f64();
             fixes = o.clean.kept;
             if registry {
-                full.push(took)
+                full.push(took);
+                record_stages(&mut f, "scaled20", &o);
             } else {
-                legacy.push(took)
+                legacy.push(took);
+                record_stages(&mut f, "scaled20_legacy", &o);
             }
         }
     }
@@ -494,6 +497,17 @@ async fn scaled_cycle() {
     println!("scaled20_cycle_s: {:.2}", median(full));
     if let Some(mb) = peak_rss_mb() {
         println!("scaled20_peak_rss_mb: {mb:.0}");
+    }
+    for prefix in ["scaled20_legacy", "scaled20"] {
+        for stage in Stage::ALL {
+            let name = format!("{prefix}_stage_{}_ms", stage.name());
+            if f.0.contains_key(&name) {
+                println!("{name}: {:.1}", f.median(&name));
+            }
+        }
+    }
+    for name in ["stage10_run_ms", "stage10_persist_ms"] {
+        println!("scaled20_{name}: {:.1}", f.median(name));
     }
 }
 
