@@ -36,6 +36,7 @@ use crate::geo::{KM_PER_NAUTICAL_MILE, haversine_km, knots, round3};
 use crate::identity::{IdentityParams, classify_mmsi};
 use crate::params::{ModelParams, positive};
 use crate::{IdentityClass, nine_digits};
+use ais_types::geo::{cos_lat, haversine_km_cos};
 
 /// Thresholds of [`TrackFeaturesModel`].
 ///
@@ -153,6 +154,9 @@ struct Point {
     ts: DateTime<Utc>,
     lat: f64,
     lon: f64,
+    /// [`cos_lat`] of `lat`, computed once: a point is measured against
+    /// many.
+    cos_lat: f64,
     /// Index into the vessel's window fixes, `None` when carried from
     /// before the window.
     fix: Option<usize>,
@@ -166,6 +170,11 @@ struct Hypothesis {
     confirmed: bool,
     window_fixes: u32,
     carried_track: bool,
+}
+
+/// [`haversine_km`] between two points (exactly: the cosines are the same).
+fn km(a: &Point, b: &Point) -> f64 {
+    haversine_km_cos(a.lat, a.lon, a.cos_lat, b.lat, b.lon, b.cos_lat)
 }
 
 fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
@@ -203,9 +212,8 @@ fn analyse(
                 .and_then(ceiling_kn)
                 .unwrap_or(p.default_ceiling_kn)
         };
-    let reachable = |a: &Point, b: &Point, kn: f64| {
-        haversine_km(a.lat, a.lon, b.lat, b.lon) <= p.noise_km + reach_km(kn, seconds(a.ts, b.ts))
-    };
+    let reachable =
+        |a: &Point, b: &Point, kn: f64| km(a, b) <= p.noise_km + reach_km(kn, seconds(a.ts, b.ts));
 
     // The sequence: carried positions from before the window, then the window.
     let mut points: Vec<Point> = Vec::with_capacity(fixes.len() + carried.len());
@@ -216,6 +224,7 @@ fn analyse(
                 ts: c.ts,
                 lat: c.lat,
                 lon: c.lon,
+                cos_lat: cos_lat(c.lat),
                 fix: None,
                 carried_site: Some(c.site),
             });
@@ -230,6 +239,7 @@ fn analyse(
             ts: f.ts,
             lat: f.lat,
             lon: f.lon,
+            cos_lat: cos_lat(f.lat),
             fix: Some(i),
             carried_site: marks[i],
         });
@@ -250,8 +260,9 @@ fn analyse(
             .enumerate()
             .filter_map(|(h, hyp)| {
                 let last = &points[*hyp.points.last()?];
-                reachable(last, pt, ceiling)
-                    .then(|| (h, haversine_km(last.lat, last.lon, pt.lat, pt.lon)))
+                // `reachable`, with the distance measured once.
+                let d = km(last, pt);
+                (d <= p.noise_km + reach_km(ceiling, seconds(last.ts, pt.ts))).then_some((h, d))
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(h, _)| h);
@@ -260,7 +271,7 @@ fn analyse(
         // reached: the last fix contradicts both its neighbours; it is set
         // apart, and the track goes on.
         let least_kn = |a: &Point, b: &Point| {
-            let km = (haversine_km(a.lat, a.lon, b.lat, b.lon) - p.noise_km).max(0.0);
+            let km = (km(a, b) - p.noise_km).max(0.0);
             if km == 0.0 {
                 0.0
             } else {
@@ -277,7 +288,7 @@ fn analyse(
                     let spike = last.carried_site.is_none()
                         && reachable(before, pt, ceiling)
                         && least_kn(before, pt) < least_kn(before, last);
-                    spike.then(|| (h, haversine_km(before.lat, before.lon, pt.lat, pt.lon)))
+                    spike.then(|| (h, km(before, pt)))
                 })
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .map(|(h, _)| h)
@@ -309,12 +320,12 @@ fn analyse(
         hyp_of[k] = h;
     }
     for hyp in &mut hyps {
-        let pts: Vec<&Point> = hyp.points.iter().map(|&k| &points[k]).collect();
-        hyp.window_fixes = pts.iter().filter(|q| q.fix.is_some()).count() as u32;
-        hyp.carried_track = pts.iter().any(|q| q.carried_site == Some(0));
-        let carried = pts.iter().any(|q| q.carried_site.is_some());
-        let span = match (pts.first(), pts.last()) {
-            (Some(a), Some(b)) => seconds(a.ts, b.ts),
+        let pts = || hyp.points.iter().map(|&k| &points[k]);
+        hyp.window_fixes = pts().filter(|q| q.fix.is_some()).count() as u32;
+        hyp.carried_track = pts().any(|q| q.carried_site == Some(0));
+        let carried = pts().any(|q| q.carried_site.is_some());
+        let span = match (hyp.points.first(), hyp.points.last()) {
+            (Some(&a), Some(&b)) => seconds(points[a].ts, points[b].ts),
             _ => 0.0,
         };
         hyp.confirmed = carried || span >= p.confirm_seconds;
@@ -404,7 +415,7 @@ fn analyse(
             continue;
         }
         let (a, b) = (&points[c[0]], &points[c[c.len() - 1]]);
-        let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
+        let km = km(a, b);
         let secs = seconds(a.ts, b.ts);
         let v = speed_kn((km - p.noise_km).max(0.0), secs);
         if km < p.min_speed_segment_km || v <= ceiling || !v.is_finite() {
@@ -446,7 +457,7 @@ fn analyse(
             if a.fix.is_none() && b.fix.is_none() {
                 continue;
             }
-            let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
+            let km = km(a, b);
             if km >= p.min_speed_segment_km {
                 // The least speed the two fixes prove, their position error granted.
                 let v = speed_kn((km - p.noise_km).max(0.0), seconds(a.ts, b.ts));
@@ -470,15 +481,15 @@ fn analyse(
             gaps += 1;
         }
     }
-    let track_fixes: Vec<&Fix> = fixes
-        .iter()
-        .zip(&roles)
-        .filter(|(_, r)| matches!(r, FixRole::Track | FixRole::FastRun))
-        .map(|(f, _)| f)
-        .collect();
-    let max_reported_sog = track_fixes.iter().filter_map(|f| f.sog).reduce(f32::max);
-    let reported_over_ceiling = track_fixes
-        .iter()
+    let track_fixes = || {
+        fixes
+            .iter()
+            .zip(&roles)
+            .filter(|(_, r)| matches!(r, FixRole::Track | FixRole::FastRun))
+            .map(|(f, _)| f)
+    };
+    let max_reported_sog = track_fixes().filter_map(|f| f.sog).reduce(f32::max);
+    let reported_over_ceiling = track_fixes()
         .filter(|f| f.sog.is_some_and(|s| f64::from(s) > ceiling))
         .count() as u32;
 
@@ -492,7 +503,7 @@ fn analyse(
     let mut max_jump: Option<Jump> = None;
     for w in confirmed.windows(2) {
         let ((ka, a), (kb, b)) = (w[0], w[1]);
-        let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
+        let km = km(a, b);
         let secs = seconds(a.ts, b.ts);
         let v = speed_kn(km, secs);
         if a.fix.is_some() || b.fix.is_some() {
@@ -552,8 +563,19 @@ pub fn track_features(
     let mut roles = Vec::with_capacity(fixes.len());
     let mut vessels = Vec::with_capacity(window.vessel_count());
     let start = window.bounds().start;
+    // Both the vessels and the carried positions are by MMSI: one pass
+    // over the carried ones finds each vessel's (as `AisWindow::carried`).
+    let carried = window.carried_all();
+    let mut c = 0;
     for (mmsi, range) in window.vessel_ranges() {
-        let a = analyse(mmsi, &fixes[range], window.carried(mmsi), start, params);
+        while c < carried.len() && carried[c].mmsi < mmsi {
+            c += 1;
+        }
+        let from = c;
+        while c < carried.len() && carried[c].mmsi == mmsi {
+            c += 1;
+        }
+        let a = analyse(mmsi, &fixes[range], &carried[from..c], start, params);
         roles.extend(a.roles);
         vessels.push(a.track);
     }
