@@ -33,6 +33,7 @@ mod stage;
 mod state;
 mod window;
 
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
@@ -286,6 +287,9 @@ pub struct Pipeline {
     /// Stage 10's schema pre-check, compared again only when the catalog
     /// changed (issue 17).
     schema: schema::SchemaGuard,
+    /// How many positions the last window loaded held: the next load's
+    /// capacity.
+    window_hint: AtomicUsize,
 }
 
 /// What the stages hand each other.
@@ -318,6 +322,7 @@ impl Pipeline {
             cache,
             executor,
             schema: schema::SchemaGuard::new(),
+            window_hint: AtomicUsize::new(0),
         }
     }
 
@@ -645,7 +650,7 @@ impl Pipeline {
             }
             Stage::Tracks => {
                 let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
-                let tracks = detectors::legacy::track_features(cycle_ts, window)?;
+                let tracks = detectors::legacy::track_features_artifact(cycle_ts, window)?;
                 let carry = tracks.artifact().carry_forward(cycle_ts);
                 let stored = state::write(client, cycle_ts, &carry).await?;
                 let detail = format!(
@@ -716,6 +721,9 @@ impl Pipeline {
                         .await?;
                 w.events = n;
                 w.event_hours = hours;
+                // No later stage reads the legacy artifacts: they are freed
+                // before stage 10 builds its own (the cycle's peak memory).
+                (w.tracks, w.identity, w.spoofing, w.collisions) = (None, None, None, None);
                 Ok(format!("{n} events"))
             }
             Stage::Stats => {
