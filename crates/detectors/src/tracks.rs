@@ -190,9 +190,36 @@ fn speed_kn(km: f64, secs: f64) -> f64 {
     knots(km, secs / 60.0).unwrap_or(f64::INFINITY)
 }
 
-struct VesselAnalysis {
-    roles: Vec<FixRole>,
-    track: VesselTrack,
+/// The working vectors of [`analyse`], kept from one vessel to the next
+/// (cleared, their capacity kept): a window of 150,000 vessels would
+/// otherwise allocate and free them 150,000 times.
+#[derive(Default)]
+struct Scratch {
+    points: Vec<Point>,
+    marks: Vec<Option<i16>>,
+    hyps: Vec<Hypothesis>,
+    hyp_of: Vec<usize>,
+    site_of_hyp: Vec<Option<u8>>,
+    order: Vec<usize>,
+    candidates: Vec<usize>,
+    chains: Vec<Vec<usize>>,
+    /// Emptied vectors of hypotheses and chains, for the next ones.
+    spare: Vec<Vec<usize>>,
+}
+
+impl Scratch {
+    /// Returns the vectors of the last vessel's hypotheses and chains.
+    fn recycle(&mut self) {
+        for mut v in self
+            .hyps
+            .drain(..)
+            .map(|h| h.points)
+            .chain(self.chains.drain(..))
+        {
+            v.clear();
+            self.spare.push(v);
+        }
+    }
 }
 
 fn analyse(
@@ -201,7 +228,10 @@ fn analyse(
     carried: &[CarriedFix],
     bounds_start: DateTime<Utc>,
     p: &TrackParams,
-) -> VesselAnalysis {
+    scratch: &mut Scratch,
+    roles_out: &mut Vec<FixRole>,
+) -> VesselTrack {
+    scratch.recycle();
     let vessel_type = fixes.iter().rev().find_map(|f| f.vessel_type);
     let ceiling =
         if classify_mmsi(mmsi, &IdentityParams::default()).class == IdentityClass::SarAircraft {
@@ -216,8 +246,11 @@ fn analyse(
         |a: &Point, b: &Point, kn: f64| km(a, b) <= p.noise_km + reach_km(kn, seconds(a.ts, b.ts));
 
     // The sequence: carried positions from before the window, then the window.
-    let mut points: Vec<Point> = Vec::with_capacity(fixes.len() + carried.len());
-    let mut marks: Vec<Option<i16>> = vec![None; fixes.len()];
+    let points = &mut scratch.points;
+    points.clear();
+    let marks = &mut scratch.marks;
+    marks.clear();
+    marks.resize(fixes.len(), None);
     for c in carried {
         if c.ts <= bounds_start {
             points.push(Point {
@@ -252,8 +285,12 @@ fn analyse(
     });
 
     // Place hypotheses at the vessel's ceiling.
-    let mut hyps: Vec<Hypothesis> = Vec::new();
-    let mut hyp_of: Vec<usize> = vec![0; points.len()];
+    let points: &[Point] = points;
+    let mut hyps = std::mem::take(&mut scratch.hyps);
+    let hyp_of = &mut scratch.hyp_of;
+    hyp_of.clear();
+    hyp_of.resize(points.len(), 0);
+    let spare = &mut scratch.spare;
     for (k, pt) in points.iter().enumerate() {
         let best = hyps
             .iter()
@@ -293,9 +330,9 @@ fn analyse(
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .map(|(h, _)| h)
         };
-        let new_hypothesis = |hyps: &mut Vec<Hypothesis>| {
+        let new_hypothesis = |hyps: &mut Vec<Hypothesis>, spare: &mut Vec<Vec<usize>>| {
             hyps.push(Hypothesis {
-                points: Vec::new(),
+                points: spare.pop().unwrap_or_default(),
                 confirmed: false,
                 window_fixes: 0,
                 carried_track: false,
@@ -307,13 +344,13 @@ fn analyse(
             None => match repair() {
                 Some(h) => {
                     if let Some(spike) = hyps[h].points.pop() {
-                        let g = new_hypothesis(&mut hyps);
+                        let g = new_hypothesis(&mut hyps, spare);
                         hyps[g].points.push(spike);
                         hyp_of[spike] = g;
                     }
                     h
                 }
-                None => new_hypothesis(&mut hyps),
+                None => new_hypothesis(&mut hyps, spare),
             },
         };
         hyps[h].points.push(k);
@@ -339,8 +376,12 @@ fn analyse(
     let track_confirmed = main.is_some_and(|m| hyps[m].confirmed);
 
     // Site numbering: the track first, then the other confirmed ones by first fix.
-    let mut site_of_hyp: Vec<Option<u8>> = vec![None; hyps.len()];
-    let mut order: Vec<usize> = (0..hyps.len()).filter(|&h| hyps[h].confirmed).collect();
+    let site_of_hyp = &mut scratch.site_of_hyp;
+    site_of_hyp.clear();
+    site_of_hyp.resize(hyps.len(), None);
+    let order = &mut scratch.order;
+    order.clear();
+    order.extend((0..hyps.len()).filter(|&h| hyps[h].confirmed));
     order.sort_by_key(|&h| (Some(h) != main, hyps[h].points[0]));
     order.truncate(MAX_SITES);
     for (n, &h) in order.iter().enumerate() {
@@ -366,8 +407,11 @@ fn analyse(
         .collect();
 
     // Roles of the window fixes; unconfirmed points are glitch candidates.
-    let mut roles = vec![FixRole::Glitch; fixes.len()];
-    let mut candidates: Vec<usize> = Vec::new();
+    let base = roles_out.len();
+    roles_out.resize(base + fixes.len(), FixRole::Glitch);
+    let roles = &mut roles_out[base..];
+    let candidates = &mut scratch.candidates;
+    candidates.clear();
     for (k, pt) in points.iter().enumerate() {
         let Some(i) = pt.fix else { continue };
         let h = hyp_of[k];
@@ -392,8 +436,8 @@ fn analyse(
     }
 
     // Fast runs: candidates chaining at up to max_track_speed_kn.
-    let mut chains: Vec<Vec<usize>> = Vec::new();
-    for &k in &candidates {
+    let chains = &mut scratch.chains;
+    for &k in candidates.iter() {
         let pt = &points[k];
         let best = chains
             .iter()
@@ -406,11 +450,15 @@ fn analyse(
             .map(|(n, _)| n);
         match best {
             Some(n) => chains[n].push(k),
-            None => chains.push(vec![k]),
+            None => {
+                let mut c = scratch.spare.pop().unwrap_or_default();
+                c.push(k);
+                chains.push(c);
+            }
         }
     }
     let mut fast_run: Option<FastRun> = None;
-    for c in &chains {
+    for c in chains.iter() {
         if c.len() < p.min_fast_fixes as usize {
             continue;
         }
@@ -438,22 +486,22 @@ fn analyse(
     }
 
     // Along the track: speed over a baseline, gaps, reported speeds.
-    let track_pts: Vec<&Point> = main
-        .map(|m| hyps[m].points.iter().map(|&k| &points[k]).collect())
-        .unwrap_or_default();
+    let track: &[usize] = main.map_or(&[], |m| &hyps[m].points);
+    let track_pts = |n: usize| &points[track[n]];
     // Each fix against the first one a baseline later (a burst) and against
     // the track's last (the sustained speed, noise amortised).
     let mut max_speed_kn: Option<f64> = None;
     let mut j = 0;
-    for (i, a) in track_pts.iter().enumerate() {
+    for i in 0..track.len() {
+        let a = track_pts(i);
         j = j.max(i + 1);
-        while j < track_pts.len() && seconds(a.ts, track_pts[j].ts) < p.speed_baseline_seconds {
+        while j < track.len() && seconds(a.ts, track_pts(j).ts) < p.speed_baseline_seconds {
             j += 1;
         }
-        if j >= track_pts.len() {
+        if j >= track.len() {
             break;
         }
-        for b in [track_pts[j], track_pts[track_pts.len() - 1]] {
+        for b in [track_pts(j), track_pts(track.len() - 1)] {
             if a.fix.is_none() && b.fix.is_none() {
                 continue;
             }
@@ -469,11 +517,12 @@ fn analyse(
     }
     let mut max_gap_minutes: Option<f64> = None;
     let mut gaps = 0;
-    for w in track_pts.windows(2) {
-        if w[1].fix.is_none() {
+    for w in track.windows(2) {
+        let (a, b) = (&points[w[0]], &points[w[1]]);
+        if b.fix.is_none() {
             continue;
         }
-        let minutes = seconds(w[0].ts, w[1].ts) / 60.0;
+        let minutes = seconds(a.ts, b.ts) / 60.0;
         if max_gap_minutes.is_none_or(|g| minutes > g) {
             max_gap_minutes = Some(minutes);
         }
@@ -484,7 +533,7 @@ fn analyse(
     let track_fixes = || {
         fixes
             .iter()
-            .zip(&roles)
+            .zip(roles.iter())
             .filter(|(_, r)| matches!(r, FixRole::Track | FixRole::FastRun))
             .map(|(f, _)| f)
     };
@@ -494,15 +543,16 @@ fn analyse(
         .count() as u32;
 
     // Switches and jumps between confirmed places.
-    let confirmed: Vec<(usize, &Point)> = points
+    let mut confirmed = points
         .iter()
         .enumerate()
-        .filter(|(k, _)| site_of_hyp[hyp_of[*k]].is_some())
-        .collect();
+        .filter(|(k, _)| site_of_hyp[hyp_of[*k]].is_some());
     let mut switches = Vec::new();
     let mut max_jump: Option<Jump> = None;
-    for w in confirmed.windows(2) {
-        let ((ka, a), (kb, b)) = (w[0], w[1]);
+    // Each confirmed point with the next (`windows(2)` of them).
+    let mut prev = confirmed.next();
+    while let (Some((ka, a)), Some((kb, b))) = (prev, confirmed.next()) {
+        prev = Some((kb, b));
         let km = km(a, b);
         let secs = seconds(a.ts, b.ts);
         let v = speed_kn(km, secs);
@@ -549,7 +599,8 @@ fn analyse(
         max_reported_sog,
         reported_over_ceiling,
     };
-    VesselAnalysis { roles, track }
+    scratch.hyps = hyps;
+    track
 }
 
 /// The artifact of `track_features`: the features of every vessel in
@@ -562,6 +613,7 @@ pub fn track_features(
     let fixes = window.fixes();
     let mut roles = Vec::with_capacity(fixes.len());
     let mut vessels = Vec::with_capacity(window.vessel_count());
+    let mut scratch = Scratch::default();
     let start = window.bounds().start;
     // Both the vessels and the carried positions are by MMSI: one pass
     // over the carried ones finds each vessel's (as `AisWindow::carried`).
@@ -575,9 +627,15 @@ pub fn track_features(
         while c < carried.len() && carried[c].mmsi == mmsi {
             c += 1;
         }
-        let a = analyse(mmsi, &fixes[range], &carried[from..c], start, params);
-        roles.extend(a.roles);
-        vessels.push(a.track);
+        vessels.push(analyse(
+            mmsi,
+            &fixes[range],
+            &carried[from..c],
+            start,
+            params,
+            &mut scratch,
+            &mut roles,
+        ));
     }
     TrackFeatures::new(
         window,
