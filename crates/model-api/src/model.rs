@@ -214,7 +214,7 @@ fn split_output<'p>(
     };
     let policy: OutputPolicy = serde_json::from_value(value.clone()).map_err(|e| {
         refuse(format!(
-            "{e} (expected \"all\", \"non_zero_or_payload\" or {{\"at_least\": <score>}})"
+            "{e} (expected \"all\", \"non_zero_or_payload\", \"non_zero\" or {{\"at_least\": <score>}})"
         ))
     })?;
     if let Some(problem) = policy.problem() {
@@ -300,6 +300,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sparse.output_policy(), OutputPolicy::NonZeroOrPayload);
+        let flagged = instantiate(
+            Echo,
+            id(),
+            &serde_json::json!({"factor": 1.0, "_output": "non_zero"}),
+        )
+        .unwrap();
+        assert_eq!(flagged.output_policy(), OutputPolicy::NonZero);
         let above = instantiate(
             Echo,
             id(),
@@ -325,6 +332,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(bad.field.as_deref(), Some("_output"), "{bad}");
         assert!(bad.message.contains("non_zero_or_payload"), "{bad}");
+        assert!(bad.message.contains("\"non_zero\""), "{bad}");
         let zero = instantiate(
             Echo,
             id(),
