@@ -5,8 +5,10 @@
 use std::any::{Any, type_name};
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use model_api::{CycleTs, ModelError, ModelId, ModelOutput, OutputRow, Upstream};
+use model_api::{CycleTs, ModelError, ModelId, ModelOutput, OUTPUT_PARAM, OutputRow, Upstream};
+use serde_json::Value;
 
 use crate::AisWindow;
 use crate::Collisions;
@@ -49,10 +51,13 @@ pub enum DetectorError {
 }
 
 /// A model's whole result (rows, metrics, artifact) whose artifact is known
-/// to be a `T`. Cloning shares the result.
+/// to be a `T`, with the upstream results it was computed from. Cloning
+/// shares the result.
 #[derive(Debug)]
 pub struct Typed<T> {
     output: Arc<ModelOutput>,
+    upstream: Upstream,
+    took: Duration,
     _artifact: PhantomData<fn() -> T>,
 }
 
@@ -60,16 +65,38 @@ impl<T> Clone for Typed<T> {
     fn clone(&self) -> Self {
         Self {
             output: Arc::clone(&self.output),
+            upstream: self.upstream.clone(),
+            took: self.took,
             _artifact: PhantomData,
         }
     }
 }
 
+impl<T> Typed<T> {
+    /// The upstream results, by input key, the model read (none for a
+    /// root model).
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// How long the model ran.
+    pub fn took(&self) -> Duration {
+        self.took
+    }
+}
+
 impl<T: Any> Typed<T> {
-    /// Wraps `output` if its artifact is a `T`.
+    /// Wraps `output` if its artifact is a `T` (computed from no upstream
+    /// result, in no time).
     pub fn new(output: Arc<ModelOutput>) -> Option<Self> {
+        Self::computed(output, Upstream::new(), Duration::ZERO)
+    }
+
+    fn computed(output: Arc<ModelOutput>, upstream: Upstream, took: Duration) -> Option<Self> {
         output.artifact::<T>().is_some().then_some(Self {
             output,
+            upstream,
+            took,
             _artifact: PhantomData,
         })
     }
@@ -110,13 +137,36 @@ fn run_default<T: Any>(
     for (key, output) in inputs {
         upstream.insert(*key, Arc::clone(output));
     }
+    let started = Instant::now();
     let output = instance
         .run(cycle_ts, window, &upstream)
         .map_err(|source| DetectorError::Run { model, source })?;
-    Typed::new(Arc::new(output)).ok_or(DetectorError::Artifact {
+    Typed::computed(Arc::new(output), upstream, started.elapsed()).ok_or(DetectorError::Artifact {
         model,
         expected: type_name::<T>(),
     })
+}
+
+/// Whether a registry version of `model_id` running `implementation` with
+/// `params` computes what the legacy path computes for it: the model's
+/// default implementation with its default params (a version's output
+/// policy, `_output`, aside: it decides what is stored, not what is
+/// computed). Such a PRIMARY can take the legacy stage's result (see
+/// `dag_exec::Seeds`) instead of computing it again, given the same
+/// upstream results.
+pub fn runs_as_legacy(model_id: &str, implementation: &str, params: &Value) -> bool {
+    let Some(spec) = spec(model_id) else {
+        return false;
+    };
+    let Value::Object(given) = params else {
+        return false;
+    };
+    let Value::Object(defaults) = (spec.default_params)() else {
+        return false;
+    };
+    spec.implementations.first().map(|(name, _)| *name) == Some(implementation)
+        && given.len() - usize::from(given.contains_key(OUTPUT_PARAM)) == defaults.len()
+        && defaults.iter().all(|(k, v)| given.get(k) == Some(v))
 }
 
 /// Stage 3: `track_features` with default params.
@@ -207,7 +257,7 @@ pub struct VesselSummary {
     /// The latest name reported.
     pub vessel_name: Option<String>,
     /// The `spoofing_score` row's payload (the evidences; `None` at score 0).
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Value>,
 }
 
 impl LegacyResults {
@@ -289,4 +339,51 @@ pub fn run_legacy(cycle_ts: CycleTs, window: &AisWindow) -> Result<LegacyResults
         collisions,
         risk,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::implementations;
+
+    #[test]
+    fn only_the_default_implementation_with_the_default_params_runs_as_legacy() {
+        for spec in crate::specs() {
+            let defaults = (spec.default_params)();
+            assert!(
+                runs_as_legacy(spec.id, implementations::V1, &defaults),
+                "{}",
+                spec.id
+            );
+            // The output policy decides what is stored, not what is computed.
+            let mut stored_all = defaults.clone();
+            stored_all[OUTPUT_PARAM] = "all".into();
+            assert!(runs_as_legacy(spec.id, implementations::V1, &stored_all));
+            // Another implementation, a changed, missing or extra field.
+            assert!(!runs_as_legacy(spec.id, "v9", &defaults));
+            let Value::Object(fields) = &defaults else {
+                panic!("{}: default params are an object", spec.id);
+            };
+            if let Some((first, _)) = fields.iter().next() {
+                let mut changed = defaults.clone();
+                changed[first.as_str()] = serde_json::json!("something else");
+                assert!(!runs_as_legacy(spec.id, implementations::V1, &changed));
+                let mut missing = defaults.clone();
+                if let Some(map) = missing.as_object_mut() {
+                    map.remove(first.as_str());
+                }
+                assert!(!runs_as_legacy(spec.id, implementations::V1, &missing));
+            }
+            let mut extra = defaults.clone();
+            extra["unknown_field"] = 1.into();
+            assert!(!runs_as_legacy(spec.id, implementations::V1, &extra));
+        }
+        assert!(!runs_as_legacy(
+            "spoofing_score",
+            implementations::SPOOFING_GRADED,
+            &crate::default_params("spoofing_score").unwrap_or_default()
+        ));
+        assert!(!runs_as_legacy("loitering", "v1", &serde_json::json!({})));
+        assert!(!runs_as_legacy("risk", "v1", &serde_json::json!([])));
+    }
 }
