@@ -149,11 +149,12 @@ fn run_default<T: Any>(
 
 /// Whether a registry version of `model_id` running `implementation` with
 /// `params` computes what the legacy path computes for it: the model's
-/// default implementation with its default params (a version's output
-/// policy, `_output`, aside: it decides what is stored, not what is
-/// computed). Such a PRIMARY can take the legacy stage's result (see
-/// `dag_exec::Seeds`) instead of computing it again, given the same
-/// upstream results.
+/// default implementation with its default params and its kind's output
+/// policy (a version that overrides it with `_output` does not: a model
+/// may build its rows by its policy, e.g. `track_features` skips the
+/// payloads of rows it will not store). Such a PRIMARY can take the legacy
+/// stage's result (see `dag_exec::Seeds`) instead of computing it again,
+/// given the same upstream results.
 pub fn runs_as_legacy(model_id: &str, implementation: &str, params: &Value) -> bool {
     let Some(spec) = spec(model_id) else {
         return false;
@@ -165,7 +166,8 @@ pub fn runs_as_legacy(model_id: &str, implementation: &str, params: &Value) -> b
         return false;
     };
     spec.implementations.first().map(|(name, _)| *name) == Some(implementation)
-        && given.len() - usize::from(given.contains_key(OUTPUT_PARAM)) == defaults.len()
+        && !given.contains_key(OUTPUT_PARAM)
+        && given.len() == defaults.len()
         && defaults.iter().all(|(k, v)| given.get(k) == Some(v))
 }
 
@@ -355,10 +357,10 @@ mod tests {
                 "{}",
                 spec.id
             );
-            // The output policy decides what is stored, not what is computed.
+            // Another output policy: a model may build its rows by it.
             let mut stored_all = defaults.clone();
             stored_all[OUTPUT_PARAM] = "all".into();
-            assert!(runs_as_legacy(spec.id, implementations::V1, &stored_all));
+            assert!(!runs_as_legacy(spec.id, implementations::V1, &stored_all));
             // Another implementation, a changed, missing or extra field.
             assert!(!runs_as_legacy(spec.id, "v9", &defaults));
             let Value::Object(fields) = &defaults else {

@@ -583,7 +583,9 @@ pub fn track_features(
 /// noise), and storing their payloads was most of stage 10's cost; every
 /// comparison reads an omitted row as the 0 it scored, and
 /// `kcg.vessel_analysis` keeps every vessel's fixes, speed and jump. A
-/// version that wants every row sets `"_output": "all"`.
+/// version that wants every row sets `"_output": "all"`. A row the policy
+/// leaves out is returned without its payload (never built); models
+/// downstream read the artifact, not the rows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TrackFeaturesModel;
 
@@ -601,9 +603,18 @@ impl Model for TrackFeaturesModel {
         let features =
             track_features(window, ctx.params()).map_err(|e| ModelError::failed(e.to_string()))?;
         let mut out = ModelOutput::with_capacity(features.vessels().len());
+        let policy = ctx.output_policy();
         let mut gaps = 0u64;
         for v in features.vessels() {
             gaps += u64::from(v.gaps);
+            let score = v.max_speed_kn.unwrap_or(0.0);
+            let row = OutputRow::new(nine_digits(v.mmsi), score);
+            if !policy.keeps_score(score) {
+                // Not stored: its payload (a map of 12 fields, the most
+                // of this model's memory at scale) would only be dropped.
+                out.push(row);
+                continue;
+            }
             let payload = json!({
                 "fixes": v.fix_count,
                 "accepted": v.accepted,
@@ -618,10 +629,7 @@ impl Model for TrackFeaturesModel {
                 "max_gap_min": v.max_gap_minutes.map(round3),
                 "gaps": v.gaps,
             });
-            out.push(
-                OutputRow::new(nine_digits(v.mmsi), v.max_speed_kn.unwrap_or(0.0))
-                    .with_payload(payload),
-            );
+            out.push(row.with_payload(payload));
         }
         out.metric("vessels", features.vessels().len() as f64);
         out.metric("fixes", features.fix_count() as f64);

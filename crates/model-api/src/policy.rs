@@ -79,6 +79,29 @@ impl OutputPolicy {
         }
     }
 
+    /// Whether a row of score `score` that carries a payload is stored. A
+    /// model may skip building the payload of a row for which this is
+    /// false ([`Context::output_policy`](crate::Context::output_policy)):
+    /// the row is left out with or without it.
+    ///
+    /// ```
+    /// use model_api::OutputPolicy;
+    /// assert!(OutputPolicy::NonZeroOrPayload.keeps_score(0.0));
+    /// assert!(!OutputPolicy::NonZero.keeps_score(0.0));
+    /// assert!(OutputPolicy::NonZero.keeps_score(f64::NAN));
+    /// assert!(!OutputPolicy::AtLeast(0.5).keeps_score(0.4));
+    /// ```
+    pub fn keeps_score(&self, score: f64) -> bool {
+        if !score.is_finite() {
+            return true;
+        }
+        match *self {
+            OutputPolicy::All | OutputPolicy::NonZeroOrPayload => true,
+            OutputPolicy::NonZero => score != 0.0,
+            OutputPolicy::AtLeast(threshold) => score >= threshold,
+        }
+    }
+
     /// Why this policy cannot be used, if it cannot.
     pub(crate) fn problem(&self) -> Option<String> {
         match *self {

@@ -104,12 +104,11 @@ async fn seeded_primaries_store_what_computing_them_stores_and_a_change_upstream
     pipeline::register_reference_models(&mut client)
         .await
         .unwrap();
-    // A SHADOW of every model with exactly its PRIMARY's params, every row
-    // stored on both sides: a SHADOW is never seeded, so it computes.
+    // A SHADOW of every model with exactly its PRIMARY's params: a SHADOW
+    // is never seeded, so it computes.
     client
         .batch_execute(
-            "UPDATE kcg.detection_model_versions SET params = params || '{\"_output\": \"all\"}'; \
-             INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params) \
+            "INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params) \
              SELECT model_id, 'same-params', 'SHADOW', 'ACTIVE', params \
              FROM kcg.detection_model_versions WHERE role = 'PRIMARY'",
         )

@@ -148,7 +148,9 @@ async fn sparse_outputs_leave_every_comparison_figure_unchanged_on_real_data() {
             assert_eq!((kept, kept_empty), (rows - empty, 0), "{model}");
             assert!(*empty > 0, "{model} has zero-score rows to leave out");
         } else if model == "track_features" {
-            // NonZero: every row has a payload, most score 0.
+            // NonZero: every row has a payload when all are stored (the
+            // model builds them by its policy), most score 0.
+            assert_eq!(*empty, 0, "{model} stores every payload under \"all\"");
             assert_eq!((kept, kept_zero), (rows - zero, 0), "{model}");
             assert!(*zero > rows / 2, "{model}: {zero} of {rows} rows score 0");
         } else {
