@@ -15,12 +15,14 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::time::Duration;
 
 use model_api::{CycleTs, ModelInstance, ModelOutput, Upstream};
 use registry::{PlannedModel, PlannedVersion};
 
 use crate::check::{OutputCheck, VersionLabel, check_output};
 use crate::report::RunReason;
+use crate::seed::Seed;
 
 /// What a model run sees; the same value for a PRIMARY and its candidates.
 pub(crate) struct RunInput<'a> {
@@ -33,6 +35,8 @@ pub(crate) struct RunInput<'a> {
 pub(crate) struct Checked<R> {
     pub(crate) result: R,
     pub(crate) check: OutputCheck,
+    /// `Some(how long it took to compute)` when the result was a seed.
+    pub(crate) seeded: Option<Duration>,
 }
 
 /// A PRIMARY version's successful, checked result: what downstream models
@@ -63,16 +67,20 @@ impl PersistOnly {
 pub(crate) struct PrimaryJob {
     model: usize,
     instance: Arc<dyn ModelInstance>,
+    /// Its result, already computed, if the caller offered one (see
+    /// `seed`): used when it fits the inputs of this cycle.
+    seed: Option<Seed>,
 }
 
 impl PrimaryJob {
     /// The PRIMARY job of `planned` (the model at index `model` of the
     /// cycle). Takes the model, not a version, so it cannot be handed a
     /// SHADOW or CHALLENGER version.
-    pub(crate) fn of(model: usize, planned: &PlannedModel) -> Self {
+    pub(crate) fn of(model: usize, planned: &PlannedModel, seed: Option<Seed>) -> Self {
         Self {
             model,
             instance: Arc::clone(&planned.primary.instance),
+            seed,
         }
     }
 
@@ -81,6 +89,18 @@ impl PrimaryJob {
         input: &RunInput<'_>,
         label: &VersionLabel<'_>,
     ) -> Result<Checked<PrimaryResult>, RunReason> {
+        if let Some(seed) = self.seed.as_ref().filter(|s| s.fits(input.upstream)) {
+            let check = check_output(&seed.output, label, self.instance.output_policy())
+                .map_err(RunReason::Unstorable)?;
+            return Ok(Checked {
+                result: PrimaryResult {
+                    model: self.model,
+                    output: Arc::clone(&seed.output),
+                },
+                check,
+                seeded: Some(seed.took),
+            });
+        }
         let (output, check) = run_checked(self.instance.as_ref(), input, label)?;
         Ok(Checked {
             result: PrimaryResult {
@@ -88,6 +108,7 @@ impl PrimaryJob {
                 output: Arc::new(output),
             },
             check,
+            seeded: None,
         })
     }
 }
@@ -114,6 +135,7 @@ impl CandidateJob {
         Ok(Checked {
             result: PersistOnly { output },
             check,
+            seeded: None,
         })
     }
 }

@@ -19,6 +19,10 @@
 //!   bb8 pool, after the models ran, and persists on it.
 //! - [`Executor::run`] runs without persisting (tests, benchmarks, dry runs);
 //!   [`Executor::persist`] stores such a [`CycleRun`].
+//!   [`Executor::run_seeded`] also takes [`Seeds`]: PRIMARY results the
+//!   caller already computed with the same model and params (the pipeline's
+//!   legacy stages), used instead of running the model again when they
+//!   were computed from the very upstream results of this cycle.
 //! - [`Executor::persist_backtest`] stores one version's lines of a run as a
 //!   backtest (`origin = 'BACKTEST'`), replacing only that version's rows of
 //!   the cycle; [`live_run_exists`] tells whether the cycle holds a live
@@ -90,6 +94,7 @@ mod persist;
 mod pool;
 mod prepare;
 mod report;
+mod seed;
 mod state;
 mod worker;
 
@@ -105,6 +110,7 @@ use tokio_postgres::{Client, GenericClient};
 use tracing::Instrument as _;
 
 pub use report::{CycleReport, PersistStats, RunReason, RunStatus, VersionReport};
+pub use seed::Seeds;
 
 use crate::check::OutputCheck;
 use crate::isolation::{PersistOnly, PrimaryResult};
@@ -362,7 +368,27 @@ impl Executor {
             models = plan.model_count(),
             versions = plan.version_count()
         );
-        self.run_in(cycle_ts, plan, base, span).await
+        self.run_in(cycle_ts, plan, base, Seeds::new(), span).await
+    }
+
+    /// [`Executor::run`], with `seeds` offered to the PRIMARY versions
+    /// they name (see [`Seeds`]); [`VersionReport::seeded`] tells which
+    /// took theirs.
+    pub async fn run_seeded(
+        &self,
+        cycle_ts: CycleTs,
+        plan: &Plan,
+        base: Arc<dyn Any + Send + Sync>,
+        seeds: Seeds,
+    ) -> Result<CycleRun, ExecError> {
+        let span = tracing::info_span!(
+            "dag_exec_cycle",
+            cycle_ts = %cycle_ts,
+            models = plan.model_count(),
+            versions = plan.version_count(),
+            seeds = seeds.len()
+        );
+        self.run_in(cycle_ts, plan, base, seeds, span).await
     }
 
     async fn run_in(
@@ -370,10 +396,11 @@ impl Executor {
         cycle_ts: CycleTs,
         plan: &Plan,
         base: Arc<dyn Any + Send + Sync>,
+        seeds: Seeds,
         span: tracing::Span,
     ) -> Result<CycleRun, ExecError> {
         let tp = Instant::now();
-        let prepared = Prepared::new(plan, self.config.default_timeout);
+        let prepared = Prepared::new(plan, self.config.default_timeout, seeds);
         let tp = tp.elapsed();
         let wall = chrono::Utc::now();
         let t0 = Instant::now();
@@ -605,17 +632,24 @@ fn assemble(
             omitted_count: 0,
             dropped_metrics: 0,
             null_scores: 0,
+            seeded: false,
             reason: None,
         };
         let (status, reason, kept) = match done.end {
-            End::Ran(Outcome::Primary(Ok(c))) => (
-                RunStatus::Ok,
-                None,
-                Some(Stored {
-                    output: StoredOutput::Primary(c.result),
-                    check: c.check,
-                }),
-            ),
+            End::Ran(Outcome::Primary(Ok(c))) => {
+                if let Some(took) = c.seeded {
+                    line.seeded = true;
+                    line.duration += took;
+                }
+                (
+                    RunStatus::Ok,
+                    None,
+                    Some(Stored {
+                        output: StoredOutput::Primary(c.result),
+                        check: c.check,
+                    }),
+                )
+            }
             End::Ran(Outcome::Candidate(Ok(c))) => (
                 RunStatus::Ok,
                 None,
@@ -676,6 +710,7 @@ fn assemble(
             omitted_count: 0,
             dropped_metrics: 0,
             null_scores: 0,
+            seeded: false,
             reason: Some(RunReason::Excluded(excluded.reason.clone())),
         };
         // A whole model left out is recorded once per version it had, so

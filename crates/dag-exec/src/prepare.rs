@@ -16,6 +16,7 @@ use registry::Plan;
 
 use crate::check::VersionLabel;
 use crate::isolation::{CandidateJob, PrimaryJob};
+use crate::seed::Seeds;
 use crate::state::{ModelShape, Topology};
 
 pub(crate) enum Job {
@@ -51,8 +52,9 @@ fn intern(text: &mut String, s: &str) -> Range<usize> {
 }
 
 impl Prepared {
-    /// Indexes `plan`, level by level, model by model, PRIMARY first.
-    pub(crate) fn new(plan: &Plan, default_timeout: Duration) -> Self {
+    /// Indexes `plan`, level by level, model by model, PRIMARY first; each
+    /// PRIMARY takes the seed offered for it, if any.
+    pub(crate) fn new(plan: &Plan, default_timeout: Duration, mut seeds: Seeds) -> Self {
         let model_count = plan.model_count();
         let version_count = plan.version_count();
         let mut index: HashMap<&str, usize> = HashMap::with_capacity(model_count);
@@ -86,7 +88,11 @@ impl Prepared {
             }
             let first = versions.len();
             versions.push(VersionNode {
-                job: Job::Primary(PrimaryJob::of(m, planned)),
+                job: Job::Primary(PrimaryJob::of(
+                    m,
+                    planned,
+                    seeds.take(planned.primary.version_id),
+                )),
                 version: intern(&mut text, &planned.primary.version),
                 version_id: planned.primary.version_id,
                 role: planned.primary.role,

@@ -72,6 +72,9 @@ pub struct VersionReport {
     pub dropped_metrics: usize,
     /// Rows whose score was NaN or infinite and is stored as `NULL`.
     pub null_scores: usize,
+    /// Its result was a seed the caller offered ([`crate::Seeds`]), not
+    /// computed here; `duration` then includes the seed's own time.
+    pub seeded: bool,
     /// Why it is not `OK`, `None` when `OK`. Its text is the run
     /// record's `error`.
     pub reason: Option<RunReason>,

@@ -5,8 +5,10 @@
 use std::any::{Any, type_name};
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use model_api::{CycleTs, ModelError, ModelId, ModelOutput, OutputRow, Upstream};
+use model_api::{CycleTs, ModelError, ModelId, ModelOutput, OUTPUT_PARAM, OutputRow, Upstream};
+use serde_json::Value;
 
 use crate::AisWindow;
 use crate::Collisions;
@@ -49,10 +51,13 @@ pub enum DetectorError {
 }
 
 /// A model's whole result (rows, metrics, artifact) whose artifact is known
-/// to be a `T`. Cloning shares the result.
+/// to be a `T`, with the upstream results it was computed from. Cloning
+/// shares the result.
 #[derive(Debug)]
 pub struct Typed<T> {
     output: Arc<ModelOutput>,
+    upstream: Upstream,
+    took: Duration,
     _artifact: PhantomData<fn() -> T>,
 }
 
@@ -60,16 +65,38 @@ impl<T> Clone for Typed<T> {
     fn clone(&self) -> Self {
         Self {
             output: Arc::clone(&self.output),
+            upstream: self.upstream.clone(),
+            took: self.took,
             _artifact: PhantomData,
         }
     }
 }
 
+impl<T> Typed<T> {
+    /// The upstream results, by input key, the model read (none for a
+    /// root model).
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// How long the model ran.
+    pub fn took(&self) -> Duration {
+        self.took
+    }
+}
+
 impl<T: Any> Typed<T> {
-    /// Wraps `output` if its artifact is a `T`.
+    /// Wraps `output` if its artifact is a `T` (computed from no upstream
+    /// result, in no time).
     pub fn new(output: Arc<ModelOutput>) -> Option<Self> {
+        Self::computed(output, Upstream::new(), Duration::ZERO)
+    }
+
+    fn computed(output: Arc<ModelOutput>, upstream: Upstream, took: Duration) -> Option<Self> {
         output.artifact::<T>().is_some().then_some(Self {
             output,
+            upstream,
+            took,
             _artifact: PhantomData,
         })
     }
@@ -110,13 +137,38 @@ fn run_default<T: Any>(
     for (key, output) in inputs {
         upstream.insert(*key, Arc::clone(output));
     }
+    let started = Instant::now();
     let output = instance
         .run(cycle_ts, window, &upstream)
         .map_err(|source| DetectorError::Run { model, source })?;
-    Typed::new(Arc::new(output)).ok_or(DetectorError::Artifact {
+    Typed::computed(Arc::new(output), upstream, started.elapsed()).ok_or(DetectorError::Artifact {
         model,
         expected: type_name::<T>(),
     })
+}
+
+/// Whether a registry version of `model_id` running `implementation` with
+/// `params` computes what the legacy path computes for it: the model's
+/// default implementation with its default params and its kind's output
+/// policy (a version that overrides it with `_output` does not: a model
+/// may build its rows by its policy, e.g. `track_features` skips the
+/// payloads of rows it will not store). Such a PRIMARY can take the legacy
+/// stage's result (see `dag_exec::Seeds`) instead of computing it again,
+/// given the same upstream results.
+pub fn runs_as_legacy(model_id: &str, implementation: &str, params: &Value) -> bool {
+    let Some(spec) = spec(model_id) else {
+        return false;
+    };
+    let Value::Object(given) = params else {
+        return false;
+    };
+    let Value::Object(defaults) = (spec.default_params)() else {
+        return false;
+    };
+    spec.implementations.first().map(|(name, _)| *name) == Some(implementation)
+        && !given.contains_key(OUTPUT_PARAM)
+        && given.len() == defaults.len()
+        && defaults.iter().all(|(k, v)| given.get(k) == Some(v))
 }
 
 /// Stage 3: `track_features` with default params.
@@ -132,8 +184,10 @@ pub fn track_features(
 /// [`track_features`] returns (the same function, the same params); the
 /// rows (a JSON payload per vessel) are what only the registry path stores,
 /// and building them, holding them through the cycle and dropping them
-/// took about as long as computing the tracks. Its [`Typed::rows`] and
-/// metrics are empty; the models downstream read the artifact alone.
+/// took about as long as computing the tracks. The pipeline's stage 3 takes
+/// it when stage 10 is off (with stage 10 on, the whole result is stage
+/// 10's seed). Its [`Typed::rows`] and metrics are empty, its upstream none;
+/// the models downstream read the artifact alone.
 pub fn track_features_artifact(
     cycle_ts: CycleTs,
     window: &AisWindow,
@@ -235,7 +289,7 @@ pub struct VesselSummary {
     /// The latest name reported.
     pub vessel_name: Option<String>,
     /// The `spoofing_score` row's payload (the evidences; `None` at score 0).
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Value>,
 }
 
 impl LegacyResults {
@@ -322,6 +376,48 @@ pub fn run_legacy(cycle_ts: CycleTs, window: &AisWindow) -> Result<LegacyResults
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::implementations;
+
+    #[test]
+    fn only_the_default_implementation_with_the_default_params_runs_as_legacy() {
+        for spec in crate::specs() {
+            let defaults = (spec.default_params)();
+            assert!(
+                runs_as_legacy(spec.id, implementations::V1, &defaults),
+                "{}",
+                spec.id
+            );
+            // Another output policy: a model may build its rows by it.
+            let mut stored_all = defaults.clone();
+            stored_all[OUTPUT_PARAM] = "all".into();
+            assert!(!runs_as_legacy(spec.id, implementations::V1, &stored_all));
+            // Another implementation, a changed, missing or extra field.
+            assert!(!runs_as_legacy(spec.id, "v9", &defaults));
+            let Value::Object(fields) = &defaults else {
+                panic!("{}: default params are an object", spec.id);
+            };
+            if let Some((first, _)) = fields.iter().next() {
+                let mut changed = defaults.clone();
+                changed[first.as_str()] = serde_json::json!("something else");
+                assert!(!runs_as_legacy(spec.id, implementations::V1, &changed));
+                let mut missing = defaults.clone();
+                if let Some(map) = missing.as_object_mut() {
+                    map.remove(first.as_str());
+                }
+                assert!(!runs_as_legacy(spec.id, implementations::V1, &missing));
+            }
+            let mut extra = defaults.clone();
+            extra["unknown_field"] = 1.into();
+            assert!(!runs_as_legacy(spec.id, implementations::V1, &extra));
+        }
+        assert!(!runs_as_legacy(
+            "spoofing_score",
+            implementations::SPOOFING_GRADED,
+            &crate::default_params("spoofing_score").unwrap_or_default()
+        ));
+        assert!(!runs_as_legacy("loitering", "v1", &serde_json::json!({})));
+        assert!(!runs_as_legacy("risk", "v1", &serde_json::json!([])));
+    }
 
     /// [`track_features_artifact`] runs with `TrackParams::default()`: the
     /// catalog's default params, which the legacy path's other models get.
@@ -329,7 +425,7 @@ mod tests {
     fn the_rowless_track_features_runs_with_the_catalogs_default_params() {
         let catalog = spec(ids::TRACK_FEATURES).map(|s| (s.default_params)());
         let ours = serde_json::to_value(crate::TrackParams::default()).ok();
-        assert!(ours.as_ref().is_some_and(serde_json::Value::is_object));
+        assert!(ours.as_ref().is_some_and(Value::is_object));
         assert_eq!(catalog, ours);
     }
 }

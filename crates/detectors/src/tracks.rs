@@ -28,7 +28,9 @@ use ais_types::{
     TrackFeatures, VesselTrack,
 };
 use chrono::{DateTime, Utc};
-use model_api::{Context, Model, ModelError, ModelOutput, Output, OutputRow, ParamsProblem};
+use model_api::{
+    Context, Model, ModelError, ModelOutput, Output, OutputPolicy, OutputRow, ParamsProblem,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -655,12 +657,22 @@ pub fn track_features(
 /// "sites", "switches", "max_jump_km", "max_jump_min", "max_gap_min",
 /// "gaps"}`. Metrics: `vessels`, `fixes`, `segments`, `gaps`, `glitches`,
 /// `carried`. Artifact: [`TrackFeatures`].
+///
+/// Stored rows ([`OutputPolicy::NonZero`]): the vessels with a speed. On the
+/// real sample 91% of the rows score 0 (moored or anchored within the
+/// noise), and storing their payloads was most of stage 10's cost; every
+/// comparison reads an omitted row as the 0 it scored, and
+/// `kcg.vessel_analysis` keeps every vessel's fixes, speed and jump. A
+/// version that wants every row sets `"_output": "all"`. A row the policy
+/// leaves out is returned without its payload (never built); models
+/// downstream read the artifact, not the rows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TrackFeaturesModel;
 
 impl Model for TrackFeaturesModel {
     type Params = TrackParams;
     type Artifact = TrackFeatures;
+    const OUTPUT: OutputPolicy = OutputPolicy::NonZero;
 
     fn check(&self, params: &TrackParams) -> Result<(), ParamsProblem> {
         params.check()
@@ -671,9 +683,18 @@ impl Model for TrackFeaturesModel {
         let features =
             track_features(window, ctx.params()).map_err(|e| ModelError::failed(e.to_string()))?;
         let mut out = ModelOutput::with_capacity(features.vessels().len());
+        let policy = ctx.output_policy();
         let mut gaps = 0u64;
         for v in features.vessels() {
             gaps += u64::from(v.gaps);
+            let score = v.max_speed_kn.unwrap_or(0.0);
+            let row = OutputRow::new(nine_digits(v.mmsi), score);
+            if !policy.keeps_score(score) {
+                // Not stored: its payload (a map of 12 fields, the most
+                // of this model's memory at scale) would only be dropped.
+                out.push(row);
+                continue;
+            }
             let payload = json!({
                 "fixes": v.fix_count,
                 "accepted": v.accepted,
@@ -688,10 +709,7 @@ impl Model for TrackFeaturesModel {
                 "max_gap_min": v.max_gap_minutes.map(round3),
                 "gaps": v.gaps,
             });
-            out.push(
-                OutputRow::new(nine_digits(v.mmsi), v.max_speed_kn.unwrap_or(0.0))
-                    .with_payload(payload),
-            );
+            out.push(row.with_payload(payload));
         }
         out.metric("vessels", features.vessels().len() as f64);
         out.metric("fixes", features.fix_count() as f64);

@@ -4,7 +4,7 @@ use std::any::{Any, type_name};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::{CycleTs, Input, ModelError, ModelOutput};
+use crate::{CycleTs, Input, ModelError, ModelOutput, OutputPolicy};
 
 /// The PRIMARY results of a model's upstream models, by input key.
 ///
@@ -54,10 +54,12 @@ pub struct Context<'a, P> {
     params: &'a P,
     base: &'a (dyn Any + Send + Sync),
     upstream: &'a Upstream,
+    output: OutputPolicy,
 }
 
 impl<'a, P> Context<'a, P> {
-    /// Assembles a context. The executor does this; tests of a model may too.
+    /// Assembles a context, every row stored ([`OutputPolicy::All`]). The
+    /// executor does this; tests of a model may too.
     pub fn new(
         cycle_ts: CycleTs,
         params: &'a P,
@@ -69,7 +71,21 @@ impl<'a, P> Context<'a, P> {
             params,
             base,
             upstream,
+            output: OutputPolicy::All,
         }
+    }
+
+    /// The same context under the version's output policy.
+    pub fn with_output_policy(self, output: OutputPolicy) -> Self {
+        Self { output, ..self }
+    }
+
+    /// The version's output policy: which of its rows will be stored. A
+    /// model may skip work on what will not be stored, such as the payload
+    /// of a row for which [`OutputPolicy::keeps_score`] is false (readers of
+    /// this model's rows downstream then see such a row without it).
+    pub fn output_policy(&self) -> OutputPolicy {
+        self.output
     }
 
     /// The instant the cycle is computed for.

@@ -146,7 +146,10 @@ impl<M: Model> ModelInstance for Bound<M> {
         upstream: &Upstream,
     ) -> Result<ModelOutput, ModelError> {
         self.kind
-            .run(&Context::new(cycle_ts, &self.params, base, upstream))
+            .run(
+                &Context::new(cycle_ts, &self.params, base, upstream)
+                    .with_output_policy(self.output),
+            )
             .map(ModelOutput::from)
     }
 
@@ -214,7 +217,7 @@ fn split_output<'p>(
     };
     let policy: OutputPolicy = serde_json::from_value(value.clone()).map_err(|e| {
         refuse(format!(
-            "{e} (expected \"all\", \"non_zero_or_payload\" or {{\"at_least\": <score>}})"
+            "{e} (expected \"all\", \"non_zero_or_payload\", \"non_zero\" or {{\"at_least\": <score>}})"
         ))
     })?;
     if let Some(problem) = policy.problem() {
@@ -264,6 +267,11 @@ mod tests {
             let mut out = ModelOutput::new();
             let value = base * ctx.params().factor;
             out.push(crate::OutputRow::new("x", value));
+            // What the model is told of its output policy.
+            out.metric(
+                "keeps_zero",
+                f64::from(u8::from(ctx.output_policy().keeps_score(0.0))),
+            );
             Ok(Output::new(out, value))
         }
     }
@@ -300,6 +308,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sparse.output_policy(), OutputPolicy::NonZeroOrPayload);
+        let flagged = instantiate(
+            Echo,
+            id(),
+            &serde_json::json!({"factor": 1.0, "_output": "non_zero"}),
+        )
+        .unwrap();
+        assert_eq!(flagged.output_policy(), OutputPolicy::NonZero);
+        // The model runs under its version's policy.
+        let keeps_zero = |instance: &Arc<dyn ModelInstance>| {
+            let base: &(dyn Any + Send + Sync) = &2.0_f64;
+            let out = instance
+                .run(chrono::Utc::now(), base, &Upstream::new())
+                .unwrap();
+            out.metrics()
+                .iter()
+                .find(|(k, _)| k == "keeps_zero")
+                .map(|m| m.1)
+        };
+        assert_eq!(keeps_zero(&plain), Some(1.0));
+        assert_eq!(keeps_zero(&flagged), Some(0.0));
         let above = instantiate(
             Echo,
             id(),
@@ -325,6 +353,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(bad.field.as_deref(), Some("_output"), "{bad}");
         assert!(bad.message.contains("non_zero_or_payload"), "{bad}");
+        assert!(bad.message.contains("\"non_zero\""), "{bad}");
         let zero = instantiate(
             Echo,
             id(),

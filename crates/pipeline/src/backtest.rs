@@ -174,7 +174,7 @@ impl Pipeline {
         let (raw, carried) = self.load_input(&tx, cycle_ts).await?;
         let positions = raw.len();
         let (window, _) = self.clean(cycle_ts, raw, carried)?;
-        let base = self.base_input(&window);
+        let base = self.base_input(&std::sync::Arc::new(window));
         // Idle while the models run, as a cycle's stage 10 is.
         limits
             .idle_for(&tx, crate::models_budget(&backtest.plan, &self.config.exec))

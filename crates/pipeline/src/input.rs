@@ -54,8 +54,8 @@ impl Pipeline {
     }
 
     /// Stage 10: the base input the registry's models read
-    /// (`Context::base`), from the clean window.
-    pub(crate) fn base_input(&self, window: &AisWindow) -> Arc<dyn Any + Send + Sync> {
-        Arc::new(window.clone())
+    /// (`Context::base`): the clean window itself, shared, not copied.
+    pub(crate) fn base_input(&self, window: &Arc<AisWindow>) -> Arc<dyn Any + Send + Sync> {
+        Arc::clone(window) as Arc<dyn Any + Send + Sync>
     }
 }

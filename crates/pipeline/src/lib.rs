@@ -29,10 +29,12 @@ mod input;
 mod legacy;
 mod limits;
 mod reference;
+mod seeds;
 mod stage;
 mod state;
 mod window;
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
@@ -297,7 +299,8 @@ pub struct Pipeline {
 struct Work {
     raw: Vec<detectors::Fix>,
     carried: Vec<detectors::CarriedFix>,
-    window: Option<AisWindow>,
+    /// Shared with stage 10's models as their base input (no copy).
+    window: Option<Arc<AisWindow>>,
     clean: CleanStats,
     tracks: Option<Typed<TrackFeatures>>,
     identity: Option<Typed<Identities>>,
@@ -644,13 +647,20 @@ impl Pipeline {
                     std::mem::take(&mut w.raw),
                     std::mem::take(&mut w.carried),
                 )?;
-                w.window = Some(window);
+                w.window = Some(Arc::new(window));
                 w.clean = stats;
                 Ok(serde_json::to_string(&stats).unwrap_or_default())
             }
             Stage::Tracks => {
-                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
-                let tracks = detectors::legacy::track_features_artifact(cycle_ts, window)?;
+                let window = w.window.as_deref().ok_or_else(|| missing("window"))?;
+                // Stage 10 takes this result, rows and all, for a PRIMARY
+                // that runs as the legacy path (see `seeds`); without stage
+                // 10 nothing reads the rows, and they are not built.
+                let tracks = if self.config.use_registry {
+                    detectors::legacy::track_features(cycle_ts, window)?
+                } else {
+                    detectors::legacy::track_features_artifact(cycle_ts, window)?
+                };
                 let carry = tracks.artifact().carry_forward(cycle_ts);
                 let stored = state::write(client, cycle_ts, &carry).await?;
                 let detail = format!(
@@ -664,7 +674,7 @@ impl Pipeline {
                 Ok(detail)
             }
             Stage::Identity => {
-                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
+                let window = w.window.as_deref().ok_or_else(|| missing("window"))?;
                 let identity = detectors::legacy::identity(cycle_ts, window)?;
                 let classes: Vec<String> = identity
                     .artifact()
@@ -682,7 +692,7 @@ impl Pipeline {
                 Ok(detail)
             }
             Stage::Spoofing => {
-                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
+                let window = w.window.as_deref().ok_or_else(|| missing("window"))?;
                 let tracks = w.tracks.as_ref().ok_or_else(|| missing("tracks"))?;
                 let identity = w.identity.as_ref().ok_or_else(|| missing("identity"))?;
                 let spoofing =
@@ -693,7 +703,7 @@ impl Pipeline {
                 Ok(format!("{} vessels analysed", w.vessels))
             }
             Stage::Collisions => {
-                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
+                let window = w.window.as_deref().ok_or_else(|| missing("window"))?;
                 let tracks = w.tracks.as_ref().ok_or_else(|| missing("tracks"))?;
                 let collisions = detectors::legacy::identity_collision(cycle_ts, window, tracks)?;
                 w.changes = legacy::write_collisions(
@@ -721,9 +731,6 @@ impl Pipeline {
                         .await?;
                 w.events = n;
                 w.event_hours = hours;
-                // No later stage reads the legacy artifacts: they are freed
-                // before stage 10 builds its own (the cycle's peak memory).
-                (w.tracks, w.identity, w.spoofing, w.collisions) = (None, None, None, None);
                 Ok(format!("{n} events"))
             }
             Stage::Stats => {
@@ -736,16 +743,16 @@ impl Pipeline {
             // Run in its own transaction before the cycle's (see run_cycle_with).
             Stage::Partitions => Err(missing("stage 9 outside its transaction")),
             Stage::ModelRegistry => {
-                let window = w.window.as_ref().ok_or_else(|| missing("window"))?;
-                let (report, phases) = self.registry_path(client, cycle_ts, window).await?;
+                let (report, phases) = self.registry_path(client, cycle_ts, w).await?;
                 w.registry_phases = Some(phases);
                 let detail = format!(
-                    "{} versions: {} OK, {} FAILED, {} TIMEOUT, {} SKIPPED",
+                    "{} versions: {} OK, {} FAILED, {} TIMEOUT, {} SKIPPED; {} PRIMARY results taken from stages 3-6",
                     report.versions.len(),
                     report.count(dag_exec::RunStatus::Ok),
                     report.count(dag_exec::RunStatus::Failed),
                     report.count(dag_exec::RunStatus::Timeout),
                     report.count(dag_exec::RunStatus::Skipped),
+                    report.versions.iter().filter(|v| v.seeded).count(),
                 );
                 w.registry = Some(report);
                 Ok(detail)
@@ -757,8 +764,12 @@ impl Pipeline {
         &self,
         client: &mut Transaction<'_>,
         cycle_ts: CycleTs,
-        window: &AisWindow,
+        w: &Work,
     ) -> Result<(dag_exec::CycleReport, RegistryPhases), PipelineError> {
+        let window = w
+            .window
+            .as_ref()
+            .ok_or(PipelineError::Missing { what: "window" })?;
         let mut phases = RegistryPhases::default();
         // The whole comparison on the first cycle and after any change of
         // the catalog (a migration, an ALTER in psql); otherwise one cheap
@@ -789,6 +800,7 @@ impl Pipeline {
             tracing::warn!(path = %cycle, "dependency cycle: its models are left out");
         }
         let base = self.base_input(window);
+        let seeds = seeds::legacy_seeds(&plan, &snapshot, w);
         // The transaction is idle while the models run: allow their budget,
         // not more, then the cycle's own limit again for the persist.
         let limits = self.config.limits;
@@ -796,7 +808,10 @@ impl Pipeline {
             .idle_for(client, models_budget(&plan, &self.config.exec))
             .await?;
         let t = Instant::now();
-        let run = self.executor.run(cycle_ts, &plan, base).await?;
+        let run = self
+            .executor
+            .run_seeded(cycle_ts, &plan, base, seeds)
+            .await?;
         phases.run = t.elapsed();
         limits.idle_for(client, Duration::ZERO).await?;
         let t = Instant::now();

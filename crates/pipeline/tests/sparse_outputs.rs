@@ -36,19 +36,21 @@ async fn replay(client: &mut Client) {
         let o = p.run_cycle(client, ts(at)).await.unwrap();
         assert!(o.failed.is_none(), "{:?}", o.failed);
         let r = o.registry.as_ref().expect("stage 10 ran");
-        assert_eq!(r.count(dag_exec::RunStatus::Ok), 8, "{r:?}");
+        assert_eq!(r.count(dag_exec::RunStatus::Ok), 9, "{r:?}");
     }
 }
 
-/// Per model: (rows stored, rows with score 0 and no payload), and per
-/// version id: (output_count, omitted_count) summed over the run rows.
-type Stored = (BTreeMap<String, (i64, i64)>, BTreeMap<i64, (i64, i64)>);
+/// Per model: (rows stored, rows with score 0 and no payload, rows with
+/// score 0), and per version id: (output_count, omitted_count) summed over
+/// the run rows.
+type Stored = (BTreeMap<String, (i64, i64, i64)>, BTreeMap<i64, (i64, i64)>);
 
 async fn stored(client: &Client) -> Stored {
     let rows = client
         .query(
             "SELECT model_id::text, count(*), \
-                    count(*) FILTER (WHERE coalesce(score, 0) = 0 AND payload IS NULL) \
+                    count(*) FILTER (WHERE coalesce(score, 0) = 0 AND payload IS NULL), \
+                    count(*) FILTER (WHERE score = 0) \
              FROM kcg.detection_model_run_outputs GROUP BY model_id",
             &[],
         )
@@ -56,7 +58,7 @@ async fn stored(client: &Client) -> Stored {
         .unwrap();
     let by_model = rows
         .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
         .collect();
     let rows = client
         .query(
@@ -92,7 +94,10 @@ async fn sparse_outputs_leave_every_comparison_figure_unchanged_on_real_data() {
     identity["min_switches"] = 2.into();
     let mut risk = detectors::default_params("risk").unwrap();
     risk["spoofing_weight"] = 0.3.into();
+    let mut tracks = detectors::default_params("track_features").unwrap();
+    tracks["noise_km"] = 0.3.into();
     for (model, version, role, params) in [
+        ("track_features", "shadow", "SHADOW", tracks),
         ("spoofing_score", "shadow", "SHADOW", spoofing),
         ("identity_collision", "challenger", "CHALLENGER", identity),
         ("risk", "shadow", "SHADOW", risk),
@@ -116,8 +121,10 @@ async fn sparse_outputs_leave_every_comparison_figure_unchanged_on_real_data() {
         .unwrap();
     replay(&mut client).await;
     let (all_models, all_runs) = stored(&client).await;
-    for (model, (rows, empty)) in &all_models {
-        println!("storing everything: {model}: {rows} rows, {empty} with score 0 and no payload");
+    for (model, (rows, empty, zero)) in &all_models {
+        println!(
+            "storing everything: {model}: {rows} rows, {zero} with score 0, {empty} of them without payload"
+        );
     }
     assert!(all_runs.values().all(|&(_, omitted)| omitted == 0));
     let at = ts("2022-01-03T01:00:00Z");
@@ -134,11 +141,18 @@ async fn sparse_outputs_leave_every_comparison_figure_unchanged_on_real_data() {
 
     // What was left out is what carried nothing, and the run rows count it.
     let mut omitted_total = 0;
-    for (model, (rows, empty)) in &all_models {
-        let (kept, kept_empty) = sparse_models.get(model).copied().unwrap_or((0, 0));
+    for (model, (rows, empty, zero)) in &all_models {
+        let (kept, kept_empty, kept_zero) = sparse_models.get(model).copied().unwrap_or((0, 0, 0));
         if ["spoofing_score", "risk"].contains(&model.as_str()) {
+            // NonZeroOrPayload.
             assert_eq!((kept, kept_empty), (rows - empty, 0), "{model}");
             assert!(*empty > 0, "{model} has zero-score rows to leave out");
+        } else if model == "track_features" {
+            // NonZero: every row has a payload when all are stored (the
+            // model builds them by its policy), most score 0.
+            assert_eq!(*empty, 0, "{model} stores every payload under \"all\"");
+            assert_eq!((kept, kept_zero), (rows - zero, 0), "{model}");
+            assert!(*zero > rows / 2, "{model}: {zero} of {rows} rows score 0");
         } else {
             assert_eq!(kept, *rows, "{model} keeps every row");
         }
@@ -162,7 +176,7 @@ async fn sparse_outputs_leave_every_comparison_figure_unchanged_on_real_data() {
             .collect()
     };
     assert_eq!(outputs(&full), outputs(&sparse));
-    assert_eq!(full.comparisons.len(), 3);
+    assert_eq!(full.comparisons.len(), 4);
     assert_eq!(full.alarm, sparse.alarm);
     let no_rows = StoredRows {
         baseline: 0,
@@ -178,5 +192,8 @@ async fn sparse_outputs_leave_every_comparison_figure_unchanged_on_real_data() {
         assert_eq!(f, s);
         assert!(f.cycles == 2 && f.population > 0, "{f:?}");
     }
-    assert!(fewer >= 2, "spoofing_score and risk stored fewer rows");
+    assert!(
+        fewer >= 3,
+        "track_features, spoofing_score and risk stored fewer rows"
+    );
 }
