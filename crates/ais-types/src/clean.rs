@@ -99,10 +99,9 @@ fn judge(bounds: &WindowBounds, f: &Fix) -> Verdict {
 
 /// The "not available" course (360) and heading (511) carry no value: they
 /// become `None` rather than dropping an otherwise good position.
-fn normalise(mut f: Fix) -> Fix {
+fn normalise(f: &mut Fix) {
     f.cog = f.cog.filter(|c| (0.0..COG_NOT_AVAILABLE).contains(c));
     f.heading = f.heading.filter(|h| (0.0..360.0).contains(h));
-    f
 }
 
 fn cmp_opt_f32(a: Option<f32>, b: Option<f32>) -> Ordering {
@@ -115,16 +114,18 @@ fn cmp_opt_f32(a: Option<f32>, b: Option<f32>) -> Ordering {
 /// A total order on all fields, so which duplicate survives does not depend
 /// on the order the database returned the rows in.
 fn full_order(a: &Fix, b: &Fix) -> Ordering {
+    // `then_with`: the later fields are compared only on a tie (a sort of
+    // the whole window compares mostly by MMSI and time).
     a.mmsi
         .cmp(&b.mmsi)
-        .then(a.ts.cmp(&b.ts))
-        .then(a.lat.total_cmp(&b.lat))
-        .then(a.lon.total_cmp(&b.lon))
-        .then(cmp_opt_f32(a.sog, b.sog))
-        .then(cmp_opt_f32(a.cog, b.cog))
-        .then(cmp_opt_f32(a.heading, b.heading))
-        .then(a.vessel_name.cmp(&b.vessel_name))
-        .then(a.vessel_type.cmp(&b.vessel_type))
+        .then_with(|| a.ts.cmp(&b.ts))
+        .then_with(|| a.lat.total_cmp(&b.lat))
+        .then_with(|| a.lon.total_cmp(&b.lon))
+        .then_with(|| cmp_opt_f32(a.sog, b.sog))
+        .then_with(|| cmp_opt_f32(a.cog, b.cog))
+        .then_with(|| cmp_opt_f32(a.heading, b.heading))
+        .then_with(|| a.vessel_name.cmp(&b.vessel_name))
+        .then_with(|| a.vessel_type.cmp(&b.vessel_type))
 }
 
 /// Stage 2: turns the raw fixes of a window into an [`AisWindow`].
@@ -158,39 +159,48 @@ pub fn clean(bounds: WindowBounds, raw: Vec<Fix>) -> (AisWindow, CleanStats) {
         input: raw.len(),
         ..CleanStats::default()
     };
-    let mut kept: Vec<Fix> = Vec::with_capacity(raw.len());
-    for f in raw {
-        match judge(&bounds, &f) {
-            Verdict::Keep => kept.push(normalise(f)),
+    // In place: the window's fixes are never held twice but at the end,
+    // when they move into the shared slice.
+    let mut kept = raw;
+    kept.retain_mut(|f| {
+        match judge(&bounds, f) {
+            Verdict::Keep => {
+                normalise(f);
+                return true;
+            }
             Verdict::OutsideWindow => stats.outside_window += 1,
             Verdict::PositionNotAvailable => stats.position_not_available += 1,
             Verdict::PositionOutOfRange => stats.position_out_of_range += 1,
             Verdict::SogNotAvailable => stats.sog_not_available += 1,
             Verdict::SogOutOfRange => stats.sog_out_of_range += 1,
         }
-    }
+        false
+    });
     kept.sort_unstable_by(full_order);
     let before = kept.len();
     // Within one (mmsi, ts) the fixes are sorted by position, so a report
     // received twice sits next to its twin... unless a third place lies
     // between them in latitude; compare with every survivor of the group.
-    let mut out: Vec<Fix> = Vec::with_capacity(kept.len());
+    // The survivors are compacted to the front, in order.
+    let mut survivors = 0;
     let mut group_start = 0;
-    for f in kept {
-        if out
-            .last()
-            .is_none_or(|l: &Fix| l.mmsi != f.mmsi || l.ts != f.ts)
-        {
-            group_start = out.len();
+    for i in 0..kept.len() {
+        let f = &kept[i];
+        if survivors == 0 || {
+            let l = &kept[survivors - 1];
+            l.mmsi != f.mmsi || l.ts != f.ts
+        } {
+            group_start = survivors;
         }
-        let twin = out[group_start..]
+        let twin = kept[group_start..survivors]
             .iter()
             .any(|g| haversine_km(g.lat, g.lon, f.lat, f.lon) < DUPLICATE_KM);
         if !twin {
-            out.push(f);
+            kept.swap(survivors, i);
+            survivors += 1;
         }
     }
-    let mut kept = out;
+    kept.truncate(survivors);
     stats.duplicates = before - kept.len();
     stats.same_time_elsewhere = kept
         .iter()
@@ -204,7 +214,6 @@ pub fn clean(bounds: WindowBounds, raw: Vec<Fix>) -> (AisWindow, CleanStats) {
                 .any(|g| g.mmsi == f.mmsi && g.ts == f.ts)
         })
         .count();
-    kept.shrink_to_fit();
     stats.kept = kept.len();
 
     let mut vessels = Vec::new();

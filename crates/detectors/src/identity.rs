@@ -80,8 +80,14 @@ pub fn classify_mmsi(mmsi: i64, params: &IdentityParams) -> Classification {
     if !(0..1_000_000_000).contains(&mmsi) {
         return invalid(IdentityProblem::NotNineDigits);
     }
-    let s = format!("{mmsi:09}");
-    let b = s.as_bytes();
+    // The nine digits, leading zeros included (no allocation: this runs
+    // for every vessel of every window).
+    let mut b = [b'0'; 9];
+    let mut rest = mmsi;
+    for d in b.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
     let digits = |from: usize| -> u16 {
         b[from..from + 3]
             .iter()

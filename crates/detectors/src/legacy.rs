@@ -179,6 +179,36 @@ pub fn track_features(
     run_default(ids::TRACK_FEATURES, cycle_ts, window, &[])
 }
 
+/// Stage 3 of the pipeline: the artifact of `track_features` with default
+/// params, without the model's rows. The artifact is the very one
+/// [`track_features`] returns (the same function, the same params); the
+/// rows (a JSON payload per vessel) are what only the registry path stores,
+/// and building them, holding them through the cycle and dropping them
+/// took about as long as computing the tracks. The pipeline's stage 3 takes
+/// it when stage 10 is off (with stage 10 on, the whole result is stage
+/// 10's seed). Its [`Typed::rows`] and metrics are empty, its upstream none;
+/// the models downstream read the artifact alone.
+pub fn track_features_artifact(
+    cycle_ts: CycleTs,
+    window: &AisWindow,
+) -> Result<Typed<TrackFeatures>, DetectorError> {
+    let _ = cycle_ts; // The model does not read it either.
+    let model = ids::TRACK_FEATURES;
+    // The catalog's default params (a test checks they are these).
+    let params = crate::TrackParams::default();
+    let features =
+        crate::tracks::track_features(window, &params).map_err(|e| DetectorError::Run {
+            model,
+            source: ModelError::failed(e.to_string()),
+        })?;
+    Typed::new(Arc::new(ModelOutput::new().with_artifact(features))).ok_or(
+        DetectorError::Artifact {
+            model,
+            expected: type_name::<TrackFeatures>(),
+        },
+    )
+}
+
 /// Stage 4: `identity` with default params.
 pub fn identity(cycle_ts: CycleTs, window: &AisWindow) -> Result<Typed<Identities>, DetectorError> {
     run_default(ids::IDENTITY, cycle_ts, window, &[])
@@ -387,5 +417,15 @@ mod tests {
         ));
         assert!(!runs_as_legacy("loitering", "v1", &serde_json::json!({})));
         assert!(!runs_as_legacy("risk", "v1", &serde_json::json!([])));
+    }
+
+    /// [`track_features_artifact`] runs with `TrackParams::default()`: the
+    /// catalog's default params, which the legacy path's other models get.
+    #[test]
+    fn the_rowless_track_features_runs_with_the_catalogs_default_params() {
+        let catalog = spec(ids::TRACK_FEATURES).map(|s| (s.default_params)());
+        let ours = serde_json::to_value(crate::TrackParams::default()).ok();
+        assert!(ours.as_ref().is_some_and(Value::is_object));
+        assert_eq!(catalog, ours);
     }
 }

@@ -38,6 +38,7 @@ use crate::geo::{KM_PER_NAUTICAL_MILE, haversine_km, knots, round3};
 use crate::identity::{IdentityParams, classify_mmsi};
 use crate::params::{ModelParams, positive};
 use crate::{IdentityClass, nine_digits};
+use ais_types::geo::{cos_lat, haversine_km_cos};
 
 /// Thresholds of [`TrackFeaturesModel`].
 ///
@@ -155,6 +156,9 @@ struct Point {
     ts: DateTime<Utc>,
     lat: f64,
     lon: f64,
+    /// [`cos_lat`] of `lat`, computed once: a point is measured against
+    /// many.
+    cos_lat: f64,
     /// Index into the vessel's window fixes, `None` when carried from
     /// before the window.
     fix: Option<usize>,
@@ -170,6 +174,11 @@ struct Hypothesis {
     carried_track: bool,
 }
 
+/// [`haversine_km`] between two points (exactly: the cosines are the same).
+fn km(a: &Point, b: &Point) -> f64 {
+    haversine_km_cos(a.lat, a.lon, a.cos_lat, b.lat, b.lon, b.cos_lat)
+}
+
 fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
     (b - a).num_milliseconds() as f64 / 1000.0
 }
@@ -183,9 +192,36 @@ fn speed_kn(km: f64, secs: f64) -> f64 {
     knots(km, secs / 60.0).unwrap_or(f64::INFINITY)
 }
 
-struct VesselAnalysis {
-    roles: Vec<FixRole>,
-    track: VesselTrack,
+/// The working vectors of [`analyse`], kept from one vessel to the next
+/// (cleared, their capacity kept): a window of 150,000 vessels would
+/// otherwise allocate and free them 150,000 times.
+#[derive(Default)]
+struct Scratch {
+    points: Vec<Point>,
+    marks: Vec<Option<i16>>,
+    hyps: Vec<Hypothesis>,
+    hyp_of: Vec<usize>,
+    site_of_hyp: Vec<Option<u8>>,
+    order: Vec<usize>,
+    candidates: Vec<usize>,
+    chains: Vec<Vec<usize>>,
+    /// Emptied vectors of hypotheses and chains, for the next ones.
+    spare: Vec<Vec<usize>>,
+}
+
+impl Scratch {
+    /// Returns the vectors of the last vessel's hypotheses and chains.
+    fn recycle(&mut self) {
+        for mut v in self
+            .hyps
+            .drain(..)
+            .map(|h| h.points)
+            .chain(self.chains.drain(..))
+        {
+            v.clear();
+            self.spare.push(v);
+        }
+    }
 }
 
 fn analyse(
@@ -194,7 +230,10 @@ fn analyse(
     carried: &[CarriedFix],
     bounds_start: DateTime<Utc>,
     p: &TrackParams,
-) -> VesselAnalysis {
+    scratch: &mut Scratch,
+    roles_out: &mut Vec<FixRole>,
+) -> VesselTrack {
+    scratch.recycle();
     let vessel_type = fixes.iter().rev().find_map(|f| f.vessel_type);
     let ceiling =
         if classify_mmsi(mmsi, &IdentityParams::default()).class == IdentityClass::SarAircraft {
@@ -205,19 +244,22 @@ fn analyse(
                 .and_then(ceiling_kn)
                 .unwrap_or(p.default_ceiling_kn)
         };
-    let reachable = |a: &Point, b: &Point, kn: f64| {
-        haversine_km(a.lat, a.lon, b.lat, b.lon) <= p.noise_km + reach_km(kn, seconds(a.ts, b.ts))
-    };
+    let reachable =
+        |a: &Point, b: &Point, kn: f64| km(a, b) <= p.noise_km + reach_km(kn, seconds(a.ts, b.ts));
 
     // The sequence: carried positions from before the window, then the window.
-    let mut points: Vec<Point> = Vec::with_capacity(fixes.len() + carried.len());
-    let mut marks: Vec<Option<i16>> = vec![None; fixes.len()];
+    let points = &mut scratch.points;
+    points.clear();
+    let marks = &mut scratch.marks;
+    marks.clear();
+    marks.resize(fixes.len(), None);
     for c in carried {
         if c.ts <= bounds_start {
             points.push(Point {
                 ts: c.ts,
                 lat: c.lat,
                 lon: c.lon,
+                cos_lat: cos_lat(c.lat),
                 fix: None,
                 carried_site: Some(c.site),
             });
@@ -232,6 +274,7 @@ fn analyse(
             ts: f.ts,
             lat: f.lat,
             lon: f.lon,
+            cos_lat: cos_lat(f.lat),
             fix: Some(i),
             carried_site: marks[i],
         });
@@ -244,16 +287,21 @@ fn analyse(
     });
 
     // Place hypotheses at the vessel's ceiling.
-    let mut hyps: Vec<Hypothesis> = Vec::new();
-    let mut hyp_of: Vec<usize> = vec![0; points.len()];
+    let points: &[Point] = points;
+    let mut hyps = std::mem::take(&mut scratch.hyps);
+    let hyp_of = &mut scratch.hyp_of;
+    hyp_of.clear();
+    hyp_of.resize(points.len(), 0);
+    let spare = &mut scratch.spare;
     for (k, pt) in points.iter().enumerate() {
         let best = hyps
             .iter()
             .enumerate()
             .filter_map(|(h, hyp)| {
                 let last = &points[*hyp.points.last()?];
-                reachable(last, pt, ceiling)
-                    .then(|| (h, haversine_km(last.lat, last.lon, pt.lat, pt.lon)))
+                // `reachable`, with the distance measured once.
+                let d = km(last, pt);
+                (d <= p.noise_km + reach_km(ceiling, seconds(last.ts, pt.ts))).then_some((h, d))
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(h, _)| h);
@@ -262,7 +310,7 @@ fn analyse(
         // reached: the last fix contradicts both its neighbours; it is set
         // apart, and the track goes on.
         let least_kn = |a: &Point, b: &Point| {
-            let km = (haversine_km(a.lat, a.lon, b.lat, b.lon) - p.noise_km).max(0.0);
+            let km = (km(a, b) - p.noise_km).max(0.0);
             if km == 0.0 {
                 0.0
             } else {
@@ -279,14 +327,14 @@ fn analyse(
                     let spike = last.carried_site.is_none()
                         && reachable(before, pt, ceiling)
                         && least_kn(before, pt) < least_kn(before, last);
-                    spike.then(|| (h, haversine_km(before.lat, before.lon, pt.lat, pt.lon)))
+                    spike.then(|| (h, km(before, pt)))
                 })
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .map(|(h, _)| h)
         };
-        let new_hypothesis = |hyps: &mut Vec<Hypothesis>| {
+        let new_hypothesis = |hyps: &mut Vec<Hypothesis>, spare: &mut Vec<Vec<usize>>| {
             hyps.push(Hypothesis {
-                points: Vec::new(),
+                points: spare.pop().unwrap_or_default(),
                 confirmed: false,
                 window_fixes: 0,
                 carried_track: false,
@@ -298,25 +346,25 @@ fn analyse(
             None => match repair() {
                 Some(h) => {
                     if let Some(spike) = hyps[h].points.pop() {
-                        let g = new_hypothesis(&mut hyps);
+                        let g = new_hypothesis(&mut hyps, spare);
                         hyps[g].points.push(spike);
                         hyp_of[spike] = g;
                     }
                     h
                 }
-                None => new_hypothesis(&mut hyps),
+                None => new_hypothesis(&mut hyps, spare),
             },
         };
         hyps[h].points.push(k);
         hyp_of[k] = h;
     }
     for hyp in &mut hyps {
-        let pts: Vec<&Point> = hyp.points.iter().map(|&k| &points[k]).collect();
-        hyp.window_fixes = pts.iter().filter(|q| q.fix.is_some()).count() as u32;
-        hyp.carried_track = pts.iter().any(|q| q.carried_site == Some(0));
-        let carried = pts.iter().any(|q| q.carried_site.is_some());
-        let span = match (pts.first(), pts.last()) {
-            (Some(a), Some(b)) => seconds(a.ts, b.ts),
+        let pts = || hyp.points.iter().map(|&k| &points[k]);
+        hyp.window_fixes = pts().filter(|q| q.fix.is_some()).count() as u32;
+        hyp.carried_track = pts().any(|q| q.carried_site == Some(0));
+        let carried = pts().any(|q| q.carried_site.is_some());
+        let span = match (hyp.points.first(), hyp.points.last()) {
+            (Some(&a), Some(&b)) => seconds(points[a].ts, points[b].ts),
             _ => 0.0,
         };
         hyp.confirmed = carried || span >= p.confirm_seconds;
@@ -330,8 +378,12 @@ fn analyse(
     let track_confirmed = main.is_some_and(|m| hyps[m].confirmed);
 
     // Site numbering: the track first, then the other confirmed ones by first fix.
-    let mut site_of_hyp: Vec<Option<u8>> = vec![None; hyps.len()];
-    let mut order: Vec<usize> = (0..hyps.len()).filter(|&h| hyps[h].confirmed).collect();
+    let site_of_hyp = &mut scratch.site_of_hyp;
+    site_of_hyp.clear();
+    site_of_hyp.resize(hyps.len(), None);
+    let order = &mut scratch.order;
+    order.clear();
+    order.extend((0..hyps.len()).filter(|&h| hyps[h].confirmed));
     order.sort_by_key(|&h| (Some(h) != main, hyps[h].points[0]));
     order.truncate(MAX_SITES);
     for (n, &h) in order.iter().enumerate() {
@@ -357,8 +409,11 @@ fn analyse(
         .collect();
 
     // Roles of the window fixes; unconfirmed points are glitch candidates.
-    let mut roles = vec![FixRole::Glitch; fixes.len()];
-    let mut candidates: Vec<usize> = Vec::new();
+    let base = roles_out.len();
+    roles_out.resize(base + fixes.len(), FixRole::Glitch);
+    let roles = &mut roles_out[base..];
+    let candidates = &mut scratch.candidates;
+    candidates.clear();
     for (k, pt) in points.iter().enumerate() {
         let Some(i) = pt.fix else { continue };
         let h = hyp_of[k];
@@ -383,8 +438,8 @@ fn analyse(
     }
 
     // Fast runs: candidates chaining at up to max_track_speed_kn.
-    let mut chains: Vec<Vec<usize>> = Vec::new();
-    for &k in &candidates {
+    let chains = &mut scratch.chains;
+    for &k in candidates.iter() {
         let pt = &points[k];
         let best = chains
             .iter()
@@ -397,16 +452,20 @@ fn analyse(
             .map(|(n, _)| n);
         match best {
             Some(n) => chains[n].push(k),
-            None => chains.push(vec![k]),
+            None => {
+                let mut c = scratch.spare.pop().unwrap_or_default();
+                c.push(k);
+                chains.push(c);
+            }
         }
     }
     let mut fast_run: Option<FastRun> = None;
-    for c in &chains {
+    for c in chains.iter() {
         if c.len() < p.min_fast_fixes as usize {
             continue;
         }
         let (a, b) = (&points[c[0]], &points[c[c.len() - 1]]);
-        let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
+        let km = km(a, b);
         let secs = seconds(a.ts, b.ts);
         let v = speed_kn((km - p.noise_km).max(0.0), secs);
         if km < p.min_speed_segment_km || v <= ceiling || !v.is_finite() {
@@ -429,26 +488,26 @@ fn analyse(
     }
 
     // Along the track: speed over a baseline, gaps, reported speeds.
-    let track_pts: Vec<&Point> = main
-        .map(|m| hyps[m].points.iter().map(|&k| &points[k]).collect())
-        .unwrap_or_default();
+    let track: &[usize] = main.map_or(&[], |m| &hyps[m].points);
+    let track_pts = |n: usize| &points[track[n]];
     // Each fix against the first one a baseline later (a burst) and against
     // the track's last (the sustained speed, noise amortised).
     let mut max_speed_kn: Option<f64> = None;
     let mut j = 0;
-    for (i, a) in track_pts.iter().enumerate() {
+    for i in 0..track.len() {
+        let a = track_pts(i);
         j = j.max(i + 1);
-        while j < track_pts.len() && seconds(a.ts, track_pts[j].ts) < p.speed_baseline_seconds {
+        while j < track.len() && seconds(a.ts, track_pts(j).ts) < p.speed_baseline_seconds {
             j += 1;
         }
-        if j >= track_pts.len() {
+        if j >= track.len() {
             break;
         }
-        for b in [track_pts[j], track_pts[track_pts.len() - 1]] {
+        for b in [track_pts(j), track_pts(track.len() - 1)] {
             if a.fix.is_none() && b.fix.is_none() {
                 continue;
             }
-            let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
+            let km = km(a, b);
             if km >= p.min_speed_segment_km {
                 // The least speed the two fixes prove, their position error granted.
                 let v = speed_kn((km - p.noise_km).max(0.0), seconds(a.ts, b.ts));
@@ -460,11 +519,12 @@ fn analyse(
     }
     let mut max_gap_minutes: Option<f64> = None;
     let mut gaps = 0;
-    for w in track_pts.windows(2) {
-        if w[1].fix.is_none() {
+    for w in track.windows(2) {
+        let (a, b) = (&points[w[0]], &points[w[1]]);
+        if b.fix.is_none() {
             continue;
         }
-        let minutes = seconds(w[0].ts, w[1].ts) / 60.0;
+        let minutes = seconds(a.ts, b.ts) / 60.0;
         if max_gap_minutes.is_none_or(|g| minutes > g) {
             max_gap_minutes = Some(minutes);
         }
@@ -472,29 +532,30 @@ fn analyse(
             gaps += 1;
         }
     }
-    let track_fixes: Vec<&Fix> = fixes
-        .iter()
-        .zip(&roles)
-        .filter(|(_, r)| matches!(r, FixRole::Track | FixRole::FastRun))
-        .map(|(f, _)| f)
-        .collect();
-    let max_reported_sog = track_fixes.iter().filter_map(|f| f.sog).reduce(f32::max);
-    let reported_over_ceiling = track_fixes
-        .iter()
+    let track_fixes = || {
+        fixes
+            .iter()
+            .zip(roles.iter())
+            .filter(|(_, r)| matches!(r, FixRole::Track | FixRole::FastRun))
+            .map(|(f, _)| f)
+    };
+    let max_reported_sog = track_fixes().filter_map(|f| f.sog).reduce(f32::max);
+    let reported_over_ceiling = track_fixes()
         .filter(|f| f.sog.is_some_and(|s| f64::from(s) > ceiling))
         .count() as u32;
 
     // Switches and jumps between confirmed places.
-    let confirmed: Vec<(usize, &Point)> = points
+    let mut confirmed = points
         .iter()
         .enumerate()
-        .filter(|(k, _)| site_of_hyp[hyp_of[*k]].is_some())
-        .collect();
+        .filter(|(k, _)| site_of_hyp[hyp_of[*k]].is_some());
     let mut switches = Vec::new();
     let mut max_jump: Option<Jump> = None;
-    for w in confirmed.windows(2) {
-        let ((ka, a), (kb, b)) = (w[0], w[1]);
-        let km = haversine_km(a.lat, a.lon, b.lat, b.lon);
+    // Each confirmed point with the next (`windows(2)` of them).
+    let mut prev = confirmed.next();
+    while let (Some((ka, a)), Some((kb, b))) = (prev, confirmed.next()) {
+        prev = Some((kb, b));
+        let km = km(a, b);
         let secs = seconds(a.ts, b.ts);
         let v = speed_kn(km, secs);
         if a.fix.is_some() || b.fix.is_some() {
@@ -540,7 +601,8 @@ fn analyse(
         max_reported_sog,
         reported_over_ceiling,
     };
-    VesselAnalysis { roles, track }
+    scratch.hyps = hyps;
+    track
 }
 
 /// The artifact of `track_features`: the features of every vessel in
@@ -553,11 +615,29 @@ pub fn track_features(
     let fixes = window.fixes();
     let mut roles = Vec::with_capacity(fixes.len());
     let mut vessels = Vec::with_capacity(window.vessel_count());
+    let mut scratch = Scratch::default();
     let start = window.bounds().start;
+    // Both the vessels and the carried positions are by MMSI: one pass
+    // over the carried ones finds each vessel's (as `AisWindow::carried`).
+    let carried = window.carried_all();
+    let mut c = 0;
     for (mmsi, range) in window.vessel_ranges() {
-        let a = analyse(mmsi, &fixes[range], window.carried(mmsi), start, params);
-        roles.extend(a.roles);
-        vessels.push(a.track);
+        while c < carried.len() && carried[c].mmsi < mmsi {
+            c += 1;
+        }
+        let from = c;
+        while c < carried.len() && carried[c].mmsi == mmsi {
+            c += 1;
+        }
+        vessels.push(analyse(
+            mmsi,
+            &fixes[range],
+            &carried[from..c],
+            start,
+            params,
+            &mut scratch,
+            &mut roles,
+        ));
     }
     TrackFeatures::new(
         window,

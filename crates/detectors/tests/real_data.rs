@@ -414,3 +414,27 @@ fn results_do_not_depend_on_row_order_or_repetition() {
         assert_eq!(r1.events(), other.events());
     }
 }
+
+/// The pipeline's stage 3 runs `track_features` without its rows: its
+/// artifact is the model's, field for field, on real windows.
+#[test]
+fn the_rowless_track_features_artifact_is_the_models() {
+    for (end, minutes) in [(at(0, 10), 10), (at(0, 20), 5), (at(0, 25), 25)] {
+        let (w, _) = window(end, minutes);
+        let model = detectors::legacy::track_features(end, &w).unwrap();
+        let rowless = detectors::legacy::track_features_artifact(end, &w).unwrap();
+        assert!(!model.rows().is_empty());
+        assert!(rowless.rows().is_empty());
+        let (a, b) = (model.artifact(), rowless.artifact());
+        assert_eq!(a.vessels(), b.vessels());
+        assert_eq!(
+            (a.fix_count(), a.segment_count(), a.glitch_count()),
+            (b.fix_count(), b.segment_count(), b.glitch_count())
+        );
+        for v in a.vessels() {
+            assert_eq!(a.roles(v), b.roles(v));
+            assert_eq!(a.segments(v), b.segments(v));
+        }
+        assert_eq!(a.carry_forward(end), b.carry_forward(end));
+    }
+}

@@ -10,6 +10,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use detectors::{AisWindow, CarriedFix, CleanStats, Fix, WindowBounds};
 use tokio_postgres::GenericClient;
@@ -31,7 +32,11 @@ impl Pipeline {
         client: &impl GenericClient,
         cycle_ts: CycleTs,
     ) -> Result<(Vec<Fix>, Vec<CarriedFix>), PipelineError> {
-        let raw = window::load(client, self.bounds(cycle_ts)?).await?;
+        // The last window's size sizes this one's vector: windows of
+        // consecutive cycles hold about as many positions.
+        let expected = self.window_hint.load(Ordering::Relaxed);
+        let raw = window::load(client, self.bounds(cycle_ts)?, expected).await?;
+        self.window_hint.store(raw.len(), Ordering::Relaxed);
         let carried = state::load(client, cycle_ts, self.config.state_lookback).await?;
         Ok((raw, carried))
     }

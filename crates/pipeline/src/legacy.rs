@@ -9,6 +9,8 @@ use detectors::{
     Collisions, Episode, EpisodeChange, Event, EventCategory, VesselSummary, plan_episodes,
 };
 use tokio_postgres::Transaction;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::{CycleTs, PipelineError};
 
@@ -33,25 +35,32 @@ impl fmt::Display for CollisionChanges {
 
 const VESSEL_ANALYSIS: &str = "kcg.vessel_analysis";
 
+/// The columns of `kcg.vessel_analysis` a cycle writes, in the order of
+/// [`VESSEL_ANALYSIS_TYPES`].
+const COPY_VESSEL_ANALYSIS: &str = "COPY kcg.vessel_analysis (cycle_ts, mmsi, spoofing_score, \
+     fixes, max_speed_kn, max_jump_km, identity_valid, vessel_name, details) FROM STDIN (FORMAT binary)";
+
+const VESSEL_ANALYSIS_TYPES: [Type; 9] = [
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+    Type::FLOAT4,
+    Type::INT4,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::BOOL,
+    Type::TEXT,
+    Type::JSONB,
+];
+
+/// Replaces the cycle's rows of `kcg.vessel_analysis` with one per vessel:
+/// a `DELETE`, then a binary `COPY` of the rows as they are encoded (no
+/// column arrays built first, no server-side `unnest`).
 pub(crate) async fn write_vessel_analysis(
     client: &mut Transaction<'_>,
     cycle_ts: CycleTs,
     vessels: &[VesselSummary],
 ) -> Result<usize, PipelineError> {
     let db = |e| PipelineError::db(VESSEL_ANALYSIS, e);
-    let n = vessels.len();
-    let mmsi: Vec<i64> = vessels.iter().map(|v| v.mmsi).collect();
-    let score: Vec<f32> = vessels.iter().map(|v| v.spoofing_score).collect();
-    let fixes: Vec<i32> = vessels
-        .iter()
-        .map(|v| i32::try_from(v.fixes).unwrap_or(i32::MAX))
-        .collect();
-    let speed: Vec<Option<f64>> = vessels.iter().map(|v| v.max_speed_kn).collect();
-    let jump: Vec<Option<f64>> = vessels.iter().map(|v| v.max_jump_km).collect();
-    let valid: Vec<bool> = vessels.iter().map(|v| v.identity_valid).collect();
-    let name: Vec<Option<&str>> = vessels.iter().map(|v| v.vessel_name.as_deref()).collect();
-    let details: Vec<Option<&serde_json::Value>> =
-        vessels.iter().map(|v| v.details.as_ref()).collect();
     let tx = client.transaction().await.map_err(db)?;
     tx.execute(
         "DELETE FROM kcg.vessel_analysis WHERE cycle_ts = $1",
@@ -59,17 +68,29 @@ pub(crate) async fn write_vessel_analysis(
     )
     .await
     .map_err(db)?;
-    tx.execute(
-        "INSERT INTO kcg.vessel_analysis (cycle_ts, mmsi, spoofing_score, fixes, max_speed_kn, \
-         max_jump_km, identity_valid, vessel_name, details) \
-         SELECT $1, * FROM unnest($2::int8[], $3::float4[], $4::int4[], $5::float8[], $6::float8[], \
-         $7::bool[], $8::text[], $9::jsonb[])",
-        &[&cycle_ts, &mmsi, &score, &fixes, &speed, &jump, &valid, &name, &details],
-    )
-    .await
-    .map_err(db)?;
+    let sink = tx.copy_in(COPY_VESSEL_ANALYSIS).await.map_err(db)?;
+    let writer = BinaryCopyInWriter::new(sink, &VESSEL_ANALYSIS_TYPES);
+    let mut writer = std::pin::pin!(writer);
+    for v in vessels {
+        let fixes = i32::try_from(v.fixes).unwrap_or(i32::MAX);
+        let name = v.vessel_name.as_deref();
+        let details = v.details.as_ref();
+        let row: [&(dyn ToSql + Sync); 9] = [
+            &cycle_ts,
+            &v.mmsi,
+            &v.spoofing_score,
+            &fixes,
+            &v.max_speed_kn,
+            &v.max_jump_km,
+            &v.identity_valid,
+            &name,
+            &details,
+        ];
+        writer.as_mut().write(&row).await.map_err(db)?;
+    }
+    let n = writer.as_mut().finish().await.map_err(db)?;
     tx.commit().await.map_err(db)?;
-    Ok(n)
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 const COLLISIONS: &str = "kcg.gear_identity_collisions";

@@ -35,6 +35,7 @@ mod state;
 mod window;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
@@ -288,6 +289,9 @@ pub struct Pipeline {
     /// Stage 10's schema pre-check, compared again only when the catalog
     /// changed (issue 17).
     schema: schema::SchemaGuard,
+    /// How many positions the last window loaded held: the next load's
+    /// capacity.
+    window_hint: AtomicUsize,
 }
 
 /// What the stages hand each other.
@@ -321,6 +325,7 @@ impl Pipeline {
             cache,
             executor,
             schema: schema::SchemaGuard::new(),
+            window_hint: AtomicUsize::new(0),
         }
     }
 
@@ -648,7 +653,14 @@ impl Pipeline {
             }
             Stage::Tracks => {
                 let window = w.window.as_deref().ok_or_else(|| missing("window"))?;
-                let tracks = detectors::legacy::track_features(cycle_ts, window)?;
+                // Stage 10 takes this result, rows and all, for a PRIMARY
+                // that runs as the legacy path (see `seeds`); without stage
+                // 10 nothing reads the rows, and they are not built.
+                let tracks = if self.config.use_registry {
+                    detectors::legacy::track_features(cycle_ts, window)?
+                } else {
+                    detectors::legacy::track_features_artifact(cycle_ts, window)?
+                };
                 let carry = tracks.artifact().carry_forward(cycle_ts);
                 let stored = state::write(client, cycle_ts, &carry).await?;
                 let detail = format!(

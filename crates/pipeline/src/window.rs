@@ -1,7 +1,9 @@
 //! Stage 1: the positions of one window.
 
 use detectors::{Fix, WindowBounds};
-use tokio_postgres::GenericClient;
+use futures_util::TryStreamExt;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Row};
 
 use crate::PipelineError;
 
@@ -15,31 +17,39 @@ const WINDOW_SQL: &str = "SELECT mmsi, ts, lat, lon, sog, cog, heading, vessel_n
      FROM kcg.ais_positions WHERE ts > $1 AND ts <= $2";
 
 /// Loads every position with `start < ts <= end`, as reported (cleaning is
-/// stage 2).
+/// stage 2), in the order the server returns them (stage 2 sorts).
+///
+/// The rows are converted as they arrive (`query_raw`), so the whole result
+/// is never held twice (as rows and as fixes); `expected` (e.g. the size of
+/// the previous cycle's window) sizes the vector up front.
 pub(crate) async fn load(
     client: &impl GenericClient,
     bounds: WindowBounds,
+    expected: usize,
 ) -> Result<Vec<Fix>, PipelineError> {
-    let rows = client
-        .query(WINDOW_SQL, &[&bounds.start, &bounds.end])
-        .await
-        .map_err(|e| PipelineError::db(TABLE, e))?;
-    rows.iter()
-        .map(|r| {
-            Ok(Fix {
-                mmsi: r.try_get(0)?,
-                ts: r.try_get(1)?,
-                lat: r.try_get(2)?,
-                lon: r.try_get(3)?,
-                sog: r.try_get(4)?,
-                cog: r.try_get(5)?,
-                heading: r.try_get(6)?,
-                vessel_name: r.try_get(7)?,
-                vessel_type: r.try_get(8)?,
-            })
-        })
-        .collect::<Result<_, tokio_postgres::Error>>()
-        .map_err(|e| PipelineError::db(TABLE, e))
+    let db = |e| PipelineError::db(TABLE, e);
+    let params: [&(dyn ToSql + Sync); 2] = [&bounds.start, &bounds.end];
+    let rows = client.query_raw(WINDOW_SQL, params).await.map_err(db)?;
+    let mut rows = std::pin::pin!(rows);
+    let mut fixes = Vec::with_capacity(expected);
+    while let Some(r) = rows.try_next().await.map_err(db)? {
+        fixes.push(fix(&r).map_err(db)?);
+    }
+    Ok(fixes)
+}
+
+fn fix(r: &Row) -> Result<Fix, tokio_postgres::Error> {
+    Ok(Fix {
+        mmsi: r.try_get(0)?,
+        ts: r.try_get(1)?,
+        lat: r.try_get(2)?,
+        lon: r.try_get(3)?,
+        sog: r.try_get(4)?,
+        cog: r.try_get(5)?,
+        heading: r.try_get(6)?,
+        vessel_name: r.try_get(7)?,
+        vessel_type: r.try_get(8)?,
+    })
 }
 
 #[cfg(test)]
@@ -127,7 +137,7 @@ mod tests {
         // And it returns exactly the window's rows.
         let bounds =
             WindowBounds::ending_at(ts("2022-01-03T00:05:00Z"), TimeDelta::minutes(10)).unwrap();
-        assert_eq!(load(&client, bounds).await.unwrap().len(), 10);
+        assert_eq!(load(&client, bounds, 0).await.unwrap().len(), 10);
 
         // When a day the window overlaps has no partition, its rows can only
         // be in DEFAULT: then DEFAULT is scanned, unavoidably. (Ingest and
@@ -136,5 +146,68 @@ mod tests {
             scanned(&client, "2022-01-05T00:05:00Z").await,
             ["ais_positions_default", "ais_positions_p2022_01_04"]
         );
+    }
+
+    /// The streamed load returns every position of the window exactly as
+    /// stored (NULLs, names, the bounds' edges), whatever capacity it was
+    /// sized with, and nothing outside the window.
+    #[tokio::test]
+    async fn load_streams_every_position_of_the_window_as_stored() {
+        let db = TestDb::new().await;
+        let mut client = db.client().await;
+        partitions::ensure(&mut client, &POSITIONS, &[Day::new(2022, 1, 3).unwrap()])
+            .await
+            .unwrap();
+        let bounds =
+            WindowBounds::ending_at(ts("2022-01-03T12:10:00Z"), TimeDelta::minutes(10)).unwrap();
+        // 2,500 fixes from 1 s before the window to 1 s after it, every
+        // field NULL on some.
+        let all: Vec<Fix> = (0..2_500_i64)
+            .map(|k| {
+                let at = bounds.start - TimeDelta::seconds(1) + TimeDelta::milliseconds(k * 241);
+                let some = |m: i64| k % m != 0;
+                Fix {
+                    mmsi: 211_000_000 + k % 37,
+                    ts: at,
+                    lat: 30.0 + k as f64 * 1e-4,
+                    lon: -87.0 - k as f64 * 1e-4,
+                    sog: some(5).then_some(k as f32 / 100.0),
+                    cog: some(7).then_some((k % 360) as f32),
+                    heading: some(11).then_some((k % 511) as f32),
+                    vessel_name: some(3).then(|| format!("VESSEL {}", k % 37)),
+                    vessel_type: some(13).then_some((k % 90) as i32),
+                }
+            })
+            .collect();
+        let col = |f: fn(&Fix) -> Option<f32>| all.iter().map(f).collect::<Vec<_>>();
+        client
+            .execute(
+                "INSERT INTO kcg.ais_positions (mmsi, ts, lat, lon, sog, cog, heading, vessel_name, \
+                     vessel_type, source_file_id) \
+                 SELECT *, 0 FROM unnest($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[], \
+                     $5::float4[], $6::float4[], $7::float4[], $8::text[], $9::int4[])",
+                &[
+                    &all.iter().map(|f| f.mmsi).collect::<Vec<_>>(),
+                    &all.iter().map(|f| f.ts).collect::<Vec<_>>(),
+                    &all.iter().map(|f| f.lat).collect::<Vec<_>>(),
+                    &all.iter().map(|f| f.lon).collect::<Vec<_>>(),
+                    &col(|f| f.sog),
+                    &col(|f| f.cog),
+                    &col(|f| f.heading),
+                    &all.iter().map(|f| f.vessel_name.clone()).collect::<Vec<_>>(),
+                    &all.iter().map(|f| f.vessel_type).collect::<Vec<_>>(),
+                ],
+            )
+            .await
+            .unwrap();
+        let order = |a: &Fix, b: &Fix| (a.mmsi, a.ts).cmp(&(b.mmsi, b.ts));
+        let mut expected: Vec<Fix> = all.into_iter().filter(|f| bounds.contains(f.ts)).collect();
+        expected.sort_by(order);
+        assert!(expected.len() > 2_400 && expected.len() < 2_500);
+        for capacity in [0, 7, expected.len(), 100_000] {
+            let mut got = load(&client, bounds, capacity).await.unwrap();
+            got.sort_by(order);
+            assert_eq!(got, expected, "sized for {capacity}");
+        }
     }
 }
