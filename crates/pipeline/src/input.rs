@@ -33,8 +33,12 @@ impl Pipeline {
         cycle_ts: CycleTs,
     ) -> Result<(Vec<Fix>, Vec<CarriedFix>), PipelineError> {
         // The last window's size sizes this one's vector: windows of
-        // consecutive cycles hold about as many positions.
-        let expected = self.window_hint.load(Ordering::Relaxed);
+        // consecutive cycles hold about as many positions. An eighth more,
+        // so a window a few positions larger does not double the vector
+        // (a copy of the whole window while both are held); capacity that
+        // is never written to is never resident.
+        let last = self.window_hint.load(Ordering::Relaxed);
+        let expected = last.saturating_add(last / 8);
         let raw = window::load(client, self.bounds(cycle_ts)?, expected).await?;
         self.window_hint.store(raw.len(), Ordering::Relaxed);
         let carried = state::load(client, cycle_ts, self.config.state_lookback).await?;
