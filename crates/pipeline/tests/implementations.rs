@@ -3,30 +3,19 @@
 //! evidences graded on logarithmic scales) as a SHADOW beside the PRIMARY's
 //! `v1`, on the very same inputs and params, against a real PostgreSQL.
 
-use std::path::Path;
+mod common;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
+use common::ts;
 use model_api::{ImplementationName, ModelId, Role, VersionLabel};
 use pipeline::{Pipeline, PipelineConfig};
 use registry_store::NewVersion;
 use test_support::TestDb;
 
-fn ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
 #[tokio::test]
 async fn a_shadow_running_another_implementation_beside_the_primary_differs_on_real_data() {
     let db = TestDb::new().await;
-    let mut client = db.client().await;
-    let sample =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ais-2022-01-03-sample.csv.gz");
-    ingest::ingest_file(&mut client, &sample, &ingest::NoProgress)
-        .await
-        .unwrap();
-    pipeline::register_reference_models(&mut client)
-        .await
-        .unwrap();
+    let mut client = common::sample_with_reference_models(&db).await;
     let catalog = registry::Catalog::from_entries(detectors::catalog()).unwrap();
     let params = match detectors::default_params("spoofing_score").unwrap() {
         serde_json::Value::Object(map) => map,

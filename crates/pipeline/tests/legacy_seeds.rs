@@ -6,28 +6,14 @@
 //! a PRIMARY with other params is computed, and so is everything
 //! downstream of it.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod common;
 
-use chrono::{DateTime, Utc};
-use pipeline::{Pipeline, PipelineConfig, Stage};
+use std::collections::BTreeMap;
+
+use common::{registry_pipeline as pipeline, ts};
+use pipeline::Stage;
 use test_support::TestDb;
 use tokio_postgres::Client;
-
-fn ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-/// A fresh pipeline: its params cache reads the registry as it is now.
-fn pipeline() -> Pipeline {
-    Pipeline::new(
-        PipelineConfig {
-            use_registry: true,
-            ..PipelineConfig::default()
-        },
-        registry::Catalog::from_entries(detectors::catalog()).unwrap(),
-    )
-}
 
 const MODELS: [&str; 5] = [
     "track_features",
@@ -95,15 +81,7 @@ async fn run_counts(client: &Client, model: &str, role: &str, at: &str) -> (i32,
 #[tokio::test]
 async fn seeded_primaries_store_what_computing_them_stores_and_a_change_upstream_stops_the_reuse() {
     let db = TestDb::new().await;
-    let mut client = db.client().await;
-    let sample =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ais-2022-01-03-sample.csv.gz");
-    ingest::ingest_file(&mut client, &sample, &ingest::NoProgress)
-        .await
-        .unwrap();
-    pipeline::register_reference_models(&mut client)
-        .await
-        .unwrap();
+    let mut client = common::sample_with_reference_models(&db).await;
     // A SHADOW of every model with exactly its PRIMARY's params: a SHADOW
     // is never seeded, so it computes.
     client

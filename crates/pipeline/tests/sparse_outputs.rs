@@ -4,28 +4,14 @@
 //! figures, the same per-version statistics, and fewer stored rows, the
 //! difference recorded as `omitted_count` in the run rows.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod common;
 
-use chrono::{DateTime, Utc};
-use pipeline::{Pipeline, PipelineConfig};
+use std::collections::BTreeMap;
+
+use common::{registry_pipeline as pipeline, ts};
 use snapshot::compare::StoredRows;
 use test_support::TestDb;
 use tokio_postgres::Client;
-
-fn ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn pipeline() -> Pipeline {
-    Pipeline::new(
-        PipelineConfig {
-            use_registry: true,
-            ..PipelineConfig::default()
-        },
-        registry::Catalog::from_entries(detectors::catalog()).unwrap(),
-    )
-}
 
 const CYCLES: [&str; 2] = ["2022-01-03T00:15:00Z", "2022-01-03T00:20:00Z"];
 
@@ -78,15 +64,7 @@ async fn stored(client: &Client) -> Stored {
 #[tokio::test]
 async fn sparse_outputs_leave_every_comparison_figure_unchanged_on_real_data() {
     let db = TestDb::new().await;
-    let mut client = db.client().await;
-    let sample =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ais-2022-01-03-sample.csv.gz");
-    ingest::ingest_file(&mut client, &sample, &ingest::NoProgress)
-        .await
-        .unwrap();
-    pipeline::register_reference_models(&mut client)
-        .await
-        .unwrap();
+    let mut client = common::sample_with_reference_models(&db).await;
     let mut spoofing = detectors::default_params("spoofing_score").unwrap();
     spoofing["speed_floor_factor"] = 0.5.into();
     spoofing["speed_full_factor"] = 1.0.into();
@@ -102,14 +80,7 @@ async fn sparse_outputs_leave_every_comparison_figure_unchanged_on_real_data() {
         ("identity_collision", "challenger", "CHALLENGER", identity),
         ("risk", "shadow", "SHADOW", risk),
     ] {
-        client
-            .execute(
-                "INSERT INTO kcg.detection_model_versions (model_id, version, role, status, params) \
-                 VALUES ($1, $2, $3, 'ACTIVE', $4)",
-                &[&model, &version, &role, &params],
-            )
-            .await
-            .unwrap();
+        common::insert_version(&client, model, version, role, &params).await;
     }
 
     // Every row stored.
